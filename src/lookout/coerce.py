@@ -1,0 +1,170 @@
+"""Turn arbitrary Python values into bounded, JSON-safe values at capture time.
+
+Values are coerced when they are captured (not later in a worker) so that what is recorded is
+what the value was at that moment, and so that no sink ever meets an object it cannot store.
+Every string is bounded in UTF-8 bytes and marked where it was cut.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import decimal
+import enum
+import json
+import math
+import pathlib
+import uuid
+from collections.abc import Mapping
+from typing import Any, TypeAlias
+
+JSONValue: TypeAlias = "None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]"
+
+TRUNCATION_MARKER = "…[truncated {} bytes]"
+MAX_DEPTH = 8
+MAX_ITEMS = 1000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Limits:
+    """Size bounds applied to captured data.
+
+    Attributes:
+        max_value_bytes: longest UTF-8 string kept for one value (longer ones are cut and marked).
+        max_event_bytes: largest JSON size of an event's fields; the biggest fields are replaced
+            by a marker until the event fits.
+    """
+
+    max_value_bytes: int = 8 * 1024
+    max_event_bytes: int = 64 * 1024
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def bound_str(text: str, max_bytes: int) -> str:
+    """Cut ``text`` to at most ``max_bytes`` UTF-8 bytes, marker included."""
+    if len(text) * 4 <= max_bytes:  # cannot exceed: a code point is at most 4 bytes
+        return text
+    raw = text.encode("utf-8", "surrogatepass")
+    if len(raw) <= max_bytes:
+        return text
+    marker = TRUNCATION_MARKER.format(len(raw))
+    keep = max(0, max_bytes - len(marker.encode()))
+    return raw[:keep].decode("utf-8", "ignore") + marker
+
+
+def _safe_repr(value: object, max_bytes: int) -> str:
+    try:
+        text = repr(value)
+    except Exception as exc:  # a broken __repr__ must not break the call being recorded
+        text = f"<unrepresentable {type(value).__qualname__}: {type(exc).__name__}>"
+    return bound_str(text, max_bytes)
+
+
+def coerce(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> JSONValue:
+    """Return a JSON-safe copy of ``value``.
+
+    datetimes become ISO 8601 strings, Decimal and UUID strings, bytes text (or base64 when not
+    UTF-8), sets sorted lists, dataclasses and mappings dicts with string keys, NaN and
+    infinities strings, and anything else its truncated ``repr``.
+    """
+    max_bytes = limits.max_value_bytes
+    if value is None or value is True or value is False:
+        return value  # type: ignore[no-any-return]
+    cls = type(value)
+    if cls is str:
+        return bound_str(value, max_bytes)
+    if cls is int:
+        return value  # type: ignore[no-any-return]
+    if cls is float:
+        return value if math.isfinite(value) else repr(value)  # type: ignore[no-any-return]
+    if _depth >= MAX_DEPTH:
+        return _safe_repr(value, max_bytes)
+    if isinstance(value, enum.Enum):
+        return coerce(value.value, limits, _depth + 1)
+    if isinstance(value, str):
+        return bound_str(str.__str__(value), max_bytes)
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return coerce(float(value), limits, _depth)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (decimal.Decimal, uuid.UUID, pathlib.PurePath)):
+        return bound_str(str(value), max_bytes)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = "base64:" + base64.b64encode(raw).decode("ascii")
+        return bound_str(text, max_bytes)
+    if isinstance(value, Mapping):
+        return _coerce_mapping(value.items(), limits, _depth)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        items = ((f.name, getattr(value, f.name, None)) for f in dataclasses.fields(value))
+        return _coerce_mapping(items, limits, _depth)
+    if isinstance(value, (set, frozenset)):
+        items = list(value)
+        try:
+            items.sort()
+        except TypeError:
+            items.sort(key=repr)
+        return _coerce_sequence(items, limits, _depth)
+    if isinstance(value, (list, tuple)):
+        return _coerce_sequence(value, limits, _depth)
+    return _safe_repr(value, max_bytes)
+
+
+def _coerce_sequence(items: Any, limits: Limits, depth: int) -> list[JSONValue]:
+    out: list[JSONValue] = []
+    for index, item in enumerate(items):
+        if index >= MAX_ITEMS:
+            out.append(f"…[{len(items) - MAX_ITEMS} more items]")
+            break
+        out.append(coerce(item, limits, depth + 1))
+    return out
+
+
+def _coerce_mapping(items: Any, limits: Limits, depth: int) -> dict[str, JSONValue]:
+    out: dict[str, JSONValue] = {}
+    for index, (key, item) in enumerate(items):
+        if index >= MAX_ITEMS:
+            out["…"] = "[more items left out]"
+            break
+        name = key if type(key) is str else str(coerce(key, limits, MAX_DEPTH - 1))
+        out[bound_str(name, limits.max_value_bytes)] = coerce(item, limits, depth + 1)
+    return out
+
+
+def coerce_fields(fields: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> dict[str, JSONValue]:
+    """Coerce a mapping of named values (an event's fields)."""
+    return _coerce_mapping(fields.items(), limits, 0)
+
+
+def bound_fields(fields: dict[str, JSONValue], max_bytes: int) -> dict[str, JSONValue]:
+    """Keep an event's fields within ``max_bytes`` of JSON by replacing the largest values.
+
+    Whole values are replaced (rather than cut mid-structure) so that what remains is still
+    meaningful; each replaced value says how large it was.
+    """
+    if not fields:
+        return fields
+    sizes = {key: len(json.dumps(value, ensure_ascii=False)) for key, value in fields.items()}
+    total = sum(sizes.values()) + sum(len(key) + 4 for key in fields) + 2
+    if total <= max_bytes:
+        return fields
+    bounded = dict(fields)
+    for key in sorted(sizes, key=sizes.__getitem__, reverse=True):
+        marker = f"…[left out: {sizes[key]} bytes over the event size limit]"
+        bounded[key] = marker
+        total -= sizes[key] - len(marker) - 2
+        if total <= max_bytes:
+            break
+    return bounded

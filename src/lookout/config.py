@@ -1,0 +1,278 @@
+"""Settings from defaults, a TOML file, keyword arguments and ``LOOKOUT_*`` environment variables.
+
+Precedence, lowest first: defaults, the TOML file, keyword arguments, environment variables.
+The environment wins so that whoever deploys an application can change where its data goes
+(``LOOKOUT_STORE=postgresql://...``) without touching its code. Everything is validated when
+Lookout starts; a bad key or value raises :class:`ConfigError` naming the key, the value, what
+was expected, and for a misspelt key the closest valid one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from lookout.redact import DEFAULT_REDACT_PATTERN
+from lookout.store.engine import DEFAULT_STORE_URL
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+logger = logging.getLogger("lookout.config")
+
+ENV_PREFIX = "LOOKOUT_"
+#: Environment variables with the prefix that are not settings.
+ENV_NOT_SETTINGS = frozenset({"LOOKOUT_CONFIG", "LOOKOUT_REQUIRE_SERVICES"})
+DEFAULT_CONFIG_FILE = "lookout.toml"
+
+
+class ConfigError(ValueError):
+    """A setting is unknown or has a value of the wrong kind."""
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a string like ``250ms``, ``30s``, ``15m``, ``12h``, ``30d``, ``2w``."""
+    if isinstance(value, bool):
+        raise ValueError("a duration, not a boolean")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("a duration that is not negative")
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError("a duration such as 250ms, 30s, 15m, 12h, 30d or a number of seconds")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _optional_duration(value: object) -> float | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "off", "forever")):
+        return None
+    return parse_duration(value)
+
+
+def _positive_int(value: object) -> int:
+    if isinstance(value, bool):
+        raise ValueError("a whole number above 0")
+    try:
+        number = int(str(value).replace("_", "")) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise ValueError("a whole number above 0") from None
+    if number <= 0 or (isinstance(value, float) and value != number):
+        raise ValueError("a whole number above 0")
+    return number
+
+
+def _non_negative_int(value: object) -> int:
+    if value in (0, "0"):
+        return 0
+    try:
+        return _positive_int(value)
+    except ValueError:
+        raise ValueError("a whole number, 0 or more") from None
+
+
+def _fraction(value: object) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError("a number from 0 to 1") from None
+    if isinstance(value, bool) or not 0.0 <= number <= 1.0:
+        raise ValueError("a number from 0 to 1")
+    return number
+
+
+def _boolean(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("true or false")
+
+
+def _optional_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ValueError("a string")
+    return str(value)
+
+
+def _store_url(value: object) -> str | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "off")):
+        return None
+    if not isinstance(value, str):
+        raise ValueError("a database URL string, or none to record without a store")
+    from lookout.store.engine import StoreConfigError, normalize_url
+
+    try:
+        normalize_url(value)
+    except StoreConfigError as exc:
+        raise ValueError(str(exc).split(": ", 1)[-1]) from None
+    return value
+
+
+def _regex(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        value = "|".join(re.escape(str(item)) for item in value)
+    if not isinstance(value, str):
+        raise ValueError("a regular expression or a list of key names")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"a valid regular expression ({exc})") from None
+    return value
+
+
+def _setting(default: Any, parse: Callable[[object], Any], doc: str) -> Any:
+    return dataclasses.field(default=default, metadata={"parse": parse, "doc": doc})
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every Lookout setting, validated. See the configuration reference in the README."""
+
+    store: str | None = _setting(
+        DEFAULT_STORE_URL, _store_url,
+        "Database URL of the store (SQLite, PostgreSQL, MySQL/MariaDB); none to keep no store.")
+    app_version: str | None = _setting(
+        None, _optional_text, "Your application's version, stamped on every event.")
+    enabled: bool = _setting(
+        True, _boolean, "False turns monitoring off: decorators return the function unchanged.")
+    sample_rate: float = _setting(
+        1.0, _fraction, "Default fraction of monitored calls recorded (0 to 1).")
+    queue_size: int = _setting(
+        100_000, _positive_int, "Events waiting to be dispatched before new ones are dropped.")
+    sink_queue_size: int = _setting(
+        100_000, _positive_int, "Events waiting for each sink before new ones are dropped.")
+    batch_size: int = _setting(
+        1000, _positive_int, "Most events written to a sink in one batch.")
+    batch_interval: float = _setting(
+        0.25, parse_duration, "Longest time an event waits for its batch (e.g. 250ms).")
+    max_retries: int = _setting(
+        5, _non_negative_int,
+        "Retries of a failed batch write before its events count as failed.")
+    retry_backoff: float = _setting(
+        0.5, parse_duration, "First retry delay; doubles each retry, with jitter.")
+    retry_max_backoff: float = _setting(
+        30.0, parse_duration, "Longest delay between two retries.")
+    shutdown_timeout: float = _setting(
+        5.0, parse_duration, "Time given to write queued events at exit or SIGTERM.")
+    handle_sigterm: bool = _setting(
+        True, _boolean, "Flush on SIGTERM, then hand the signal to the previous handler.")
+    max_value_bytes: int = _setting(
+        8 * 1024, _positive_int, "Longest captured string value, in UTF-8 bytes.")
+    max_event_bytes: int = _setting(
+        64 * 1024, _positive_int, "Largest JSON size of one event's fields, in bytes.")
+    redact_pattern: str = _setting(
+        DEFAULT_REDACT_PATTERN, _regex,
+        "Keys whose values are replaced by [REDACTED] (regular expression or list of names).")
+    retention: float | None = _setting(
+        30 * 86400.0, _optional_duration,
+        "Raw events and minute rollups older than this are deleted (none keeps them).")
+    rollup_retention: float | None = _setting(
+        400 * 86400.0, _optional_duration,
+        "Hour rollups older than this are deleted (none keeps them).")
+
+    def describe(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+SETTING_NAMES = tuple(field.name for field in dataclasses.fields(Settings))
+_FIELDS = {field.name: field for field in dataclasses.fields(Settings)}
+
+
+def _unknown_key(key: str, where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, SETTING_NAMES, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(SETTING_NAMES)}"
+    return ConfigError(f"{where}: unknown setting {key!r}{hint}")
+
+
+def _parse(key: str, value: object, where: str) -> Any:
+    parse = _FIELDS[key].metadata["parse"]
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {key} = {value!r} is not valid; expected {exc}") from None
+
+
+def read_file(path: str | Path) -> dict[str, Any]:
+    """Read settings from a TOML file: top-level keys, or a ``[lookout]`` table."""
+    file = Path(path)
+    try:
+        with file.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(file)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(file)!r} is not valid TOML: {exc}") from None
+    if "lookout" in data and isinstance(data["lookout"], dict):
+        data = data["lookout"]
+    return data
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Settings, dict[str, str]]:
+    """Combine every source into validated :class:`Settings`.
+
+    Args:
+        overrides: keyword arguments given in code.
+        config_file: a TOML file; by default ``$LOOKOUT_CONFIG`` or ``./lookout.toml`` if present.
+        environ: the environment (``os.environ`` by default).
+
+    Returns:
+        The settings and, for each one not left at its default, where its value came from.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    path = config_file or env.get("LOOKOUT_CONFIG")
+    if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
+        path = DEFAULT_CONFIG_FILE
+    if path is not None:
+        where = f"config file {str(path)!r}"
+        for key, value in read_file(path).items():
+            if key not in _FIELDS:
+                raise _unknown_key(key, where)
+            values[key] = _parse(key, value, where)
+            sources[key] = where
+
+    for key, value in (overrides or {}).items():
+        if key not in _FIELDS:
+            raise _unknown_key(key, "Lookout()")
+        values[key] = _parse(key, value, "Lookout()")
+        sources[key] = "argument"
+
+    for env_key, value in env.items():
+        if not env_key.startswith(ENV_PREFIX) or env_key in ENV_NOT_SETTINGS:
+            continue
+        key = env_key[len(ENV_PREFIX):].lower()
+        where = f"environment variable {env_key}"
+        if key not in _FIELDS:
+            # Other tools may share the prefix: warn rather than refuse to start.
+            logger.warning("lookout: %s", _unknown_key(key, where))
+            continue
+        values[key] = _parse(key, value, where)
+        sources[key] = where
+
+    return Settings(**values), sources

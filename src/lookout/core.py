@@ -1,0 +1,201 @@
+"""The :class:`Lookout` object: settings, the store, the Recorder and the decorators, together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+from lookout import lifecycle
+from lookout.coerce import Limits
+from lookout.config import load_settings
+from lookout.events import Event
+from lookout.monitor import make_monitor
+from lookout.recorder import Recorder, RetryPolicy
+from lookout.redact import Redactor
+from lookout.sinks.base import Sink
+from lookout.sinks.sql import SqlSink
+from lookout.store.engine import SqlStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_UNSET: Any = object()
+
+
+class Lookout:
+    """One monitoring setup: where events go and how they are captured.
+
+    Args:
+        store: database URL of the store (default ``sqlite:///lookout.db``); ``None`` keeps no
+            store (events go only to ``sinks``).
+        sinks: further destinations, each with its own queue and worker.
+        config_file: a TOML file of settings (default ``$LOOKOUT_CONFIG`` or ``./lookout.toml``).
+        **options: any other setting (see :class:`lookout.config.Settings`).
+
+    Raises:
+        lookout.config.ConfigError: a setting is unknown or invalid.
+        lookout.store.engine.StoreConfigError: the store's driver is not installed.
+    """
+
+    def __init__(
+        self,
+        store: str | None = _UNSET,
+        *,
+        sinks: Sequence[Sink] = (),
+        config_file: str | Path | None = None,
+        **options: Any,
+    ) -> None:
+        if store is not _UNSET:
+            options["store"] = store
+        self.settings, self.setting_sources = load_settings(options, config_file=config_file)
+        settings = self.settings
+        self.limits = Limits(settings.max_value_bytes, settings.max_event_bytes)
+        self._sql_sink: SqlSink | None = None
+        self.recorder = Recorder(
+            self._build_sinks(sinks),
+            queue_size=settings.queue_size,
+            app_version=settings.app_version,
+            limits=self.limits,
+            redactor=Redactor(settings.redact_pattern),
+            **self._worker_options(),
+        )
+        lifecycle.register(self)
+
+    def _build_sinks(self, extra_sinks: Sequence[Sink]) -> list[Sink]:
+        settings = self.settings
+        if not settings.enabled:
+            return []
+        sinks: list[Sink] = []
+        self._sql_sink = None
+        if settings.store is not None:
+            self._sql_sink = SqlSink(settings.store, retention_s=settings.retention,
+                                     rollup_retention_s=settings.rollup_retention)
+            sinks.append(self._sql_sink)
+        sinks.extend(extra_sinks)
+        return sinks
+
+    def _worker_options(self) -> dict[str, Any]:
+        settings = self.settings
+        return {
+            "sink_queue_size": settings.sink_queue_size,
+            "batch_size": settings.batch_size,
+            "batch_interval": settings.batch_interval,
+            "retry": RetryPolicy(settings.max_retries, settings.retry_backoff,
+                                 settings.retry_max_backoff),
+        }
+
+    def reconfigure(
+        self,
+        store: str | None = _UNSET,
+        *,
+        sinks: Sequence[Sink] = (),
+        config_file: str | Path | None = None,
+        **options: Any,
+    ) -> None:
+        """Apply new settings and sinks in place.
+
+        Functions already decorated keep recording into this instance, so the module-level
+        ``lookout.monitor`` works whether ``lookout.configure()`` runs before or after it.
+        Changing ``queue_size`` or ``enabled`` needs a new instance.
+        """
+        if store is not _UNSET:
+            options["store"] = store
+        old = self.settings
+        self.settings, self.setting_sources = load_settings(options, config_file=config_file)
+        self.limits = Limits(self.settings.max_value_bytes, self.settings.max_event_bytes)
+        worker_options = self._worker_options()
+        worker_options["queue_size"] = worker_options.pop("sink_queue_size")
+        self.recorder.replace_sinks(
+            self._build_sinks(sinks),
+            app_version=self.settings.app_version,
+            limits=self.limits,
+            redactor=Redactor(self.settings.redact_pattern),
+            timeout=old.shutdown_timeout,
+            **worker_options,
+        )
+
+    @property
+    def store(self) -> SqlStore | None:
+        """The SQL store (opened on first use), or None when configured without one."""
+        return self._sql_sink.store if self._sql_sink is not None else None
+
+    @property
+    def sinks(self) -> list[Sink]:
+        return [worker.sink for worker in self.recorder.workers]
+
+    # -- capture ------------------------------------------------------------------------------
+    @overload
+    def monitor(self, function: F, /) -> F: ...
+
+    @overload
+    def monitor(
+        self,
+        function: None = None,
+        /,
+        *,
+        name: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        sample_rate: float | None = None,
+    ) -> Callable[[F], F]: ...
+
+    def monitor(
+        self,
+        function: F | None = None,
+        /,
+        *,
+        name: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        sample_rate: float | None = None,
+    ) -> F | Callable[[F], F]:
+        """Record every call of the decorated function (``@lk.monitor`` or ``@lk.monitor(...)``).
+
+        Args:
+            name: the recorded name (default ``module.qualname``).
+            extra: fields added to every call's event; callable values are called once per
+                call with a :class:`lookout.monitor.CallInfo` and their result recorded.
+            tags: low-cardinality labels (str to str) for every call.
+            sample_rate: fraction of calls recorded (default: the ``sample_rate`` setting).
+        """
+        rate = self.settings.sample_rate if sample_rate is None else sample_rate
+
+        def decorate(target: F) -> F:
+            if not self.settings.enabled:
+                return target
+            return make_monitor(self.recorder, target, name=name, extra=extra, tags=tags,
+                                sample_rate=rate, limits=self.limits)
+
+        return decorate if function is None else decorate(function)
+
+    def emit(self, event: Event) -> bool:
+        """Queue a ready-made event (see :func:`lookout.events.make_event`); never blocks.
+
+        Returns:
+            False when the queue was full and the event was dropped (and counted).
+        """
+        return self.recorder.emit(event)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Counters as a plain dict (see :meth:`lookout.recorder.Recorder.stats`)."""
+        return self.recorder.stats()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Block until everything captured so far is written; False if ``timeout`` ran out."""
+        return self.recorder.flush(timeout)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Write what is queued and release everything; later events are not recorded."""
+        lifecycle.unregister(self)
+        return self.recorder.close(self.settings.shutdown_timeout if timeout is None else timeout)
+
+    def __enter__(self) -> Lookout:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = self._sql_sink.url if self._sql_sink else "no store"
+        return f"<Lookout {where}, {len(self.recorder.workers)} sink(s)>"

@@ -1,0 +1,503 @@
+"""The Recorder: the road every event travels from the host's threads to the sinks.
+
+    host thread --submit()--> ingress deque --dispatcher thread--> one deque per sink
+                                                               --> one worker thread per sink
+
+The host's side (:meth:`Recorder.submit`) is a length check and a ``deque.append``: no I/O, no
+lock, no allocation beyond the small tuple the caller made. When the ingress is full the item is
+counted as dropped and the caller goes on. The dispatcher turns captured tuples into
+:class:`~lookout.events.Event` objects (clock conversion, redaction, size bounds) and hands each
+event to every sink's own bounded queue, so a slow or dead sink only ever fills its own queue.
+Each sink worker batches by size and by time and retries failed writes with exponential backoff
+and jitter; what cannot be written is counted, never lost silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from lookout._internal import swallow_internal_errors
+from lookout.coerce import DEFAULT_LIMITS, Limits, bound_fields, coerce_fields
+from lookout.events import Event
+from lookout.redact import Redactor
+from lookout.sinks.base import Sink
+
+logger = logging.getLogger("lookout.recorder")
+
+#: How often the dispatcher looks at the ingress when nobody wakes it. Short enough that
+#: events reach the sinks promptly, long enough to cost nothing measurable when idle.
+DISPATCH_POLL_SECONDS = 0.02
+#: Events handed to the sink queues at a time by the dispatcher.
+DISPATCH_CHUNK = 2000
+
+
+class CaptureSource(Protocol):
+    """What a captured tuple's first item must be: something that can build the Event later.
+
+    Integrations put ``(source, *data)`` tuples on the ingress so the hot path allocates only a
+    tuple; ``source.build_event(item, context)`` runs later in the dispatcher thread.
+    """
+
+    def build_event(self, item: tuple[Any, ...], context: BuildContext) -> Event | None: ...
+
+
+@dataclass(slots=True)
+class BuildContext:
+    """Per-drain facts the dispatcher gives to :meth:`CaptureSource.build_event`."""
+
+    #: ``time.time_ns() - time.perf_counter_ns()`` at the start of this drain: adds to a
+    #: ``perf_counter_ns`` reading to give epoch nanoseconds.
+    clock_offset_ns: int
+    pid: int
+    app_version: str | None
+    limits: Limits
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How failed writes are retried: ``max_retries`` more attempts after the first one.
+
+    The n-th retry waits ``min(max_backoff, backoff * 2**(n-1))`` seconds scaled by a random
+    factor in [0.5, 1.0] (jitter), so many processes retrying the same store do not stampede.
+    """
+
+    max_retries: int = 5
+    backoff: float = 0.5
+    max_backoff: float = 30.0
+
+    def delay(self, retry_number: int) -> float:
+        base = min(self.max_backoff, self.backoff * (2 ** (retry_number - 1)))
+        return base * random.uniform(0.5, 1.0)
+
+
+class _FlushMarker:
+    """Travels through every queue behind the events it must see written."""
+
+    __slots__ = ("_done", "_lock", "_pending")
+
+    def __init__(self, workers: int) -> None:
+        self._pending = workers
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        if workers == 0:
+            self._done.set()
+
+    def reached(self) -> None:
+        with self._lock:
+            self._pending -= 1
+            if self._pending <= 0:
+                self._done.set()
+
+    def wait(self, timeout: float | None) -> bool:
+        return self._done.wait(timeout)
+
+
+class SinkWorker:
+    """One sink's bounded queue and the thread that writes it in batches."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        queue_size: int,
+        batch_size: int,
+        batch_interval: float,
+        retry: RetryPolicy,
+    ) -> None:
+        self.sink = sink
+        self.name = getattr(sink, "name", type(sink).__name__)
+        self.queue_size = queue_size
+        self.batch_size = batch_size
+        self.batch_interval = batch_interval
+        self.retry = retry
+        self._init_state()
+
+    def _init_state(self) -> None:
+        self.queue: deque[Event | _FlushMarker] = deque()
+        self.emitted = self.written = self.retried = self.dropped = self.failed = 0
+        self.last_error: str | None = None
+        self.last_error_ns: int | None = None
+        self._wake = threading.Event()
+        self._interrupt = threading.Event()
+        self._closing = False
+        self._deadline: float | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"lookout-sink-{self.name}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    # -- dispatcher side -------------------------------------------------------------------
+    def offer(self, events: Sequence[Event]) -> None:
+        """Queue what fits; count the rest as dropped. Called by the dispatcher only."""
+        room = self.queue_size - len(self.queue)
+        accepted = events if len(events) <= room else events[: max(room, 0)]
+        self.queue.extend(accepted)
+        self.emitted += len(accepted)
+        self.dropped += len(events) - len(accepted)
+        if len(self.queue) >= self.batch_size:
+            self._wake.set()
+
+    def offer_marker(self, marker: _FlushMarker) -> None:
+        self.queue.append(marker)
+        self._wake.set()
+
+    # -- worker side -----------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.batch_interval)
+            self._wake.clear()
+            while self.queue:
+                self._write_next_batch()
+            if self._closing and not self.queue:
+                return
+
+    def _write_next_batch(self) -> None:
+        batch: list[Event] = []
+        marker: _FlushMarker | None = None
+        queue = self.queue
+        while queue and len(batch) < self.batch_size:
+            item = queue.popleft()
+            if type(item) is _FlushMarker:
+                marker = item
+                break
+            batch.append(item)  # type: ignore[arg-type]
+        if batch:
+            self._write_with_retries(batch)
+        if marker is not None:
+            marker.reached()
+
+    def _write_with_retries(self, batch: list[Event]) -> None:
+        attempt = 0
+        while True:
+            try:
+                self.sink.write(batch)
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                self.last_error_ns = time.time_ns()
+                attempt += 1
+                delay = self.retry.delay(attempt)
+                if attempt > self.retry.max_retries or not self._may_wait(delay):
+                    self.failed += len(batch)
+                    logger.warning(
+                        "lookout: sink %r failed to write %d events after %d attempts: %s",
+                        self.name, len(batch), attempt, self.last_error,
+                    )
+                    return
+                self.retried += 1
+                self._interrupt.wait(delay)  # close() cuts a long backoff short
+            else:
+                self.written += len(batch)
+                return
+
+    def _may_wait(self, delay: float) -> bool:
+        """False when waiting ``delay`` more seconds would overrun a close deadline."""
+        return self._deadline is None or time.monotonic() + delay < self._deadline
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def begin_close(self, deadline: float) -> None:
+        self._deadline = deadline
+        self._closing = True
+        self._wake.set()
+        self._interrupt.set()
+
+    def join(self, deadline: float) -> bool:
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        return not self._thread.is_alive()
+
+    def reset_after_fork(self) -> None:
+        self._init_state()
+        after_fork = getattr(self.sink, "after_fork", None)
+        if after_fork is not None:
+            with swallow_internal_errors(f"resetting sink {self.name!r} after fork"):
+                after_fork()
+        self.start()
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "emitted": self.emitted,
+            "written": self.written,
+            "retried": self.retried,
+            "dropped": self.dropped,
+            "failed": self.failed,
+            "queue_depth": sum(1 for item in list(self.queue) if type(item) is not _FlushMarker),
+            "last_error": self.last_error,
+            "last_error_ns": self.last_error_ns,
+        }
+
+
+class Recorder:
+    """Owns the ingress queue, the dispatcher and one worker per sink.
+
+    Args:
+        sinks: where events go; each gets its own queue and thread.
+        queue_size: bound of the ingress queue (captured, not yet dispatched).
+        sink_queue_size: bound of each sink's queue.
+        batch_size: most events written to a sink at once.
+        batch_interval: longest a sink's queued events wait before they are written, seconds.
+        retry: how failed writes are retried.
+        app_version: stamped on every event.
+        limits: size bounds for event fields.
+        redactor: replaces secrets in tags and fields before any sink sees them.
+    """
+
+    def __init__(
+        self,
+        sinks: Sequence[Sink] = (),
+        *,
+        queue_size: int = 100_000,
+        sink_queue_size: int = 100_000,
+        batch_size: int = 500,
+        batch_interval: float = 0.25,
+        retry: RetryPolicy | None = None,
+        app_version: str | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        redactor: Redactor | None = None,
+    ) -> None:
+        self.queue_size = queue_size
+        self.app_version = app_version
+        self.limits = limits
+        self.redactor = redactor or Redactor()
+        #: The hot path's queue. Never replaced (closures in decorators hold it), only cleared.
+        self.ingress: deque[Any] = deque()
+        self._worker_options = {
+            "queue_size": sink_queue_size,
+            "batch_size": batch_size,
+            "batch_interval": batch_interval,
+            "retry": retry or RetryPolicy(),
+        }
+        self.workers = [SinkWorker(sink, **self._worker_options) for sink in sinks]  # type: ignore[arg-type]
+        _give_unique_names(self.workers)
+        self._init_state()
+        for worker in self.workers:
+            worker.start()
+        self._dispatcher.start()
+
+    def _init_state(self) -> None:
+        self.ingress.clear()
+        self.dropped = 0
+        self.processed = 0
+        self.invalid = 0
+        self.closed = False
+        self._drop_lock = threading.Lock()
+        self._workers_lock = threading.Lock()
+        self._lifecycle_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = False
+        self._dispatcher = threading.Thread(
+            target=self._dispatch_loop, name="lookout-dispatcher", daemon=True
+        )
+
+    # -- hot path ----------------------------------------------------------------------------
+    def submit(self, item: Any) -> bool:
+        """Queue a captured item without blocking; False (and a counted drop) when full."""
+        ingress = self.ingress
+        if len(ingress) < self.queue_size:  # soft bound: racing appends may pass it by a few
+            ingress.append(item)
+            return True
+        self.count_drop()
+        return False
+
+    def emit(self, event: Event) -> bool:
+        """Queue a ready-made Event (its fields are coerced and redacted in the dispatcher)."""
+        return self.submit(event)
+
+    def count_drop(self) -> None:
+        """Count an item the ingress had no room for (the only locked step a caller can hit)."""
+        with self._drop_lock:
+            self.dropped += 1
+
+    # -- dispatcher ----------------------------------------------------------------------------
+    def _dispatch_loop(self) -> None:
+        while True:
+            self._wake.wait(DISPATCH_POLL_SECONDS)
+            self._wake.clear()
+            with swallow_internal_errors("dispatching events"):
+                self._drain()
+            if self._closing and not self.ingress:
+                return
+
+    def _drain(self) -> None:
+        ingress = self.ingress
+        if not ingress:
+            return
+        context = BuildContext(
+            clock_offset_ns=time.time_ns() - time.perf_counter_ns(),
+            pid=os.getpid(),
+            app_version=self.app_version,
+            limits=self.limits,
+        )
+        events: list[Event] = []
+        while ingress:
+            item = ingress.popleft()
+            if type(item) is _FlushMarker:
+                self._deliver(events)
+                events = []
+                with self._workers_lock:
+                    for worker in self.workers:
+                        worker.offer_marker(item)
+                continue
+            event = self._build(item, context)
+            if event is not None:
+                events.append(event)
+            if len(events) >= DISPATCH_CHUNK:
+                self._deliver(events)
+                events = []
+        self._deliver(events)
+
+    def _build(self, item: Any, context: BuildContext) -> Event | None:
+        self.processed += 1
+        try:
+            if type(item) is Event:
+                event = self._sanitize(item, context, coerce_values=True)
+            else:
+                built = item[0].build_event(item, context)
+                if built is None:
+                    return None
+                event = self._sanitize(built, context, coerce_values=False)
+        except Exception:
+            self.invalid += 1
+            with swallow_internal_errors("building an event"):
+                raise
+            return None
+        return event
+
+    def _sanitize(self, event: Event, context: BuildContext, *, coerce_values: bool) -> Event:
+        """Redact secrets and bound sizes; stamp pid and app version when missing."""
+        changes: dict[str, Any] = {}
+        if event.fields:
+            fields = coerce_fields(event.fields, self.limits) if coerce_values else event.fields
+            fields = self.redactor.redact(fields)
+            changes["fields"] = bound_fields(fields, self.limits.max_event_bytes)
+        if event.tags:
+            changes["tags"] = self.redactor.redact(event.tags)
+        if not event.pid:
+            changes["pid"] = context.pid
+        if event.app_version is None and context.app_version is not None:
+            changes["app_version"] = context.app_version
+        return event._replace(**changes) if changes else event
+
+    def _deliver(self, events: list[Event]) -> None:
+        if events:
+            with self._workers_lock:
+                for worker in self.workers:
+                    worker.offer(events)
+
+    def replace_sinks(
+        self,
+        sinks: Sequence[Sink],
+        *,
+        app_version: str | None,
+        limits: Limits,
+        redactor: Redactor,
+        timeout: float = 5.0,
+        **worker_options: Any,
+    ) -> None:
+        """Swap in new sinks and settings without replacing the ingress the decorators hold.
+
+        What was already handed to the old sinks is written by them (within ``timeout``) and
+        the old sinks are closed.
+        """
+        self.flush(timeout)
+        self._worker_options.update(worker_options)
+        new_workers = [SinkWorker(sink, **self._worker_options) for sink in sinks]
+        _give_unique_names(new_workers)
+        with self._workers_lock:
+            old_workers, self.workers = self.workers, new_workers
+            self.app_version, self.limits, self.redactor = app_version, limits, redactor
+        for worker in new_workers:
+            worker.start()
+        self._close_workers(old_workers, time.monotonic() + timeout, timeout)
+
+    # -- flush, close, fork ------------------------------------------------------------------
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything submitted before this call is written (or failed/dropped).
+
+        Returns:
+            True when every sink got there within ``timeout`` seconds.
+        """
+        if self.closed:
+            return True
+        marker = _FlushMarker(len(self.workers))
+        self.ingress.append(marker)  # markers ignore the bound: a flush must never be dropped
+        self._wake.set()
+        return marker.wait(timeout)
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Write what is queued, stop the threads and close the sinks, within ``timeout`` seconds.
+
+        Returns:
+            True when everything was written in time. Events still queued at the deadline are
+            counted as dropped and a warning says how many.
+        """
+        with self._lifecycle_lock:
+            if self.closed:
+                return True
+            self.closed = True
+            self.accepting_size = self.queue_size
+            self.queue_size = 0  # from now on every submit counts as a drop
+        deadline = time.monotonic() + timeout
+        self._closing = True
+        self._wake.set()
+        self._dispatcher.join(max(0.0, deadline - time.monotonic()))
+        if self._dispatcher.is_alive():
+            logger.warning("lookout: the dispatcher did not stop within %.1fs", timeout)
+        return self._close_workers(self.workers, deadline, timeout) and not self._dispatcher.is_alive()
+
+    def _close_workers(self, workers: list[SinkWorker], deadline: float, timeout: float) -> bool:
+        clean = True
+        for worker in workers:
+            worker.begin_close(deadline)
+        for worker in workers:
+            finished = worker.join(deadline)
+            left = len(worker.queue)
+            if not finished or left:
+                clean = False
+                worker.dropped += left
+                logger.warning(
+                    "lookout: sink %r did not finish within %.1fs; %d queued events not written",
+                    worker.name, timeout, left,
+                )
+                continue
+            with swallow_internal_errors(f"closing sink {worker.name!r}"):
+                worker.sink.close()
+        return clean
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: forget the parent's queues and counters and start fresh threads."""
+        if self.closed:
+            return
+        self._init_state()
+        for worker in self.workers:
+            worker.reset_after_fork()
+        self._dispatcher.start()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters as a plain dict: ingress totals and, per sink, what happened to its events."""
+        return {
+            "queue_depth": len(self.ingress),
+            "queue_size": self.queue_size,
+            "processed": self.processed,
+            "dropped": self.dropped,
+            "invalid": self.invalid,
+            "sinks": {worker.name: worker.stats() for worker in self.workers},
+        }
+
+
+def _give_unique_names(workers: list[SinkWorker]) -> None:
+    """Two sinks of one type (say two HTTP endpoints) get ``http`` and ``http-2`` in stats."""
+    seen: dict[str, int] = {}
+    for worker in workers:
+        count = seen.get(worker.name, 0) + 1
+        seen[worker.name] = count
+        if count > 1:
+            worker.name = f"{worker.name}-{count}"

@@ -1,0 +1,96 @@
+"""The SQL sink: writes events into the store the dashboard and ``lookout stats`` read."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+from sqlalchemy import text
+
+from lookout.events import Event
+from lookout.sinks.base import BaseSink
+from lookout.store import retention
+from lookout.store.engine import SqlStore
+from lookout.store.writer import write_batch
+
+logger = logging.getLogger("lookout.sinks.sql")
+
+#: How often the writer prunes old data when automatic retention is on.
+PRUNE_EVERY_S = 3600.0
+
+
+class SqlSink(BaseSink):
+    """Writes each batch (raw events and rollups) in one transaction.
+
+    Args:
+        store: the database, or its URL: then it is opened (and migrated) on first use, in the
+            worker thread, so that starting the application never waits for the database.
+        retention_s: raw events and minute rollups older than this are deleted (None keeps all).
+        rollup_retention_s: hour rollups older than this are deleted (None keeps all).
+    """
+
+    name = "sql"
+
+    def __init__(
+        self,
+        store: SqlStore | str,
+        *,
+        retention_s: float | None = None,
+        rollup_retention_s: float | None = None,
+    ) -> None:
+        self._store = store if isinstance(store, SqlStore) else None
+        self._url = store if isinstance(store, str) else store.safe_url
+        self._open_lock = threading.Lock()
+        self.retention_s = retention_s
+        self.rollup_retention_s = rollup_retention_s
+        self._next_prune = time.monotonic() + 60.0  # not while the application starts up
+
+    @property
+    def store(self) -> SqlStore:
+        """The store, opened (and its schema upgraded) the first time it is needed."""
+        if self._store is None:
+            with self._open_lock:
+                if self._store is None:
+                    self._store = SqlStore(self._url)
+        return self._store
+
+    @property
+    def url(self) -> str:
+        return self._url if self._store is None else self._store.safe_url
+
+    def write(self, batch: Sequence[Event]) -> None:
+        with self.store.engine.begin() as connection:
+            write_batch(connection, batch)
+        if self.retention_s is not None and time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + PRUNE_EVERY_S
+            self.prune_now()
+
+    def prune_now(self) -> retention.PruneResult | None:
+        if self.retention_s is None:
+            return None
+        try:
+            result = retention.prune(
+                self.store,
+                older_than_s=self.retention_s,
+                rollups_older_than_s=self.rollup_retention_s,
+            )
+        except Exception:  # pruning failing must not fail (and re-send) the batch just written
+            logger.exception("lookout: automatic pruning of %s failed", self.store.safe_url)
+            return None
+        return result
+
+    def after_fork(self) -> None:
+        self._open_lock = threading.Lock()
+        if self._store is not None:
+            self._store.after_fork()
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def check(self) -> str:
+        with self.store.engine.begin() as connection:
+            connection.execute(text("SELECT 1"))
+        return f"{self.store.safe_url}: connected, schema up to date, writable"

@@ -1,0 +1,143 @@
+"""Connections to the SQL store, set up per database so that many writers get along.
+
+SQLite runs in WAL mode with a busy timeout, and every write transaction starts with
+``BEGIN IMMEDIATE`` so that two processes never both read and then both try to upgrade to a
+write lock (the classic source of "database is locked"). Reads use a second engine whose
+transactions stay deferred, so the dashboard never blocks writers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
+
+from lookout.store import migrate
+
+DEFAULT_STORE_URL = "sqlite:///lookout.db"
+SQLITE_BUSY_TIMEOUT_S = 60
+
+#: URL schemes people write, and the driver Lookout installs for them.
+_DEFAULT_DRIVERS = {
+    "postgresql": ("postgresql+psycopg", "postgres"),
+    "postgres": ("postgresql+psycopg", "postgres"),
+    "mysql": ("mysql+pymysql", "mysql"),
+    "mariadb": ("mariadb+pymysql", "mysql"),
+}
+_DRIVER_EXTRAS = {"psycopg": "postgres", "psycopg2": "postgres", "pymysql": "mysql",
+                  "MySQLdb": "mysql", "mysqldb": "mysql"}
+
+
+class StoreConfigError(ValueError):
+    """The store URL is malformed or its database driver is not installed."""
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Parse a store URL and pick Lookout's driver when the URL names none."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise StoreConfigError(
+            f"store: {str(url)!r} is not a database URL (expected e.g. {DEFAULT_STORE_URL!r} or "
+            "'postgresql://user@host/db')"
+        ) from exc
+    if "+" not in parsed.drivername and parsed.drivername in _DEFAULT_DRIVERS:
+        parsed = parsed.set(drivername=_DEFAULT_DRIVERS[parsed.drivername][0])
+    if parsed.get_backend_name() in ("mysql", "mariadb") and "charset" not in parsed.query:
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    if parsed.get_backend_name() not in ("sqlite", "postgresql", "mysql", "mariadb"):
+        raise StoreConfigError(
+            f"store: {parsed.get_backend_name()!r} is not supported; use SQLite, PostgreSQL or "
+            "MySQL/MariaDB"
+        )
+    return parsed
+
+
+def _is_memory(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def _create(url: URL, *, immediate_writes: bool) -> Engine:
+    options: dict[str, Any] = {}
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+        if _is_memory(url):
+            options["poolclass"] = StaticPool
+        elif url.database:
+            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    else:
+        options["pool_pre_ping"] = True
+        options["pool_recycle"] = 1800
+    try:
+        engine = create_engine(url, **options)
+    except ModuleNotFoundError as exc:
+        extra = _DRIVER_EXTRAS.get(exc.name or "", backend)
+        raise StoreConfigError(
+            f"store: the {backend} driver ({exc.name}) is not installed; "
+            f"pip install 'lookout[{extra}]'"
+        ) from exc
+    if backend == "sqlite":
+        _configure_sqlite(engine, immediate_writes=immediate_writes)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, *, immediate_writes: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so that BEGIN is ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    begin = "BEGIN IMMEDIATE" if immediate_writes else "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+
+class SqlStore:
+    """A SQLite, PostgreSQL or MySQL/MariaDB database holding Lookout's events and rollups.
+
+    Args:
+        url: a SQLAlchemy URL; ``postgresql://`` uses psycopg 3 and ``mysql://`` PyMySQL
+            unless the URL names another driver.
+        migrate: bring the schema to the newest version on open (the default).
+    """
+
+    def __init__(self, url: str | URL = DEFAULT_STORE_URL, *, migrate_schema: bool = True) -> None:
+        self.url = normalize_url(url)
+        self.backend = self.url.get_backend_name()
+        self.engine = _create(self.url, immediate_writes=True)
+        if self.backend == "sqlite" and not _is_memory(self.url):
+            self.read_engine = _create(self.url, immediate_writes=False)
+        else:
+            self.read_engine = self.engine
+        if migrate_schema:
+            migrate.upgrade(self.engine)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden, for logs and the CLI."""
+        return self.url.render_as_string(hide_password=True)
+
+    def after_fork(self) -> None:
+        """Forget pooled connections inherited from the parent without closing them under it."""
+        self.engine.dispose(close=False)
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose(close=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self.safe_url!r})"

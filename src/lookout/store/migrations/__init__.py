@@ -1,0 +1,1 @@
+"""Alembic migrations for the store. Run by :func:`lookout.store.migrate.upgrade`."""
