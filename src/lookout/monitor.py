@@ -15,7 +15,6 @@ import inspect
 import random
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -32,7 +31,6 @@ R = TypeVar("R")
 _perf_ns = time.perf_counter_ns
 
 
-@dataclass(frozen=True, slots=True)
 class CallInfo:
     """What a per-call ``extra`` callable is given about the call that just ended.
 
@@ -45,12 +43,28 @@ class CallInfo:
         duration_s: how long the call took, in seconds.
     """
 
-    function: str
-    args: tuple[Any, ...]
-    kwargs: Mapping[str, Any]
-    result: Any
-    error: BaseException | None
-    duration_s: float
+    # A plain slotted class: built on every call that has a per-call extra, so it must be cheap
+    # (a frozen dataclass's __init__ costs several times more).
+    __slots__ = ("args", "duration_s", "error", "function", "kwargs", "result")
+
+    def __init__(
+        self,
+        function: str,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        result: Any,
+        error: BaseException | None,
+        duration_s: float,
+    ) -> None:
+        self.function = function
+        self.args = args
+        self.kwargs = kwargs
+        self.result = result
+        self.error = error
+        self.duration_s = duration_s
+
+    def __repr__(self) -> str:
+        return f"CallInfo({self.function!r}, duration_s={self.duration_s:.6f})"
 
 
 class CallSpec:
@@ -135,6 +149,8 @@ def make_monitor(
     if not 0.0 <= sample_rate <= 1.0:
         raise ValueError(f"sample_rate: expected a number from 0 to 1; got {sample_rate!r}")
     spec = CallSpec(name or _default_name(function), extra=extra, tags=tags, limits=limits)
+    recorder.mark_static(spec.tags)
+    recorder.mark_static(spec.static_fields)
     if inspect.isasyncgenfunction(function):
         wrapper = _wrap_async_generator(recorder, spec, function, sample_rate)
     elif inspect.iscoroutinefunction(function):
@@ -191,12 +207,15 @@ def _capture(
 ) -> None:
     """The general capture step, shared by every wrapper but the fast one."""
     t1 = _perf_ns()
-    with swallow_internal_errors("capturing a monitored call"):
+    try:
         fields = None
         if spec.dynamic_extra:
             info = CallInfo(spec.name, args, kwargs, result, error, (t1 - t0) / 1e9)
             fields = spec.evaluate_extra(info)
         recorder.submit((spec, t0, t1, error, tb, fields))
+    except Exception:
+        with swallow_internal_errors("capturing a monitored call"):
+            raise
 
 
 def _sampled_out(sample_rate: float) -> bool:

@@ -35,6 +35,8 @@ logger = logging.getLogger("lookout.recorder")
 #: How often the dispatcher looks at the ingress when nobody wakes it. Short enough that
 #: events reach the sinks promptly, long enough to cost nothing measurable when idle.
 DISPATCH_POLL_SECONDS = 0.02
+#: Most static mappings whose cleaned form is remembered (see Recorder.mark_static).
+STATIC_MAPPINGS_LIMIT = 100_000
 #: Events handed to the sink queues at a time by the dispatcher.
 DISPATCH_CHUNK = 2000
 
@@ -267,6 +269,7 @@ class Recorder:
         self.app_version = app_version
         self.limits = limits
         self.redactor = redactor or Redactor()
+        self._static_mappings: dict[int, list[Any]] = {}
         #: The hot path's queue. Never replaced (closures in decorators hold it), only cleared.
         self.ingress: deque[Any] = deque()
         self._worker_options = {
@@ -336,55 +339,81 @@ class Recorder:
             app_version=self.app_version,
             limits=self.limits,
         )
+        build = self._build
         events: list[Event] = []
+        append = events.append
         while ingress:
             item = ingress.popleft()
             if type(item) is _FlushMarker:
                 self._deliver(events)
                 events = []
+                append = events.append
                 with self._workers_lock:
                     for worker in self.workers:
                         worker.offer_marker(item)
                 continue
-            event = self._build(item, context)
+            event = build(item, context)
             if event is not None:
-                events.append(event)
-            if len(events) >= DISPATCH_CHUNK:
-                self._deliver(events)
-                events = []
+                append(event)
+                if len(events) >= DISPATCH_CHUNK:
+                    self._deliver(events)
+                    events = []
+                    append = events.append
         self._deliver(events)
 
     def _build(self, item: Any, context: BuildContext) -> Event | None:
         self.processed += 1
         try:
             if type(item) is Event:
-                event = self._sanitize(item, context, coerce_values=True)
-            else:
-                built = item[0].build_event(item, context)
-                if built is None:
-                    return None
-                event = self._sanitize(built, context, coerce_values=False)
+                return self._sanitize(item, context, coerce_values=True)
+            built = item[0].build_event(item, context)
+            return None if built is None else self._sanitize(built, context, coerce_values=False)
         except Exception:
             self.invalid += 1
             with swallow_internal_errors("building an event"):
                 raise
             return None
-        return event
 
     def _sanitize(self, event: Event, context: BuildContext, *, coerce_values: bool) -> Event:
         """Redact secrets and bound sizes; stamp pid and app version when missing."""
+        fields, tags = event.fields, event.tags
         changes: dict[str, Any] = {}
-        if event.fields:
-            fields = coerce_fields(event.fields, self.limits) if coerce_values else event.fields
-            fields = self.redactor.redact(fields)
-            changes["fields"] = bound_fields(fields, self.limits.max_event_bytes)
-        if event.tags:
-            changes["tags"] = self.redactor.redact(event.tags)
+        if fields:
+            clean_fields = self._clean(fields, coerce_values)
+            if clean_fields is not fields:
+                changes["fields"] = clean_fields
+        if tags:
+            clean_tags = self._clean(tags, False)
+            if clean_tags is not tags:
+                changes["tags"] = clean_tags
         if not event.pid:
             changes["pid"] = context.pid
         if event.app_version is None and context.app_version is not None:
             changes["app_version"] = context.app_version
         return event._replace(**changes) if changes else event
+
+    def _clean(self, mapping: Any, coerce_values: bool) -> Any:
+        """The redacted, bounded form of ``mapping``; computed once for static mappings."""
+        entry = self._static_mappings.get(id(mapping))
+        if entry is not None and entry[1] is not None:
+            return entry[1]
+        cleaned: Any = coerce_fields(mapping, self.limits) if coerce_values else mapping
+        cleaned = bound_fields(self.redactor.redact(cleaned), self.limits.max_event_bytes)
+        if cleaned == mapping:
+            cleaned = mapping  # nothing changed: keep the original and skip the _replace
+        if entry is not None:
+            entry[1] = cleaned
+        return cleaned
+
+    def mark_static(self, mapping: Any) -> Any:
+        """Declare a mapping that will come back on many events unchanged (static tags).
+
+        Its redacted form is then computed once instead of per event. The caller must not
+        mutate it afterwards; the Recorder keeps a reference, so its id stays unique.
+        """
+        if mapping and len(self._static_mappings) < STATIC_MAPPINGS_LIMIT:
+            self._static_mappings[id(mapping)] = [mapping, None]
+        return mapping
 
     def _deliver(self, events: list[Event]) -> None:
         if events:
@@ -414,6 +443,8 @@ class Recorder:
         with self._workers_lock:
             old_workers, self.workers = self.workers, new_workers
             self.app_version, self.limits, self.redactor = app_version, limits, redactor
+            for entry in self._static_mappings.values():
+                entry[1] = None  # cleaned under the old rules: clean again on next use
         for worker in new_workers:
             worker.start()
         self._close_workers(old_workers, time.monotonic() + timeout, timeout)

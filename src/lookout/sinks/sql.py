@@ -13,7 +13,7 @@ from lookout.events import Event
 from lookout.sinks.base import BaseSink
 from lookout.store import retention
 from lookout.store.engine import SqlStore
-from lookout.store.writer import write_batch
+from lookout.store.writer import BatchWriter
 
 logger = logging.getLogger("lookout.sinks.sql")
 
@@ -43,6 +43,7 @@ class SqlSink(BaseSink):
         self._store = store if isinstance(store, SqlStore) else None
         self._url = store if isinstance(store, str) else store.safe_url
         self._open_lock = threading.Lock()
+        self._writer: BatchWriter | None = None
         self.retention_s = retention_s
         self.rollup_retention_s = rollup_retention_s
         self._next_prune = time.monotonic() + 60.0  # not while the application starts up
@@ -61,8 +62,9 @@ class SqlSink(BaseSink):
         return self._url if self._store is None else self._store.safe_url
 
     def write(self, batch: Sequence[Event]) -> None:
-        with self.store.engine.begin() as connection:
-            write_batch(connection, batch)
+        if self._writer is None:
+            self._writer = BatchWriter(self.store.engine)
+        self._writer.write(batch)
         if self.retention_s is not None and time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + PRUNE_EVERY_S
             self.prune_now()

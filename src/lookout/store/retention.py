@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Table, delete, select
 
 from lookout.store.engine import SqlStore
-from lookout.store.schema import events, rollups_hour, rollups_minute
+from lookout.store.schema import events, names, rollups_hour, rollups_minute
 
 PRUNE_CHUNK = 5000
 NS = 1_000_000_000
@@ -36,7 +36,9 @@ def prune(
     rollups older than ``rollups_older_than_s`` (kept when None)."""
     now_ns = time.time_ns() if now_ns is None else now_ns
     cutoff_ns = now_ns - int(older_than_s * NS)
-    removed_events = _delete_chunked(store, events, events.c.start_ns, cutoff_ns, events.c.id)
+    removed_events = sum(
+        _delete_events(store, name_id, cutoff_ns) for name_id in _name_ids(store)
+    )
     removed_minutes = _delete_rollups(store, rollups_minute, cutoff_ns // NS)
     removed_hours = 0
     if rollups_older_than_s is not None:
@@ -46,16 +48,27 @@ def prune(
     return PruneResult(removed_events, removed_minutes, removed_hours)
 
 
-def _delete_chunked(store: SqlStore, table: Table, column: object, cutoff: int, id_column: object) -> int:
+def _name_ids(store: SqlStore) -> list[int]:
+    with store.read_engine.connect() as connection:
+        return list(connection.execute(select(names.c.id)).scalars())
+
+
+def _delete_events(store: SqlStore, name_id: int, cutoff_ns: int) -> int:
+    """Delete one name's old events in chunks, each its own short transaction.
+
+    Per name so that every step walks the (name_id, start_ns) index.
+    """
     removed = 0
     while True:
         with store.engine.begin() as connection:
             ids = connection.execute(
-                select(id_column).where(column < cutoff).limit(PRUNE_CHUNK)  # type: ignore[arg-type,operator]
+                select(events.c.id)
+                .where(events.c.name_id == name_id, events.c.start_ns < cutoff_ns)
+                .limit(PRUNE_CHUNK)
             ).scalars().all()
             if not ids:
                 return removed
-            connection.execute(delete(table).where(id_column.in_(ids)))  # type: ignore[attr-defined]
+            connection.execute(delete(events).where(events.c.id.in_(ids)))
         removed += len(ids)
 
 

@@ -10,20 +10,21 @@ order so concurrent writers cannot deadlock, and updated.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select, tuple_
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy import Connection, Table, select, tuple_
 
-from lookout.events import ERROR, Event
+from lookout.store.dialects import insert_ignoring_conflicts, upsert_replacing
 from lookout.store.sketch import LatencySketch
 
-#: Event kinds whose duration is worth aggregating.
-ROLLUP_KINDS = frozenset({"call", "request", "run"})
+#: Rows per upsert statement (SQLite allows 999 bound parameters before 3.32; 10 per row).
+UPSERT_CHUNK = 90
 
-RollupKey = tuple[str, str, int]
+#: (name id, bucket start in epoch seconds)
+RollupKey = tuple[int, int]
 
 
 @dataclass(slots=True)
@@ -77,26 +78,45 @@ class RollupDelta:
         )
 
 
-def aggregate(events: Iterable[Event], bucket_seconds: int = 60) -> dict[RollupKey, RollupDelta]:
-    """Aggregate the events worth rolling up into one delta per (kind, name, bucket)."""
+def aggregate(rows: Iterable[Sequence[Any]], bucket_seconds: int = 60) -> dict[RollupKey, RollupDelta]:
+    """Aggregate event rows (see :data:`~lookout.store.schema.EVENT_COLUMNS`) into one delta
+    per (name id, bucket).
+
+    Rows are grouped first and each group is then summarised with built-ins (sum, min, max,
+    a Counter of sketch buckets): this runs for every event written, so per-event Python work
+    is kept to a tuple and a list append.
+    """
     bucket_ns = bucket_seconds * 1_000_000_000
-    deltas: dict[RollupKey, RollupDelta] = {}
-    for event in events:
-        if event.kind not in ROLLUP_KINDS:
-            continue
-        key = (event.kind, event.name, event.start_ns // bucket_ns * bucket_seconds)
-        delta = deltas.get(key)
-        if delta is None:
-            delta = deltas[key] = RollupDelta()
-        delta.add(event.duration_ns, event.start_ns, event.outcome == ERROR)
-    return deltas
+    groups: dict[RollupKey, list[Sequence[Any]]] = {}
+    for row in rows:
+        key = (row[0], row[1] // bucket_ns * bucket_seconds)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [row]
+        else:
+            group.append(row)
+    return {key: _summarise(group) for key, group in groups.items()}
+
+
+def _summarise(group: list[Sequence[Any]]) -> RollupDelta:
+    durations = [row[2] for row in group]
+    return RollupDelta(
+        count=len(durations),
+        errors=sum(1 for row in group if row[3]),
+        total_ns=sum(durations),
+        sumsq_ms2=math.fsum(d * d for d in durations) / 1e12,
+        min_ns=min(durations),
+        max_ns=max(durations),
+        last_ns=max(row[1] for row in group),
+        sketch=LatencySketch.of(durations),
+    )
 
 
 def coarsen(deltas: dict[RollupKey, RollupDelta], bucket_seconds: int) -> dict[RollupKey, RollupDelta]:
     """Merge fine-grained deltas (e.g. minutes) into coarser buckets (e.g. hours)."""
     coarse: dict[RollupKey, RollupDelta] = {}
-    for (kind, name, start), delta in deltas.items():
-        key = (kind, name, start // bucket_seconds * bucket_seconds)
+    for (name_id, start), delta in deltas.items():
+        key = (name_id, start // bucket_seconds * bucket_seconds)
         target = coarse.get(key)
         if target is None:
             target = coarse[key] = RollupDelta()
@@ -104,57 +124,53 @@ def coarsen(deltas: dict[RollupKey, RollupDelta], bucket_seconds: int) -> dict[R
     return coarse
 
 
-def _insert_ignoring_conflicts(connection: Connection, table: Table) -> Insert:
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(table).on_conflict_do_nothing()
-    return table.insert().prefix_with("IGNORE")
-
-
 def merge_into(connection: Connection, table: Table, deltas: dict[RollupKey, RollupDelta]) -> None:
-    """Merge ``deltas`` into ``table`` within the caller's transaction."""
+    """Merge ``deltas`` into ``table`` within the caller's transaction.
+
+    1. (PostgreSQL, MySQL) insert empty rows for missing keys, ignoring conflicts, so that
+       every key has a row that step 2 can lock;
+    2. read the rows, locked (``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` already holds the
+       database's write lock), in key order so that concurrent writers cannot deadlock;
+    3. write the merged values back in one multi-row upsert.
+    Three statements per table whatever the number of keys, each a single round trip (and for
+    SQLite a single release of the GIL, see ``writer._insert_events``).
+    """
     if not deltas:
         return
     keys: Sequence[RollupKey] = sorted(deltas)
-    placeholders = [
-        {"kind": kind, "name": name, "bucket_start": start, "count": 0, "errors": 0,
-         "total_ns": 0, "sumsq_ms2": 0.0, "min_ns": None, "max_ns": None, "last_ns": 0,
-         "sketch": "{}"}
-        for kind, name, start in keys
-    ]
-    connection.execute(_insert_ignoring_conflicts(connection, table), placeholders)
-    key_columns = tuple_(table.c.kind, table.c.name, table.c.bucket_start)
-    current = connection.execute(
-        select(table)
-        .where(key_columns.in_(keys))
-        .order_by(table.c.kind, table.c.name, table.c.bucket_start)
-        .with_for_update()
-    ).all()
-    updates = []
-    for row in current:
-        merged = RollupDelta.from_row(row)
-        merged.merge(deltas[(row.kind, row.name, row.bucket_start)])
-        updates.append(
-            {"k_kind": row.kind, "k_name": row.name, "k_bucket": row.bucket_start,
-             "count": merged.count, "errors": merged.errors, "total_ns": merged.total_ns,
+    dialect = connection.dialect.name
+    if dialect != "sqlite":
+        placeholders = [
+            {"name_id": name_id, "bucket_start": start, "count": 0, "errors": 0, "total_ns": 0,
+             "sumsq_ms2": 0.0, "min_ns": None, "max_ns": None, "last_ns": 0, "sketch": "[]"}
+            for name_id, start in keys
+        ]
+        connection.execute(insert_ignoring_conflicts(connection, table).values(placeholders))
+    key_columns = tuple_(table.c.name_id, table.c.bucket_start)
+    current = {
+        (row.name_id, row.bucket_start): row
+        for row in connection.execute(
+            select(table)
+            .where(key_columns.in_(keys))
+            .order_by(table.c.name_id, table.c.bucket_start)
+            .with_for_update()
+        )
+    }
+    merged_rows = []
+    for key in keys:
+        row = current.get(key)
+        merged = deltas[key]
+        if row is not None:
+            merged = RollupDelta.from_row(row)
+            merged.merge(deltas[key])
+        merged_rows.append(
+            {"name_id": key[0], "bucket_start": key[1], "count": merged.count,
+             "errors": merged.errors, "total_ns": merged.total_ns,
              "sumsq_ms2": merged.sumsq_ms2, "min_ns": merged.min_ns, "max_ns": merged.max_ns,
              "last_ns": merged.last_ns, "sketch": merged.sketch.to_json()}
         )
-    statement = (
-        table.update()
-        .where(
-            table.c.kind == bindparam("k_kind"),
-            table.c.name == bindparam("k_name"),
-            table.c.bucket_start == bindparam("k_bucket"),
+    for start in range(0, len(merged_rows), UPSERT_CHUNK):
+        connection.execute(
+            upsert_replacing(connection, table, ("name_id", "bucket_start"),
+                             merged_rows[start : start + UPSERT_CHUNK])
         )
-        .values({column: bindparam(column) for column in
-                 ("count", "errors", "total_ns", "sumsq_ms2", "min_ns", "max_ns", "last_ns",
-                  "sketch")})
-    )
-    connection.execute(statement, updates)

@@ -15,9 +15,11 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -25,26 +27,46 @@ metadata = MetaData()
 #: SQLite only auto-increments an ``INTEGER PRIMARY KEY``; elsewhere ids are 64-bit.
 IdType = BigInteger().with_variant(Integer(), "sqlite")
 
-#: Column order matches :class:`lookout.events.Event` so a row is built by slicing the tuple.
-EVENT_COLUMNS = (
-    "kind", "name", "start_ns", "duration_ns", "outcome", "status", "host", "pid",
-    "app_version", "request_id", "group_key", "client_ip", "tags", "fields",
-    "error_type", "error_message", "traceback",
+#: Every distinct (kind, name): events and rollups refer to it by id, which keeps their rows
+#: and indexes small (the difference is about a third of SQLite's insert time).
+names = Table(
+    "lookout_names",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(255), nullable=False),
+    UniqueConstraint("kind", "name", name="uq_lookout_names_kind_name"),
 )
 
+#: Every distinct recording process: host, pid and application version ('' when unset).
+sources = Table(
+    "lookout_sources",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("app_version", String(64), nullable=False),
+    UniqueConstraint("host", "pid", "app_version", name="uq_lookout_sources"),
+)
+
+#: Columns of ``events`` in the order the writer fills them.
+EVENT_COLUMNS = (
+    "name_id", "start_ns", "duration_ns", "is_error", "status", "source_id", "request_id",
+    "group_key", "client_ip", "tags", "fields", "error_type", "error_message", "traceback",
+)
+
+#: Raw events. The one index is (name_id, start_ns): every read is per name and time range,
+#: and pruning deletes per name; a second index on start_ns alone cost 15 % of insert speed.
 events = Table(
     "lookout_events",
     metadata,
     Column("id", IdType, primary_key=True, autoincrement=True),
-    Column("kind", String(16), nullable=False),
-    Column("name", String(255), nullable=False),
+    Column("name_id", Integer, nullable=False),
     Column("start_ns", BigInteger, nullable=False),
     Column("duration_ns", BigInteger, nullable=False),
-    Column("outcome", String(8), nullable=False),
+    Column("is_error", SmallInteger, nullable=False),
     Column("status", Integer),
-    Column("host", String(255)),
-    Column("pid", Integer),
-    Column("app_version", String(64)),
+    Column("source_id", Integer, nullable=False),
     Column("request_id", String(128)),
     Column("group_key", String(255)),
     Column("client_ip", String(64)),
@@ -53,8 +75,7 @@ events = Table(
     Column("error_type", String(255)),
     Column("error_message", Text),
     Column("traceback", Text),
-    Index("ix_lookout_events_start", "start_ns"),
-    Index("ix_lookout_events_kind_name_start", "kind", "name", "start_ns"),
+    Index("ix_lookout_events_name_start", "name_id", "start_ns"),
 )
 
 
@@ -62,8 +83,7 @@ def _rollup_table(name: str) -> Table:
     return Table(
         name,
         metadata,
-        Column("kind", String(16), primary_key=True),
-        Column("name", String(255), primary_key=True),
+        Column("name_id", Integer, primary_key=True, autoincrement=False),
         Column("bucket_start", BigInteger, primary_key=True, autoincrement=False),
         Column("count", BigInteger, nullable=False),
         Column("errors", BigInteger, nullable=False),

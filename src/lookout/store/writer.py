@@ -1,57 +1,143 @@
-"""Writing batches of events into the store: raw rows plus rollups, in one transaction."""
+"""Writing batches of events into the store: raw rows plus rollups, in one transaction.
+
+Names and sources (host, pid, version) are stored once in their own tables and referred to by
+id. Their ids are resolved before the batch transaction, in a short transaction of their own,
+and cached only once committed, so a failed batch can never leave the cache pointing at ids
+that were rolled back.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import lru_cache
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Dialect, Engine, Table, select, tuple_
 
-from lookout.events import Event
+from lookout.events import ERROR, Event
 from lookout.store import rollups
-from lookout.store.schema import EVENT_COLUMNS, ROLLUP_TABLES, events
+from lookout.store.dialects import insert_ignoring_conflicts
+from lookout.store.schema import EVENT_COLUMNS, ROLLUP_TABLES, events, names, sources
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr).encode
 
-
-def event_row(event: Event) -> tuple[Any, ...]:
-    """The row for ``events``: the Event's own order, with tags and fields as JSON text."""
-    return (
-        *event[:12],
-        _dumps(event.tags) if event.tags else None,
-        _dumps(event.fields) if event.fields else None,
-        *event[14:],
-    )
+NameKey = tuple[str, str]
+SourceKey = tuple[str, int, str]
 
 
-def write_batch(connection: Connection, batch: Sequence[Event]) -> None:
-    """Insert the raw events and merge their rollups, within the caller's transaction."""
-    rows = [event_row(event) for event in batch]
-    _insert_events(connection, rows)
-    minute = rollups.aggregate(batch, 60)
-    for seconds, table in ROLLUP_TABLES.items():
-        deltas = minute if seconds == 60 else rollups.coarsen(minute, seconds)
-        rollups.merge_into(connection, table, deltas)
+class BatchWriter:
+    """Writes batches into one store, remembering the ids of names and sources it has seen."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._name_ids: dict[NameKey, int] = {}
+        self._source_ids: dict[SourceKey, int] = {}
+
+    def write(self, batch: Sequence[Event]) -> None:
+        name_ids = self._ids(
+            self._name_ids, names, ("kind", "name"), {(e.kind, e.name) for e in batch}
+        )
+        source_ids = self._ids(
+            self._source_ids, sources, ("host", "pid", "app_version"),
+            {(e.host, e.pid, e.app_version or "") for e in batch},
+        )
+        rows = [
+            (
+                name_ids[(e.kind, e.name)], e.start_ns, e.duration_ns, 1 if e.outcome == ERROR else 0,
+                e.status, source_ids[(e.host, e.pid, e.app_version or "")], e.request_id,
+                e.group, e.client_ip, _dumps(e.tags) if e.tags else None,
+                _dumps(e.fields) if e.fields else None, e.error_type, e.error_message,
+                e.traceback,
+            )
+            for e in batch
+        ]
+        with self.engine.begin() as connection:
+            _insert_events(connection, rows)
+            minute = rollups.aggregate(rows, 60)
+            for seconds, table in ROLLUP_TABLES.items():
+                deltas = minute if seconds == 60 else rollups.coarsen(minute, seconds)
+                rollups.merge_into(connection, table, deltas)
+
+    def _ids(
+        self, cache: dict[Any, int], table: Table, columns: tuple[str, ...], keys: set[Any]
+    ) -> dict[Any, int]:
+        missing = keys.difference(cache)
+        if missing:
+            cache.update(self._register(table, columns, sorted(missing)))
+        return cache
+
+    def _register(self, table: Table, columns: tuple[str, ...], keys: list[Any]) -> dict[Any, int]:
+        """Insert the keys not yet in ``table`` and return the ids of all of them."""
+        key_columns = [table.c[column] for column in columns]
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert_ignoring_conflicts(connection, table),
+                [dict(zip(columns, key)) for key in keys],
+            )
+            found = connection.execute(
+                select(table.c.id, *key_columns).where(tuple_(*key_columns).in_(keys))
+            ).all()
+        return {tuple(row[1:]): row[0] for row in found}
 
 
 def _insert_events(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Bulk insert, the fastest way each database offers.
+
+    SQLite gets multi-row ``INSERT ... VALUES (...), (...)`` statements rather than
+    ``executemany``: the sqlite3 module releases the GIL around every single row's step, and
+    when the host's threads are busy each of those releases can cost a whole GIL switch interval
+    (5 ms) to win back; measured here, executemany fell from 137,000 to 800 rows/s beside one
+    busy thread, while multi-row statements kept 55,000.
+    """
     if not rows:
         return
     dialect = connection.dialect
-    quote = dialect.identifier_preparer.quote
-    columns = ", ".join(quote(column) for column in EVENT_COLUMNS)
     if dialect.name == "postgresql" and dialect.driver == "psycopg":
         # COPY is several times faster than INSERT for bulk rows; same transaction as the rest.
         driver_connection: Any = connection.connection.driver_connection
-        with driver_connection.cursor() as cursor, cursor.copy(
-            f"COPY {events.name} ({columns}) FROM STDIN"
-        ) as copy:
+        with driver_connection.cursor() as cursor, cursor.copy(_copy_sql(dialect)) as copy:
             for row in rows:
                 copy.write_row(row)
         return
+    if dialect.name == "sqlite":
+        chunk = _sqlite_rows_per_statement()
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            connection.exec_driver_sql(
+                _multi_row_insert_sql(dialect, len(part)),
+                tuple(chain.from_iterable(part)),
+            )
+        return
+    # PyMySQL (and most drivers) turn executemany of INSERT ... VALUES into multi-row inserts.
+    connection.exec_driver_sql(_multi_row_insert_sql(dialect, 1), rows)
+
+
+@lru_cache(maxsize=8)
+def _column_list(dialect: Dialect) -> str:
+    quote = dialect.identifier_preparer.quote
+    return ", ".join(quote(column) for column in EVENT_COLUMNS)
+
+
+def _copy_sql(dialect: Dialect) -> str:
+    return f"COPY {events.name} ({_column_list(dialect)}) FROM STDIN"
+
+
+@lru_cache(maxsize=64)
+def _multi_row_insert_sql(dialect: Dialect, row_count: int) -> str:
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    placeholders = ", ".join([marker] * len(EVENT_COLUMNS))
-    connection.exec_driver_sql(
-        f"INSERT INTO {events.name} ({columns}) VALUES ({placeholders})", rows
+    one_row = "(" + ", ".join([marker] * len(EVENT_COLUMNS)) + ")"
+    return (
+        f"INSERT INTO {events.name} ({_column_list(dialect)}) VALUES "
+        + ", ".join([one_row] * row_count)
     )
+
+
+@lru_cache(maxsize=1)
+def _sqlite_rows_per_statement() -> int:
+    """Rows per statement within SQLite's bound-parameter limit (999 before SQLite 3.32)."""
+    import sqlite3
+
+    limit = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+    return max(1, min(1000, limit // len(EVENT_COLUMNS)))

@@ -41,16 +41,16 @@ def _backfill_hourly() -> None:
     conn = op.get_bind()
     minute = sa.table(
         "lookout_rollups_minute",
-        *(sa.column(c) for c in ("kind", "name", "bucket_start", "count", "errors", "total_ns",
+        *(sa.column(c) for c in ("name_id", "bucket_start", "count", "errors", "total_ns",
                                   "sumsq_ms2", "min_ns", "max_ns", "last_ns", "sketch")),
     )
-    hours: dict[tuple[str, str, int], dict[str, Any]] = {}
+    hours: dict[tuple[int, int], dict[str, Any]] = {}
     for row in conn.execute(sa.select(minute)).mappings():
-        key = (row["kind"], row["name"], row["bucket_start"] // 3600 * 3600)
+        key = (row["name_id"], row["bucket_start"] // 3600 * 3600)
         hour = hours.get(key)
         if hour is None:
             hour = hours[key] = {
-                "kind": key[0], "name": key[1], "bucket_start": key[2], "count": 0, "errors": 0,
+                "name_id": key[0], "bucket_start": key[1], "count": 0, "errors": 0,
                 "total_ns": 0, "sumsq_ms2": 0.0, "min_ns": None, "max_ns": None, "last_ns": 0,
                 "buckets": {},
             }
@@ -62,11 +62,13 @@ def _backfill_hourly() -> None:
             if row[bound] is not None:
                 hour[bound] = row[bound] if hour[bound] is None else pick(hour[bound], row[bound])
         hour["last_ns"] = max(hour["last_ns"], row["last_ns"])
-        for index, count in json.loads(row["sketch"] or "{}").items():
+        flat = json.loads(row["sketch"] or "[]")  # [index, count, index, count, ...]
+        for index, count in zip(flat[::2], flat[1::2]):
             hour["buckets"][index] = hour["buckets"].get(index, 0) + count
     rows = []
     for hour in hours.values():
-        hour["sketch"] = json.dumps(hour.pop("buckets"), separators=(",", ":"))
+        buckets = hour.pop("buckets")
+        hour["sketch"] = json.dumps([n for pair in buckets.items() for n in pair], separators=(",", ":"))
         rows.append(hour)
     hour_table = sa.table("lookout_rollups_hour", *(sa.column(c) for c in rows[0])) if rows else None
     for start in range(0, len(rows), _BACKFILL_CHUNK):

@@ -1,0 +1,187 @@
+"""The ``lookout`` command: demo, stats, prune, check."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from lookout import __version__
+from lookout.config import ConfigError, load_settings, parse_duration
+from lookout.store.engine import StoreConfigError
+
+#: Tables are wide; when output is a pipe or a CI log, do not squeeze them into 80 columns.
+console = Console(width=None if Console().is_terminal else 120)
+err_console = Console(stderr=True)
+
+#: Exit codes: 0 success, 1 a check failed, 2 usage or configuration error.
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def _duration(_ctx: Any, _param: Any, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"expected {exc}") from None
+
+
+def _store_url(explicit: str | None) -> str:
+    """The store to read: ``--store``, else the configured one (env, lookout.toml)."""
+    if explicit:
+        return explicit
+    settings, _ = load_settings()
+    if settings.store is None:
+        raise ConfigError("no store is configured; pass --store URL")
+    return settings.store
+
+
+def _open_store(url: str) -> Any:
+    from lookout.store.engine import SqlStore
+
+    return SqlStore(url)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lookout")
+def main() -> None:
+    """Lookout: see what your Python code does in production."""
+
+
+@main.command()
+@click.option("--seconds", default=5.0, show_default=True, help="How long to drive traffic.")
+@click.option("--threads", default=8, show_default=True, help="Concurrent simulated shoppers.")
+@click.option("--store", "store_url", default=None, help="Store URL (default: the configured one, sqlite:///lookout.db).")
+def demo(seconds: float, threads: int, store_url: str | None) -> None:
+    """Run a monitored demo workload, then show what was recorded."""
+    from lookout.core import Lookout
+    from lookout.demo import run_workload
+    from lookout.render import summary_table
+    from lookout.store.queries import summarize
+
+    options: dict[str, Any] = {"app_version": "demo-1.0"}
+    if store_url:
+        options["store"] = store_url
+    lk = Lookout(**options)
+    if lk.store is None:
+        raise ConfigError("the demo needs a store; set LOOKOUT_STORE or pass --store")
+    console.print(f"Recording into [bold]{lk.store.safe_url}[/bold] with {threads} threads "
+                  f"for {seconds:g}s")
+    started_ns = time.time_ns()
+    with Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(),
+        TextColumn("{task.fields[sessions]} sessions"), TimeRemainingColumn(), console=console,
+    ) as progress:
+        task = progress.add_task("shopping", total=seconds, sessions=0)
+        run_workload(lk, seconds=seconds, threads=threads,
+                     on_tick=lambda elapsed, done: progress.update(task, completed=elapsed,
+                                                                   sessions=done))
+    lk.flush(30)
+    stats = lk.stats()
+    lk.close()
+    window = (time.time_ns() - started_ns) / 1e9 + 1
+    summaries = summarize(lk.store, since_s=window)
+    console.print(summary_table(summaries, f"Monitored calls in the last {window:.0f}s"))
+    sql = stats["sinks"]["sql"]
+    console.print(
+        f"{sql['written']:,} events written, {stats['dropped'] + sql['dropped']:,} dropped, "
+        f"{sql['failed']:,} failed. See them again with: [bold]lookout stats --store "
+        f"{lk.store.safe_url} --since 10m[/bold]"
+    )
+
+
+@main.command()
+@click.option("--store", "store_url", default=None, help="Store URL (default: the configured one).")
+@click.option("--since", default="1h", show_default=True, callback=_duration,
+              help="Window, e.g. 15m, 24h, 7d.")
+@click.option("--kind", type=click.Choice(["call", "request", "run"]), default=None,
+              help="Only this kind of event.")
+def stats(store_url: str | None, since: float, kind: str | None) -> None:
+    """Per-function (and per-endpoint) calls, errors and latency percentiles."""
+    from lookout.render import summary_table
+    from lookout.store.queries import summarize
+
+    store = _open_store(_store_url(store_url))
+    summaries = summarize(store, since_s=since, kind=kind)
+    if not summaries:
+        console.print(f"Nothing recorded in {store.safe_url} in the last {since:g}s.")
+        return
+    console.print(summary_table(summaries, f"{store.safe_url}, last {since:g}s"))
+
+
+@main.command()
+@click.option("--store", "store_url", default=None, help="Store URL (default: the configured one).")
+@click.option("--older-than", required=True, callback=_duration,
+              help="Delete raw events and minute rollups older than this, e.g. 30d.")
+@click.option("--rollups-older-than", default=None, callback=_duration,
+              help="Also delete hour rollups older than this, e.g. 400d.")
+def prune(store_url: str | None, older_than: float, rollups_older_than: float | None) -> None:
+    """Delete old data from the store."""
+    from lookout.store.retention import prune as prune_store
+
+    store = _open_store(_store_url(store_url))
+    result = prune_store(store, older_than_s=older_than, rollups_older_than_s=rollups_older_than)
+    console.print(
+        f"Deleted {result.events:,} events, {result.minute_rollups:,} minute rollups and "
+        f"{result.hour_rollups:,} hour rollups from {store.safe_url}."
+    )
+
+
+@main.command()
+@click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False),
+              help="TOML settings file (default: $LOOKOUT_CONFIG or ./lookout.toml).")
+def check(config_file: str | None) -> None:
+    """Validate the configuration and try every configured sink."""
+    from lookout.core import Lookout
+
+    settings, sources = load_settings(config_file=config_file)
+    table = Table(title="Settings", title_justify="left", header_style="bold")
+    table.add_column("setting")
+    table.add_column("value", overflow="fold")
+    table.add_column("from")
+    for key, value in settings.describe().items():
+        table.add_row(key, repr(value), sources.get(key, "default"))
+    console.print(table)
+    lk = Lookout(config_file=config_file)
+    failures = 0
+    try:
+        for sink in lk.sinks:
+            name = getattr(sink, "name", type(sink).__name__)
+            try:
+                description = sink.check() if hasattr(sink, "check") else "no check available"
+            except Exception as exc:
+                failures += 1
+                console.print(f"[red]✗ {name}[/red]: {type(exc).__name__}: {exc}")
+            else:
+                console.print(f"[green]✓ {name}[/green]: {description}")
+        if not lk.sinks:
+            console.print("No sinks configured: events are not recorded anywhere.")
+    finally:
+        lk.close()
+    if failures:
+        sys.exit(EXIT_FAILED)
+
+
+def run() -> None:
+    """Entry point with errors turned into one clear line and an exit code."""
+    try:
+        main(standalone_mode=False)
+    except click.exceptions.Abort:
+        err_console.print("Aborted.")
+        sys.exit(EXIT_FAILED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_CONFIG)
+    except (ConfigError, StoreConfigError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        sys.exit(EXIT_CONFIG)
+    except Exception as exc:
+        err_console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
+        sys.exit(EXIT_FAILED)
