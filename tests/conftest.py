@@ -1,0 +1,102 @@
+"""Shared fixtures: isolated settings, and real database servers when they run here.
+
+Tests needing PostgreSQL or MariaDB skip with a one-line reason when the server is not
+reachable, unless ``LOOKOUT_REQUIRE_SERVICES=1`` (set by CI), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from lookout import _internal
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "LOOKOUT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+MYSQL_ADMIN_URL = os.environ.get(
+    "LOOKOUT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
+)
+REQUIRE_SERVICES = os.environ.get("LOOKOUT_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(autouse=True)
+def _raise_internal_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lookout swallows its own errors to protect the host; in our tests they must fail."""
+    monkeypatch.setattr(_internal, "RAISE_INTERNAL_ERRORS", True)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No LOOKOUT_* variable or lookout.toml of the developer's leaks into a test."""
+    for key in list(os.environ):
+        if key.startswith("LOOKOUT_") and key != "LOOKOUT_REQUIRE_SERVICES":
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+def _unavailable(what: str, error: Exception) -> None:
+    message = f"{what} not reachable ({type(error).__name__}: {str(error).splitlines()[0][:120]})"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message}; LOOKOUT_REQUIRE_SERVICES=1 requires it")
+    pytest.skip(message)
+
+
+def _scratch_database(admin_url: str, what: str) -> Iterator[str]:
+    """Create a database of our own on the server, yield its URL, drop it afterwards."""
+    name = f"lookout_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"CREATE DATABASE {name}"))
+    except Exception as error:
+        _unavailable(what, error)
+    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            force = " WITH (FORCE)" if admin.dialect.name == "postgresql" else ""
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name}{force}"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    yield from _scratch_database(POSTGRES_ADMIN_URL, "PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def mysql_database() -> Iterator[str]:
+    yield from _scratch_database(MYSQL_ADMIN_URL, "MariaDB/MySQL")
+
+
+def _empty(url: str) -> str:
+    """Drop every table in the scratch database so each test starts from nothing."""
+    engine = sa.create_engine(url)
+    metadata = sa.MetaData()
+    metadata.reflect(engine)
+    metadata.drop_all(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration),
+                        pytest.param("mysql", marks=pytest.mark.integration)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store URL on each database Lookout supports, empty at the start of the test."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    if request.param == "postgresql":
+        return _empty(request.getfixturevalue("postgres_database"))
+    return _empty(request.getfixturevalue("mysql_database"))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'lookout.db'}"

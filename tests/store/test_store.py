@@ -1,0 +1,126 @@
+"""The SQL store on SQLite, PostgreSQL and MariaDB: writes, rollups, queries, retention."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from lookout import make_event
+from lookout.events import Event
+from lookout.sinks.sql import SqlSink
+from lookout.store import SqlStore
+from lookout.store.queries import summarize
+from lookout.store.retention import prune
+from lookout.store.schema import events, names, rollups_hour, rollups_minute, sources
+
+NS = 1_000_000_000
+
+
+def _events(now_ns: int, count: int, name: str = "shop.charge", error_every: int = 0) -> list[Event]:
+    rng = random.Random(3)
+    return [
+        make_event(
+            "call", name, start_ns=now_ns - rng.randrange(0, 50 * NS),
+            duration_ns=int(rng.lognormvariate(15, 1)),
+            error=ValueError("x") if error_every and n % error_every == 0 else None,
+            fields={"n": n, "password": "hunter2"} if n % 7 == 0 else None,
+            tags={"team": "billing"}, request_id=f"r{n}", group="user-1",
+        )
+        for n in range(count)
+    ]
+
+
+def test_batches_land_as_rows_and_rollups(store_url: str) -> None:
+    sink = SqlSink(store_url)
+    now_ns = time.time_ns()
+    batch = _events(now_ns, 1200, error_every=10)
+    sink.write(batch[:700])
+    sink.write(batch[700:])
+    store = sink.store
+    with store.read_engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(events)).scalar() == 1200
+        assert connection.execute(sa.select(sa.func.count()).select_from(names)).scalar() == 1
+        assert connection.execute(sa.select(sa.func.count()).select_from(sources)).scalar() == 1
+        minute_total = connection.execute(sa.select(sa.func.sum(rollups_minute.c.count))).scalar()
+        hour_total = connection.execute(sa.select(sa.func.sum(rollups_hour.c.count))).scalar()
+        row = connection.execute(
+            sa.select(events.c.fields, events.c.tags, events.c.error_type, events.c.is_error)
+            .where(events.c.request_id == "r0")
+        ).one()
+    assert minute_total == hour_total == 1200
+    assert row.error_type == "ValueError" and row.is_error == 1
+    assert '"team":"billing"' in row.tags
+    assert '"n":0' in row.fields  # make_event does not redact; the Recorder does
+    [summary] = summarize(store, since_s=3600, now_ns=now_ns)
+    durations = sorted(e.duration_ns for e in batch)
+    exact_p50 = durations[(len(durations) - 1) // 2] / 1e6
+    assert summary.count == 1200
+    assert summary.errors == 120
+    assert summary.p50_ms == pytest.approx(exact_p50, rel=0.011)
+    assert summary.max_ms == pytest.approx(durations[-1] / 1e6)
+    assert summary.min_ms == pytest.approx(durations[0] / 1e6)
+    assert summary.last_ns == max(e.start_ns for e in batch)
+    sink.close()
+
+
+def test_two_writers_merge_into_the_same_rollup_rows(store_url: str) -> None:
+    first, second = SqlSink(store_url), SqlSink(store_url)
+    now_ns = time.time_ns() // (60 * NS) * (60 * NS) + 5 * NS  # all in one minute
+    a = [make_event("call", "same", start_ns=now_ns, duration_ns=10**6) for _ in range(30)]
+    b = [make_event("call", "same", start_ns=now_ns, duration_ns=3 * 10**6) for _ in range(10)]
+    first.write(a)
+    second.write(b)
+    first.write(a)
+    [summary] = summarize(first.store, since_s=120, now_ns=now_ns + NS)
+    assert summary.count == 70
+    assert summary.mean_ms == pytest.approx((60 * 1 + 10 * 3) / 70)
+    assert summary.p99_ms == pytest.approx(3.0, rel=0.011)
+    first.close()
+    second.close()
+
+
+def test_prune_removes_old_events_and_rollups(store_url: str) -> None:
+    sink = SqlSink(store_url)
+    now_ns = time.time_ns()
+    old = [make_event("call", "f", start_ns=now_ns - 40 * 86400 * NS, duration_ns=5) for _ in range(20)]
+    ancient = [make_event("call", "g", start_ns=now_ns - 500 * 86400 * NS, duration_ns=5)]
+    recent = [make_event("call", "f", start_ns=now_ns - 10, duration_ns=5) for _ in range(5)]
+    sink.write(old + ancient + recent)
+    result = prune(sink.store, older_than_s=30 * 86400, rollups_older_than_s=400 * 86400, now_ns=now_ns)
+    assert (result.events, result.minute_rollups, result.hour_rollups) == (21, 2, 1)
+    with sink.store.read_engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(events)).scalar() == 5
+        assert connection.execute(sa.select(sa.func.count()).select_from(rollups_hour)).scalar() == 2
+    sink.close()
+
+
+def test_long_values_and_unicode_survive_every_database(store_url: str) -> None:
+    sink = SqlSink(store_url)
+    event = make_event("request", "GET /ünïcode/😀", fields={"text": "ü" * 5000},
+                       error=RuntimeError("boom " * 3000))
+    sink.write([event])
+    with sink.store.read_engine.connect() as connection:
+        row = connection.execute(sa.select(events.c.fields, events.c.error_message)).one()
+        name = connection.execute(sa.select(names.c.name)).scalar()
+    assert name == "GET /ünïcode/😀"
+    assert "ü" * 100 in row.fields
+    assert row.error_message.startswith("boom boom")
+    sink.close()
+
+
+def test_store_url_errors_are_clear() -> None:
+    from lookout.store.engine import StoreConfigError
+
+    with pytest.raises(StoreConfigError, match="not supported"):
+        SqlStore("oracle://db")
+    with pytest.raises(StoreConfigError, match="not a database URL"):
+        SqlStore("::::")
+
+
+def test_in_memory_sqlite_store_works_across_threads() -> None:
+    sink = SqlSink(SqlStore("sqlite://"))
+    sink.write([make_event("call", "mem", duration_ns=1)])
+    assert summarize(sink.store)[0].count == 1

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lookout.config import ConfigError, load_settings, parse_duration
+
+
+def test_defaults() -> None:
+    settings, sources = load_settings({}, environ={})
+    assert settings.store == "sqlite:///lookout.db"
+    assert settings.batch_size == 1000
+    assert settings.retention == 30 * 86400
+    assert sources == {}
+
+
+def test_env_overrides_arguments_which_override_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "lookout.toml"
+    config.write_text('app_version = "from-file"\nbatch_size = 10\nretention = "7d"\n')
+    settings, sources = load_settings(
+        {"batch_size": 20, "app_version": "from-code"},
+        config_file=config,
+        environ={"LOOKOUT_APP_VERSION": "from-env", "LOOKOUT_BATCH_INTERVAL": "100ms"},
+    )
+    assert settings.app_version == "from-env"
+    assert settings.batch_size == 20
+    assert settings.retention == 7 * 86400
+    assert settings.batch_interval == pytest.approx(0.1)
+    assert sources["app_version"] == "environment variable LOOKOUT_APP_VERSION"
+    assert sources["batch_size"] == "argument"
+    assert sources["retention"].startswith("config file")
+
+
+def test_lookout_toml_in_working_directory_and_lookout_table(tmp_path: Path) -> None:
+    (tmp_path / "lookout.toml").write_text('[lookout]\nstore = "sqlite:///other.db"\n')
+    settings, _ = load_settings({}, environ={})
+    assert settings.store == "sqlite:///other.db"
+
+
+def test_config_file_from_environment(tmp_path: Path) -> None:
+    path = tmp_path / "custom.toml"
+    path.write_text("sample_rate = 0.25\n")
+    settings, _ = load_settings({}, environ={"LOOKOUT_CONFIG": str(path)})
+    assert settings.sample_rate == 0.25
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"batch_sise": 5}, "unknown setting 'batch_sise'; did you mean 'batch_size'?"),
+        ({"batch_size": 0}, "batch_size = 0 is not valid; expected a whole number above 0"),
+        ({"batch_size": "many"}, "batch_size = 'many' is not valid"),
+        ({"sample_rate": 2}, "sample_rate = 2 is not valid; expected a number from 0 to 1"),
+        ({"batch_interval": "soon"}, "expected a duration such as 250ms"),
+        ({"enabled": "perhaps"}, "enabled = 'perhaps' is not valid; expected true or false"),
+        ({"redact_pattern": "(unclosed"}, "expected a valid regular expression"),
+        ({"store": "nosuchdb://x"}, "store = 'nosuchdb://x' is not valid"),
+        ({"store": "not a url"}, "store = 'not a url' is not valid"),
+    ],
+)
+def test_bad_values_name_the_key_value_and_expectation(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(overrides, environ={})
+    assert message in str(caught.value)
+
+
+def test_bad_file_key_and_env_value(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("retension = '3d'\n")
+    with pytest.raises(ConfigError, match="config file .*bad.toml.*did you mean 'retention'"):
+        load_settings({}, config_file=config, environ={})
+    with pytest.raises(ConfigError, match="environment variable LOOKOUT_QUEUE_SIZE: queue_size = '-1'"):
+        load_settings({}, environ={"LOOKOUT_QUEUE_SIZE": "-1"})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("store = \n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_settings({}, config_file=broken, environ={})
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings({}, config_file=tmp_path / "missing.toml", environ={})
+
+
+def test_unknown_environment_variable_warns_but_starts(caplog: pytest.LogCaptureFixture) -> None:
+    settings, _ = load_settings({}, environ={"LOOKOUT_BACH_SIZE": "3"})
+    assert settings.batch_size == 1000
+    assert "did you mean 'batch_size'" in caplog.text
+
+
+def test_store_none_and_redaction_list() -> None:
+    settings, _ = load_settings({"store": None, "redact_pattern": ["ssn", "x.y"]}, environ={})
+    assert settings.store is None
+    assert settings.redact_pattern == r"ssn|x\.y"
+    settings, _ = load_settings({}, environ={"LOOKOUT_STORE": "none", "LOOKOUT_RETENTION": "forever"})
+    assert settings.store is None
+    assert settings.retention is None
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("250ms", 0.25), ("30s", 30), ("15m", 900), ("12h", 43200), ("30d", 2592000), ("2w", 1209600),
+     ("1.5", 1.5), (3, 3.0)],
+)
+def test_parse_duration(text: object, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
