@@ -48,13 +48,18 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder:
-        lk = Lookout(store=f"sqlite:///{Path(folder) / 'bench.db'}", queue_size=10_000_000,
-                     sink_queue_size=10_000_000)
+        lk = Lookout(
+            store=f"sqlite:///{Path(folder) / 'bench.db'}",
+            queue_size=10_000_000,
+            sink_queue_size=10_000_000,
+        )
         variants: dict[str, Callable[[int], int]] = {
             "bare": trivial,
             "floor recorder": floor_recorder(trivial),
             "@lk.monitor (SQLite)": lk.monitor(trivial),
-            "@lk.monitor + extra": lk.monitor(extra={"team": "x", "n": lambda c: c.args[0]})(trivial),
+            "@lk.monitor + extra": lk.monitor(extra={"team": "x", "n": lambda c: c.args[0]})(
+                trivial
+            ),
         }
         timings: dict[str, list[float]] = {name: [] for name in variants}
         totals: dict[str, list[float]] = {name: [] for name in variants}
@@ -77,18 +82,24 @@ def main() -> None:
     bare = medians["bare"]
     floor_added = medians["floor recorder"] - bare
     print(f"calling thread's CPU time per call (median of {args.repeats} x {args.calls:,} calls)")
-    print(f"{'variant':<24} {'ns/call':>9} {'added ns':>9} {'x floor added':>14} "
-          f"{'process CPU ns/call incl. writing':>34}")
+    print(
+        f"{'variant':<24} {'ns/call':>9} {'added ns':>9} {'x floor added':>14} "
+        f"{'process CPU ns/call incl. writing':>34}"
+    )
     for name, value in medians.items():
         added = value - bare
         ratio = added / floor_added if floor_added > 0 else float("nan")
         print(f"{name:<24} {value:>9.1f} {added:>9.1f} {ratio:>14.2f} {total_medians[name]:>34.0f}")
     sql = stats["sinks"]["sql"]
-    print(f"\nrecorded: {sql['written']:,} written, {stats['dropped'] + sql['dropped']:,} dropped, "
-          f"{sql['failed']:,} failed")
+    print(
+        f"\nrecorded: {sql['written']:,} written, {stats['dropped'] + sql['dropped']:,} dropped, "
+        f"{sql['failed']:,} failed"
+    )
     monitor_ratio = (medians["@lk.monitor (SQLite)"] - bare) / floor_added
-    print(f"target: @lk.monitor added cost <= 1.5x the floor's: {monitor_ratio:.2f}x "
-          f"({'met' if monitor_ratio <= 1.5 else 'NOT met'})")
+    print(
+        f"target: @lk.monitor added cost <= 1.5x the floor's: {monitor_ratio:.2f}x "
+        f"({'met' if monitor_ratio <= 1.5 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,7 @@ def reset(url: str) -> None:
 
 def run(label: str, url: str, events: int, names: int) -> None:
     reset(url)
-    lk = Lookout(store=url, queue_size=events + 10, sink_queue_size=events + 10,
-                 batch_size=5000)
+    lk = Lookout(store=url, queue_size=events + 10, sink_queue_size=events + 10, batch_size=5000)
     functions = [lk.monitor(name=f"bench.function_{n}")(lambda x: x) for n in range(names)]
     started = time.perf_counter()
     for index in range(events):
@@ -47,8 +46,10 @@ def run(label: str, url: str, events: int, names: int) -> None:
     lk.close()
     sink = stats["sinks"]["sql"]
     lost = stats["dropped"] + sink["dropped"] + sink["failed"]
-    print(f"{label:<12} {sink['written'] / (finished - started):>12,.0f} "
-          f"{events / (produced - started):>14,.0f} {sink['written']:>10,} {lost:>6}")
+    print(
+        f"{label:<12} {sink['written'] / (finished - started):>12,.0f} "
+        f"{events / (produced - started):>14,.0f} {sink['written']:>10,} {lost:>6}"
+    )
 
 
 def main() -> None:

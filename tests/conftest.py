@@ -86,8 +86,13 @@ def _empty(url: str) -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration),
-                        pytest.param("mysql", marks=pytest.mark.integration)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.integration),
+        pytest.param("mysql", marks=pytest.mark.integration),
+    ]
+)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A store URL on each database Lookout supports, empty at the start of the test."""
     if request.param == "sqlite":

@@ -16,12 +16,21 @@ from lookout.coerce import Limits, bound_fields, bound_str, coerce, coerce_field
 SMALL = Limits(max_value_bytes=64, max_event_bytes=512)
 
 json_like = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.binary()
-    | st.datetimes() | st.decimals() | st.uuids(),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=10) | st.integers(), children, max_size=5)
-    | st.frozensets(st.integers(), max_size=5)
-    | st.tuples(children, children),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text()
+    | st.binary()
+    | st.datetimes()
+    | st.decimals()
+    | st.uuids(),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(st.text(max_size=10) | st.integers(), children, max_size=5)
+        | st.frozensets(st.integers(), max_size=5)
+        | st.tuples(children, children)
+    ),
     max_leaves=30,
 )
 
@@ -104,7 +113,10 @@ def test_broken_repr_and_deep_nesting_do_not_raise() -> None:
         def __repr__(self) -> str:
             raise RuntimeError("no repr for you")
 
-    assert coerce(Hostile()) == "<unrepresentable test_broken_repr_and_deep_nesting_do_not_raise.<locals>.Hostile: RuntimeError>"
+    assert (
+        coerce(Hostile())
+        == "<unrepresentable test_broken_repr_and_deep_nesting_do_not_raise.<locals>.Hostile: RuntimeError>"
+    )
     nested: list[object] = []
     inner = nested
     for _ in range(50):

@@ -59,7 +59,9 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ({"store": "not a url"}, "store = 'not a url' is not valid"),
     ],
 )
-def test_bad_values_name_the_key_value_and_expectation(overrides: dict[str, object], message: str) -> None:
+def test_bad_values_name_the_key_value_and_expectation(
+    overrides: dict[str, object], message: str
+) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(overrides, environ={})
     assert message in str(caught.value)
@@ -68,9 +70,11 @@ def test_bad_values_name_the_key_value_and_expectation(overrides: dict[str, obje
 def test_bad_file_key_and_env_value(tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text("retension = '3d'\n")
-    with pytest.raises(ConfigError, match="config file .*bad.toml.*did you mean 'retention'"):
+    with pytest.raises(ConfigError, match=r"config file .*bad\.toml.*did you mean 'retention'"):
         load_settings({}, config_file=config, environ={})
-    with pytest.raises(ConfigError, match="environment variable LOOKOUT_QUEUE_SIZE: queue_size = '-1'"):
+    with pytest.raises(
+        ConfigError, match="environment variable LOOKOUT_QUEUE_SIZE: queue_size = '-1'"
+    ):
         load_settings({}, environ={"LOOKOUT_QUEUE_SIZE": "-1"})
     broken = tmp_path / "broken.toml"
     broken.write_text("store = \n")
@@ -90,15 +94,25 @@ def test_store_none_and_redaction_list() -> None:
     settings, _ = load_settings({"store": None, "redact_pattern": ["ssn", "x.y"]}, environ={})
     assert settings.store is None
     assert settings.redact_pattern == r"ssn|x\.y"
-    settings, _ = load_settings({}, environ={"LOOKOUT_STORE": "none", "LOOKOUT_RETENTION": "forever"})
+    settings, _ = load_settings(
+        {}, environ={"LOOKOUT_STORE": "none", "LOOKOUT_RETENTION": "forever"}
+    )
     assert settings.store is None
     assert settings.retention is None
 
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("250ms", 0.25), ("30s", 30), ("15m", 900), ("12h", 43200), ("30d", 2592000), ("2w", 1209600),
-     ("1.5", 1.5), (3, 3.0)],
+    [
+        ("250ms", 0.25),
+        ("30s", 30),
+        ("15m", 900),
+        ("12h", 43200),
+        ("30d", 2592000),
+        ("2w", 1209600),
+        ("1.5", 1.5),
+        (3, 3.0),
+    ],
 )
 def test_parse_duration(text: object, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)

@@ -35,7 +35,9 @@ def _run(tmp_path: Path, body: str, *, terminate: bool) -> subprocess.CompletedP
     db = tmp_path / "child.db"
     process = subprocess.Popen(
         [sys.executable, str(script), f"sqlite:///{db}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     if terminate:
         assert process.stdout is not None

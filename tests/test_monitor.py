@@ -14,6 +14,7 @@ from lookout.testing import InMemorySink, capture_events
 
 def test_plain_function_is_recorded_and_untouched() -> None:
     with capture_events(app_version="2.1") as events:
+
         @events.lookout.monitor
         def add(a: int, b: int = 2) -> int:
             """Adds."""
@@ -34,6 +35,7 @@ def test_plain_function_is_recorded_and_untouched() -> None:
 
 def test_exception_is_recorded_and_reraised_with_original_traceback() -> None:
     with capture_events() as events:
+
         @events.lookout.monitor(name="payments.charge")
         def charge(amount: int) -> None:
             raise ValueError(f"declined {amount}")
@@ -46,7 +48,9 @@ def test_exception_is_recorded_and_reraised_with_original_traceback() -> None:
     assert event.outcome == "error"
     assert event.error_type == "ValueError"
     assert event.error_message == "declined 5"
-    assert event.traceback is not None and 'raise ValueError(f"declined {amount}")' in event.traceback
+    assert (
+        event.traceback is not None and 'raise ValueError(f"declined {amount}")' in event.traceback
+    )
 
 
 def test_methods_staticmethods_and_classmethods() -> None:
@@ -83,6 +87,7 @@ def test_methods_staticmethods_and_classmethods() -> None:
 
 def test_async_function_records_awaited_time() -> None:
     with capture_events() as events:
+
         @events.lookout.monitor
         async def fetch() -> str:
             await asyncio.sleep(0.05)
@@ -99,8 +104,7 @@ def test_generator_timed_until_exhausted_or_closed() -> None:
 
         @monitor(name="gen")
         def numbers(n: int) -> Iterator[int]:
-            for i in range(n):
-                yield i
+            yield from range(n)
             return None
 
         @monitor(name="failing-gen")
@@ -117,7 +121,11 @@ def test_generator_timed_until_exhausted_or_closed() -> None:
             list(failing())
         sent = numbers(2)
         assert next(sent) == 0 and sent.send(None) == 1
-    assert [(e.name, e.outcome) for e in events] == [("gen", "ok"), ("gen", "ok"), ("failing-gen", "error")]
+    assert [(e.name, e.outcome) for e in events] == [
+        ("gen", "ok"),
+        ("gen", "ok"),
+        ("failing-gen", "error"),
+    ]
 
 
 def test_async_generator_forwards_and_records() -> None:
@@ -146,7 +154,10 @@ def test_async_generator_forwards_and_records() -> None:
         assert inspect.isasyncgenfunction(ticks)
         asyncio.run(consume())
     assert [(e.name, e.outcome) for e in events] == [
-        ("agen", "ok"), ("agen", "ok"), ("agen-error", "error")]
+        ("agen", "ok"),
+        ("agen", "ok"),
+        ("agen-error", "error"),
+    ]
     assert events[2].error_message == "stream broke"
 
 
@@ -158,9 +169,15 @@ def test_extra_static_and_per_call_values_tags_and_redaction() -> None:
         return len(call.args)
 
     with capture_events() as events:
+
         @events.lookout.monitor(
-            extra={"team": "billing", "nargs": remember, "bad": lambda call: 1 / 0,
-                   "api_key": "k-123", "result": lambda call: call.result},
+            extra={
+                "team": "billing",
+                "nargs": remember,
+                "bad": lambda call: 1 / 0,
+                "api_key": "k-123",
+                "result": lambda call: call.result,
+            },
             tags={"tier": "gold"},
         )
         def work(a: int, b: int) -> dict[str, int]:
@@ -180,6 +197,7 @@ def test_extra_static_and_per_call_values_tags_and_redaction() -> None:
 
 def test_sampling_records_a_fraction() -> None:
     with capture_events() as events:
+
         @events.lookout.monitor(sample_rate=0.25)
         def tick() -> None:
             pass
@@ -197,6 +215,7 @@ def test_sampling_records_a_fraction() -> None:
 
 def test_disabled_returns_the_function_itself() -> None:
     with capture_events(enabled=False) as events:
+
         def plain() -> int:
             return 1
 
@@ -230,6 +249,7 @@ def test_module_level_monitor_follows_a_later_configure(monkeypatch: pytest.Monk
 
 def test_wrapper_keeps_wrapped_reference_for_introspection() -> None:
     with capture_events() as events:
+
         def original(x: int) -> int:
             return x
 

@@ -5,7 +5,6 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
 
@@ -168,8 +167,15 @@ def test_close_writes_everything_queued_and_later_emits_count_as_dropped() -> No
 def test_redaction_and_bounds_apply_to_directly_emitted_events() -> None:
     sink = InMemorySink()
     recorder = Recorder([sink], batch_interval=0.01)
-    recorder.emit(Event("call", "raw", 1, fields={"password": "p", "when": object()},
-                        tags={"token": "t", "team": "a"}))
+    recorder.emit(
+        Event(
+            "call",
+            "raw",
+            1,
+            fields={"password": "p", "when": object()},
+            tags={"token": "t", "team": "a"},
+        )
+    )
     recorder.flush(5)
     [event] = sink.events
     assert event.fields["password"] == "[REDACTED]"

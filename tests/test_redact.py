@@ -5,13 +5,24 @@ from hypothesis import strategies as st
 
 from lookout.redact import REDACTED, Redactor
 
-SECRET_KEYS = ["Authorization", "cookie", "X-Api-Key", "api_key", "apikey", "user_password",
-               "passwd", "client_secret", "access_token", "sessionid", "Set-Cookie"]
+SECRET_KEYS = [
+    "Authorization",
+    "cookie",
+    "X-Api-Key",
+    "api_key",
+    "apikey",
+    "user_password",
+    "passwd",
+    "client_secret",
+    "access_token",
+    "sessionid",
+    "Set-Cookie",
+]
 
 
 def test_default_pattern_redacts_secret_looking_keys_at_any_depth() -> None:
     redactor = Redactor()
-    data = {key: "s3cret" for key in SECRET_KEYS}
+    data = dict.fromkeys(SECRET_KEYS, "s3cret")
     data["user_id"] = "42"
     data["headers"] = {"Authorization": "Bearer abc", "Accept": "text/html"}  # type: ignore[assignment]
     data["items"] = [{"token": "t"}, {"sku": "A1"}]  # type: ignore[assignment]
@@ -24,8 +35,11 @@ def test_default_pattern_redacts_secret_looking_keys_at_any_depth() -> None:
     assert data["headers"]["Authorization"] == "Bearer abc"  # type: ignore[index]  # input untouched
 
 
-@given(st.dictionaries(st.text(max_size=20), st.text(max_size=20), max_size=10),
-       st.sampled_from(SECRET_KEYS), st.text(min_size=1, max_size=30))
+@given(
+    st.dictionaries(st.text(max_size=20), st.text(max_size=20), max_size=10),
+    st.sampled_from(SECRET_KEYS),
+    st.text(min_size=1, max_size=30),
+)
 def test_a_secret_value_never_survives(data: dict[str, str], key: str, secret: str) -> None:
     data = {**data, key: secret}
     cleaned = Redactor().redact({"nested": data, key: secret})

@@ -58,7 +58,12 @@ def main() -> None:
 @main.command()
 @click.option("--seconds", default=5.0, show_default=True, help="How long to drive traffic.")
 @click.option("--threads", default=8, show_default=True, help="Concurrent simulated shoppers.")
-@click.option("--store", "store_url", default=None, help="Store URL (default: the configured one, sqlite:///lookout.db).")
+@click.option(
+    "--store",
+    "store_url",
+    default=None,
+    help="Store URL (default: the configured one, sqlite:///lookout.db).",
+)
 def demo(seconds: float, threads: int, store_url: str | None) -> None:
     """Run a monitored demo workload, then show what was recorded."""
     from lookout.core import Lookout
@@ -72,17 +77,24 @@ def demo(seconds: float, threads: int, store_url: str | None) -> None:
     lk = Lookout(**options)
     if lk.store is None:
         raise ConfigError("the demo needs a store; set LOOKOUT_STORE or pass --store")
-    console.print(f"Recording into [bold]{lk.store.safe_url}[/bold] with {threads} threads "
-                  f"for {seconds:g}s")
+    console.print(
+        f"Recording into [bold]{lk.store.safe_url}[/bold] with {threads} threads for {seconds:g}s"
+    )
     started_ns = time.time_ns()
     with Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(),
-        TextColumn("{task.fields[sessions]} sessions"), TimeRemainingColumn(), console=console,
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[sessions]} sessions"),
+        TimeRemainingColumn(),
+        console=console,
     ) as progress:
         task = progress.add_task("shopping", total=seconds, sessions=0)
-        run_workload(lk, seconds=seconds, threads=threads,
-                     on_tick=lambda elapsed, done: progress.update(task, completed=elapsed,
-                                                                   sessions=done))
+        run_workload(
+            lk,
+            seconds=seconds,
+            threads=threads,
+            on_tick=lambda elapsed, done: progress.update(task, completed=elapsed, sessions=done),
+        )
     lk.flush(30)
     stats = lk.stats()
     lk.close()
@@ -99,10 +111,19 @@ def demo(seconds: float, threads: int, store_url: str | None) -> None:
 
 @main.command()
 @click.option("--store", "store_url", default=None, help="Store URL (default: the configured one).")
-@click.option("--since", default="1h", show_default=True, callback=_duration,
-              help="Window, e.g. 15m, 24h, 7d.")
-@click.option("--kind", type=click.Choice(["call", "request", "run"]), default=None,
-              help="Only this kind of event.")
+@click.option(
+    "--since",
+    default="1h",
+    show_default=True,
+    callback=_duration,
+    help="Window, e.g. 15m, 24h, 7d.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["call", "request", "run"]),
+    default=None,
+    help="Only this kind of event.",
+)
 def stats(store_url: str | None, since: float, kind: str | None) -> None:
     """Per-function (and per-endpoint) calls, errors and latency percentiles."""
     from lookout.render import summary_table
@@ -118,10 +139,18 @@ def stats(store_url: str | None, since: float, kind: str | None) -> None:
 
 @main.command()
 @click.option("--store", "store_url", default=None, help="Store URL (default: the configured one).")
-@click.option("--older-than", required=True, callback=_duration,
-              help="Delete raw events and minute rollups older than this, e.g. 30d.")
-@click.option("--rollups-older-than", default=None, callback=_duration,
-              help="Also delete hour rollups older than this, e.g. 400d.")
+@click.option(
+    "--older-than",
+    required=True,
+    callback=_duration,
+    help="Delete raw events and minute rollups older than this, e.g. 30d.",
+)
+@click.option(
+    "--rollups-older-than",
+    default=None,
+    callback=_duration,
+    help="Also delete hour rollups older than this, e.g. 400d.",
+)
 def prune(store_url: str | None, older_than: float, rollups_older_than: float | None) -> None:
     """Delete old data from the store."""
     from lookout.store.retention import prune as prune_store
@@ -135,8 +164,13 @@ def prune(store_url: str | None, older_than: float, rollups_older_than: float | 
 
 
 @main.command()
-@click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False),
-              help="TOML settings file (default: $LOOKOUT_CONFIG or ./lookout.toml).")
+@click.option(
+    "--config",
+    "config_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="TOML settings file (default: $LOOKOUT_CONFIG or ./lookout.toml).",
+)
 def check(config_file: str | None) -> None:
     """Validate the configuration and try every configured sink."""
     from lookout.core import Lookout

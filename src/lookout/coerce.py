@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, TypeAlias
 
-JSONValue: TypeAlias = "None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]"
+JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
 
 TRUNCATION_MARKER = "…[truncated {} bytes]"
 MAX_DEPTH = 8
@@ -72,14 +72,14 @@ def coerce(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> JSON
     """
     max_bytes = limits.max_value_bytes
     if value is None or value is True or value is False:
-        return value  # type: ignore[no-any-return]
+        return value
     cls = type(value)
     if cls is str:
         return bound_str(value, max_bytes)
     if cls is int:
         return value  # type: ignore[no-any-return]
     if cls is float:
-        return value if math.isfinite(value) else repr(value)  # type: ignore[no-any-return]
+        return value if math.isfinite(value) else repr(value)
     if _depth >= MAX_DEPTH:
         return _safe_repr(value, max_bytes)
     if isinstance(value, enum.Enum):
@@ -111,12 +111,12 @@ def coerce(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> JSON
         items = ((f.name, getattr(value, f.name, None)) for f in dataclasses.fields(value))
         return _coerce_mapping(items, limits, _depth)
     if isinstance(value, (set, frozenset)):
-        items = list(value)
+        members = list(value)
         try:
-            items.sort()
+            members.sort()
         except TypeError:
-            items.sort(key=repr)
-        return _coerce_sequence(items, limits, _depth)
+            members.sort(key=repr)
+        return _coerce_sequence(members, limits, _depth)
     if isinstance(value, (list, tuple)):
         return _coerce_sequence(value, limits, _depth)
     return _safe_repr(value, max_bytes)
@@ -143,7 +143,9 @@ def _coerce_mapping(items: Any, limits: Limits, depth: int) -> dict[str, JSONVal
     return out
 
 
-def coerce_fields(fields: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> dict[str, JSONValue]:
+def coerce_fields(
+    fields: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS
+) -> dict[str, JSONValue]:
     """Coerce a mapping of named values (an event's fields)."""
     return _coerce_mapping(fields.items(), limits, 0)
 

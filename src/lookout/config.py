@@ -25,7 +25,7 @@ from lookout.store.engine import DEFAULT_STORE_URL
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 logger = logging.getLogger("lookout.config")
 
@@ -44,7 +44,7 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 60480
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from a number or a string like ``250ms``, ``30s``, ``15m``, ``12h``, ``30d``, ``2w``."""
+    """Seconds from a number or a string such as ``250ms``, ``30s``, ``15m``, ``12h``, ``30d``."""
     if isinstance(value, bool):
         raise ValueError("a duration, not a boolean")
     if isinstance(value, (int, float)):
@@ -58,7 +58,9 @@ def parse_duration(value: object) -> float:
 
 
 def _optional_duration(value: object) -> float | None:
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "off", "forever")):
+    if value is None or (
+        isinstance(value, str) and value.strip().lower() in ("", "none", "off", "forever")
+    ):
         return None
     return parse_duration(value)
 
@@ -148,46 +150,63 @@ class Settings:
     """Every Lookout setting, validated. See the configuration reference in the README."""
 
     store: str | None = _setting(
-        DEFAULT_STORE_URL, _store_url,
-        "Database URL of the store (SQLite, PostgreSQL, MySQL/MariaDB); none to keep no store.")
+        DEFAULT_STORE_URL,
+        _store_url,
+        "Database URL of the store (SQLite, PostgreSQL, MySQL/MariaDB); none to keep no store.",
+    )
     app_version: str | None = _setting(
-        None, _optional_text, "Your application's version, stamped on every event.")
+        None, _optional_text, "Your application's version, stamped on every event."
+    )
     enabled: bool = _setting(
-        True, _boolean, "False turns monitoring off: decorators return the function unchanged.")
+        True, _boolean, "False turns monitoring off: decorators return the function unchanged."
+    )
     sample_rate: float = _setting(
-        1.0, _fraction, "Default fraction of monitored calls recorded (0 to 1).")
+        1.0, _fraction, "Default fraction of monitored calls recorded (0 to 1)."
+    )
     queue_size: int = _setting(
-        100_000, _positive_int, "Events waiting to be dispatched before new ones are dropped.")
+        100_000, _positive_int, "Events waiting to be dispatched before new ones are dropped."
+    )
     sink_queue_size: int = _setting(
-        100_000, _positive_int, "Events waiting for each sink before new ones are dropped.")
-    batch_size: int = _setting(
-        1000, _positive_int, "Most events written to a sink in one batch.")
+        100_000, _positive_int, "Events waiting for each sink before new ones are dropped."
+    )
+    batch_size: int = _setting(1000, _positive_int, "Most events written to a sink in one batch.")
     batch_interval: float = _setting(
-        0.25, parse_duration, "Longest time an event waits for its batch (e.g. 250ms).")
+        0.25, parse_duration, "Longest time an event waits for its batch (e.g. 250ms)."
+    )
     max_retries: int = _setting(
-        5, _non_negative_int,
-        "Retries of a failed batch write before its events count as failed.")
+        5, _non_negative_int, "Retries of a failed batch write before its events count as failed."
+    )
     retry_backoff: float = _setting(
-        0.5, parse_duration, "First retry delay; doubles each retry, with jitter.")
-    retry_max_backoff: float = _setting(
-        30.0, parse_duration, "Longest delay between two retries.")
+        0.5, parse_duration, "First retry delay; doubles each retry, with jitter."
+    )
+    retry_max_backoff: float = _setting(30.0, parse_duration, "Longest delay between two retries.")
     shutdown_timeout: float = _setting(
-        5.0, parse_duration, "Time given to write queued events at exit or SIGTERM.")
+        5.0, parse_duration, "Time given to write queued events at exit or SIGTERM."
+    )
     handle_sigterm: bool = _setting(
-        True, _boolean, "Flush on SIGTERM, then hand the signal to the previous handler.")
+        True, _boolean, "Flush on SIGTERM, then hand the signal to the previous handler."
+    )
     max_value_bytes: int = _setting(
-        8 * 1024, _positive_int, "Longest captured string value, in UTF-8 bytes.")
+        8 * 1024, _positive_int, "Longest captured string value, in UTF-8 bytes."
+    )
     max_event_bytes: int = _setting(
-        64 * 1024, _positive_int, "Largest JSON size of one event's fields, in bytes.")
+        64 * 1024, _positive_int, "Largest JSON size of one event's fields, in bytes."
+    )
     redact_pattern: str = _setting(
-        DEFAULT_REDACT_PATTERN, _regex,
-        "Keys whose values are replaced by [REDACTED] (regular expression or list of names).")
+        DEFAULT_REDACT_PATTERN,
+        _regex,
+        "Keys whose values are replaced by [REDACTED] (regular expression or list of names).",
+    )
     retention: float | None = _setting(
-        30 * 86400.0, _optional_duration,
-        "Raw events and minute rollups older than this are deleted (none keeps them).")
+        30 * 86400.0,
+        _optional_duration,
+        "Raw events and minute rollups older than this are deleted (none keeps them).",
+    )
     rollup_retention: float | None = _setting(
-        400 * 86400.0, _optional_duration,
-        "Hour rollups older than this are deleted (none keeps them).")
+        400 * 86400.0,
+        _optional_duration,
+        "Hour rollups older than this are deleted (none keeps them).",
+    )
 
     def describe(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -221,9 +240,8 @@ def read_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {str(file)!r} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {str(file)!r} is not valid TOML: {exc}") from None
-    if "lookout" in data and isinstance(data["lookout"], dict):
-        data = data["lookout"]
-    return data
+    table = data.get("lookout")
+    return dict(table) if isinstance(table, dict) else data
 
 
 def load_settings(
@@ -266,7 +284,7 @@ def load_settings(
     for env_key, value in env.items():
         if not env_key.startswith(ENV_PREFIX) or env_key in ENV_NOT_SETTINGS:
             continue
-        key = env_key[len(ENV_PREFIX):].lower()
+        key = env_key[len(ENV_PREFIX) :].lower()
         where = f"environment variable {env_key}"
         if key not in _FIELDS:
             # Other tools may share the prefix: warn rather than refuse to start.

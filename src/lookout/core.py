@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from lookout import lifecycle
 from lookout.coerce import Limits
@@ -68,8 +68,11 @@ class Lookout:
         sinks: list[Sink] = []
         self._sql_sink = None
         if settings.store is not None:
-            self._sql_sink = SqlSink(settings.store, retention_s=settings.retention,
-                                     rollup_retention_s=settings.rollup_retention)
+            self._sql_sink = SqlSink(
+                settings.store,
+                retention_s=settings.retention,
+                rollup_retention_s=settings.rollup_retention,
+            )
             sinks.append(self._sql_sink)
         sinks.extend(extra_sinks)
         return sinks
@@ -80,8 +83,9 @@ class Lookout:
             "sink_queue_size": settings.sink_queue_size,
             "batch_size": settings.batch_size,
             "batch_interval": settings.batch_interval,
-            "retry": RetryPolicy(settings.max_retries, settings.retry_backoff,
-                                 settings.retry_max_backoff),
+            "retry": RetryPolicy(
+                settings.max_retries, settings.retry_backoff, settings.retry_max_backoff
+            ),
         }
 
     def reconfigure(
@@ -163,8 +167,18 @@ class Lookout:
         def decorate(target: F) -> F:
             if not self.settings.enabled:
                 return target
-            return make_monitor(self.recorder, target, name=name, extra=extra, tags=tags,
-                                sample_rate=rate, limits=self.limits)
+            return cast(
+                F,
+                make_monitor(
+                    self.recorder,
+                    target,
+                    name=name,
+                    extra=extra,
+                    tags=tags,
+                    sample_rate=rate,
+                    limits=self.limits,
+                ),
+            )
 
         return decorate if function is None else decorate(function)
 

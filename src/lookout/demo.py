@@ -11,8 +11,9 @@ import asyncio
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from lookout.core import Lookout
 
@@ -33,7 +34,7 @@ class Shop:
     reserve: Callable[[str], bool]
     charge: Callable[[int], str]
     receipt_lines: Callable[[int], Iterator[str]]
-    fetch_rates: Callable[[str], object]
+    fetch_rates: Callable[[str], Coroutine[Any, Any, object]]
 
 
 def build_shop(lk: Lookout) -> Shop:

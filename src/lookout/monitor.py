@@ -109,13 +109,42 @@ class CallSpec:
         if dynamic:
             fields = {**fields, **dynamic}
         if error is None:
-            return Event("call", self.name, t0 + context.clock_offset_ns, t1 - t0, OK, None,
-                         HOSTNAME, context.pid, context.app_version, None, None, None,
-                         self.tags, fields)
+            return Event(
+                "call",
+                self.name,
+                t0 + context.clock_offset_ns,
+                t1 - t0,
+                OK,
+                None,
+                HOSTNAME,
+                context.pid,
+                context.app_version,
+                None,
+                None,
+                None,
+                self.tags,
+                fields,
+            )
         error_type, message, tb_text = describe_error(error, context.limits, tb)
-        return Event("call", self.name, t0 + context.clock_offset_ns, t1 - t0, ERROR, None,
-                     HOSTNAME, context.pid, context.app_version, None, None, None,
-                     self.tags, fields, error_type, message, tb_text)
+        return Event(
+            "call",
+            self.name,
+            t0 + context.clock_offset_ns,
+            t1 - t0,
+            ERROR,
+            None,
+            HOSTNAME,
+            context.pid,
+            context.app_version,
+            None,
+            None,
+            None,
+            self.tags,
+            fields,
+            error_type,
+            message,
+            tb_text,
+        )
 
 
 def _default_name(function: Callable[..., Any]) -> str:
@@ -141,9 +170,16 @@ def make_monitor(
     and async generator functions until exhausted or closed.
     """
     if isinstance(function, (staticmethod, classmethod)):
-        inner = make_monitor(recorder, function.__func__, name=name, extra=extra, tags=tags,
-                             sample_rate=sample_rate, limits=limits)
-        return type(function)(inner)  # type: ignore[return-value]
+        inner = make_monitor(
+            recorder,
+            function.__func__,
+            name=name,
+            extra=extra,
+            tags=tags,
+            sample_rate=sample_rate,
+            limits=limits,
+        )
+        return type(function)(inner)
     if not callable(function):
         raise TypeError(f"monitor: expected a function, got {type(function).__name__}")
     if not 0.0 <= sample_rate <= 1.0:
@@ -163,10 +199,12 @@ def make_monitor(
         wrapper = _wrap_sync_fast(recorder, spec, function)
     wrapped = functools.wraps(function)(wrapper)
     wrapped.__lookout_spec__ = spec  # type: ignore[attr-defined]
-    return wrapped  # type: ignore[return-value]
+    return wrapped
 
 
-def _wrap_sync_fast(recorder: Recorder, spec: CallSpec, function: Callable[..., Any]) -> Callable[..., Any]:
+def _wrap_sync_fast(
+    recorder: Recorder, spec: CallSpec, function: Callable[..., Any]
+) -> Callable[..., Any]:
     """The common case (no per-call extra, no sampling): nothing but the floor work."""
     ingress = recorder.ingress
     append = ingress.append

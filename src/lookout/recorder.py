@@ -76,7 +76,7 @@ class RetryPolicy:
     max_backoff: float = 30.0
 
     def delay(self, retry_number: int) -> float:
-        base = min(self.max_backoff, self.backoff * (2 ** (retry_number - 1)))
+        base = min(self.max_backoff, self.backoff * 2.0 ** (retry_number - 1))
         return base * random.uniform(0.5, 1.0)
 
 
@@ -192,7 +192,10 @@ class SinkWorker:
                     self.failed += len(batch)
                     logger.warning(
                         "lookout: sink %r failed to write %d events after %d attempts: %s",
-                        self.name, len(batch), attempt, self.last_error,
+                        self.name,
+                        len(batch),
+                        attempt,
+                        self.last_error,
                     )
                     return
                 self.retried += 1
@@ -272,13 +275,13 @@ class Recorder:
         self._static_mappings: dict[int, list[Any]] = {}
         #: The hot path's queue. Never replaced (closures in decorators hold it), only cleared.
         self.ingress: deque[Any] = deque()
-        self._worker_options = {
+        self._worker_options: dict[str, Any] = {
             "queue_size": sink_queue_size,
             "batch_size": batch_size,
             "batch_interval": batch_interval,
             "retry": retry or RetryPolicy(),
         }
-        self.workers = [SinkWorker(sink, **self._worker_options) for sink in sinks]  # type: ignore[arg-type]
+        self.workers = [SinkWorker(sink, **self._worker_options) for sink in sinks]
         _give_unique_names(self.workers)
         self._init_state()
         for worker in self.workers:
@@ -482,7 +485,9 @@ class Recorder:
         self._dispatcher.join(max(0.0, deadline - time.monotonic()))
         if self._dispatcher.is_alive():
             logger.warning("lookout: the dispatcher did not stop within %.1fs", timeout)
-        return self._close_workers(self.workers, deadline, timeout) and not self._dispatcher.is_alive()
+        return (
+            self._close_workers(self.workers, deadline, timeout) and not self._dispatcher.is_alive()
+        )
 
     def _close_workers(self, workers: list[SinkWorker], deadline: float, timeout: float) -> bool:
         clean = True
@@ -496,7 +501,9 @@ class Recorder:
                 worker.dropped += left
                 logger.warning(
                     "lookout: sink %r did not finish within %.1fs; %d queued events not written",
-                    worker.name, timeout, left,
+                    worker.name,
+                    timeout,
+                    left,
                 )
                 continue
             with swallow_internal_errors(f"closing sink {worker.name!r}"):

@@ -40,7 +40,7 @@ class Redactor:
         return decision
 
     def redact(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Return a copy of ``data`` with secret values replaced, recursing into mappings and lists."""
+        """A copy of ``data`` with secret values replaced, at any depth of mappings and lists."""
         return {
             key: REDACTED if self.is_secret(key) else self._redact_value(value)
             for key, value in data.items()

@@ -1,10 +1,10 @@
 """Helpers for testing code that uses Lookout: see exactly which events it produced.
 
-    from lookout.testing import capture_events
+from lookout.testing import capture_events
 
-    with capture_events() as events:
-        charge(order)
-    assert events[0].name.endswith("charge")
+with capture_events() as events:
+    charge(order)
+assert events[0].name.endswith("charge")
 """
 
 from __future__ import annotations

@@ -36,8 +36,10 @@ def test_quantiles_within_relative_accuracy(sample: object) -> None:
 
 
 @settings(max_examples=50)
-@given(st.lists(st.floats(min_value=1, max_value=1e12), min_size=1, max_size=200),
-       st.lists(st.floats(min_value=1, max_value=1e12), min_size=1, max_size=200))
+@given(
+    st.lists(st.floats(min_value=1, max_value=1e12), min_size=1, max_size=200),
+    st.lists(st.floats(min_value=1, max_value=1e12), min_size=1, max_size=200),
+)
 def test_merging_equals_sketching_everything_at_once(a: list[float], b: list[float]) -> None:
     merged = LatencySketch.of(a)
     merged.merge(LatencySketch.of(b))

@@ -19,15 +19,21 @@ from lookout.store.schema import events, names, rollups_hour, rollups_minute, so
 NS = 1_000_000_000
 
 
-def _events(now_ns: int, count: int, name: str = "shop.charge", error_every: int = 0) -> list[Event]:
+def _events(
+    now_ns: int, count: int, name: str = "shop.charge", error_every: int = 0
+) -> list[Event]:
     rng = random.Random(3)
     return [
         make_event(
-            "call", name, start_ns=now_ns - rng.randrange(0, 50 * NS),
+            "call",
+            name,
+            start_ns=now_ns - rng.randrange(0, 50 * NS),
             duration_ns=int(rng.lognormvariate(15, 1)),
             error=ValueError("x") if error_every and n % error_every == 0 else None,
             fields={"n": n, "password": "hunter2"} if n % 7 == 0 else None,
-            tags={"team": "billing"}, request_id=f"r{n}", group="user-1",
+            tags={"team": "billing"},
+            request_id=f"r{n}",
+            group="user-1",
         )
         for n in range(count)
     ]
@@ -47,8 +53,9 @@ def test_batches_land_as_rows_and_rollups(store_url: str) -> None:
         minute_total = connection.execute(sa.select(sa.func.sum(rollups_minute.c.count))).scalar()
         hour_total = connection.execute(sa.select(sa.func.sum(rollups_hour.c.count))).scalar()
         row = connection.execute(
-            sa.select(events.c.fields, events.c.tags, events.c.error_type, events.c.is_error)
-            .where(events.c.request_id == "r0")
+            sa.select(events.c.fields, events.c.tags, events.c.error_type, events.c.is_error).where(
+                events.c.request_id == "r0"
+            )
         ).one()
     assert minute_total == hour_total == 1200
     assert row.error_type == "ValueError" and row.is_error == 1
@@ -85,22 +92,32 @@ def test_two_writers_merge_into_the_same_rollup_rows(store_url: str) -> None:
 def test_prune_removes_old_events_and_rollups(store_url: str) -> None:
     sink = SqlSink(store_url)
     now_ns = time.time_ns()
-    old = [make_event("call", "f", start_ns=now_ns - 40 * 86400 * NS, duration_ns=5) for _ in range(20)]
+    old = [
+        make_event("call", "f", start_ns=now_ns - 40 * 86400 * NS, duration_ns=5) for _ in range(20)
+    ]
     ancient = [make_event("call", "g", start_ns=now_ns - 500 * 86400 * NS, duration_ns=5)]
     recent = [make_event("call", "f", start_ns=now_ns - 10, duration_ns=5) for _ in range(5)]
     sink.write(old + ancient + recent)
-    result = prune(sink.store, older_than_s=30 * 86400, rollups_older_than_s=400 * 86400, now_ns=now_ns)
+    result = prune(
+        sink.store, older_than_s=30 * 86400, rollups_older_than_s=400 * 86400, now_ns=now_ns
+    )
     assert (result.events, result.minute_rollups, result.hour_rollups) == (21, 2, 1)
     with sink.store.read_engine.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(events)).scalar() == 5
-        assert connection.execute(sa.select(sa.func.count()).select_from(rollups_hour)).scalar() == 2
+        assert (
+            connection.execute(sa.select(sa.func.count()).select_from(rollups_hour)).scalar() == 2
+        )
     sink.close()
 
 
 def test_long_values_and_unicode_survive_every_database(store_url: str) -> None:
     sink = SqlSink(store_url)
-    event = make_event("request", "GET /ünïcode/😀", fields={"text": "ü" * 5000},
-                       error=RuntimeError("boom " * 3000))
+    event = make_event(
+        "request",
+        "GET /ünïcode/😀",
+        fields={"text": "ü" * 5000},
+        error=RuntimeError("boom " * 3000),
+    )
     sink.write([event])
     with sink.store.read_engine.connect() as connection:
         row = connection.execute(sa.select(events.c.fields, events.c.error_message)).one()

@@ -24,7 +24,7 @@ class Sink(Protocol):
     name: str
 
     def write(self, batch: Sequence[Event]) -> None:
-        """Write a batch; raise to have the Recorder retry it (with backoff), then count it failed."""
+        """Write a batch; raise to have it retried with backoff (then counted as failed)."""
 
     def close(self) -> None:
         """Release connections; called once, after the last write."""

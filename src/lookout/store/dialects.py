@@ -27,19 +27,25 @@ def upsert_replacing(
 ) -> Executable:
     """One multi-row ``INSERT`` whose rows replace the non-key columns of existing rows."""
     dialect = connection.dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        statement = dialect_insert(table).values(rows)
-        return statement.on_conflict_do_update(
+    updated = [name for name in rows[0] if name not in key]
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        pg_statement = pg_insert(table).values(rows)
+        return pg_statement.on_conflict_do_update(
+            index_elements=list(key), set_={name: pg_statement.excluded[name] for name in updated}
+        )
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        sqlite_statement = sqlite_insert(table).values(rows)
+        return sqlite_statement.on_conflict_do_update(
             index_elements=list(key),
-            set_={name: statement.excluded[name] for name in rows[0] if name not in key},
+            set_={name: sqlite_statement.excluded[name] for name in updated},
         )
     from sqlalchemy.dialects.mysql import insert as mysql_insert
 
     mysql_statement = mysql_insert(table).values(rows)
     return mysql_statement.on_duplicate_key_update(
-        {name: mysql_statement.inserted[name] for name in rows[0] if name not in key}
+        {name: mysql_statement.inserted[name] for name in updated}
     )

@@ -27,8 +27,13 @@ _DEFAULT_DRIVERS = {
     "mysql": ("mysql+pymysql", "mysql"),
     "mariadb": ("mariadb+pymysql", "mysql"),
 }
-_DRIVER_EXTRAS = {"psycopg": "postgres", "psycopg2": "postgres", "pymysql": "mysql",
-                  "MySQLdb": "mysql", "mysqldb": "mysql"}
+_DRIVER_EXTRAS = {
+    "psycopg": "postgres",
+    "psycopg2": "postgres",
+    "pymysql": "mysql",
+    "MySQLdb": "mysql",
+    "mysqldb": "mysql",
+}
 
 
 class StoreConfigError(ValueError):

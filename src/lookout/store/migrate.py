@@ -52,7 +52,9 @@ def upgrade(engine: Engine, revision: str = HEAD) -> None:
     dialect = engine.dialect.name
     with engine.begin() as connection:
         if dialect == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
+            )
         elif dialect in ("mysql", "mariadb"):
             got = connection.execute(
                 text("SELECT GET_LOCK(:name, :timeout)"),

@@ -36,9 +36,7 @@ def prune(
     rollups older than ``rollups_older_than_s`` (kept when None)."""
     now_ns = time.time_ns() if now_ns is None else now_ns
     cutoff_ns = now_ns - int(older_than_s * NS)
-    removed_events = sum(
-        _delete_events(store, name_id, cutoff_ns) for name_id in _name_ids(store)
-    )
+    removed_events = sum(_delete_events(store, name_id, cutoff_ns) for name_id in _name_ids(store))
     removed_minutes = _delete_rollups(store, rollups_minute, cutoff_ns // NS)
     removed_hours = 0
     if rollups_older_than_s is not None:
@@ -61,11 +59,15 @@ def _delete_events(store: SqlStore, name_id: int, cutoff_ns: int) -> int:
     removed = 0
     while True:
         with store.engine.begin() as connection:
-            ids = connection.execute(
-                select(events.c.id)
-                .where(events.c.name_id == name_id, events.c.start_ns < cutoff_ns)
-                .limit(PRUNE_CHUNK)
-            ).scalars().all()
+            ids = (
+                connection.execute(
+                    select(events.c.id)
+                    .where(events.c.name_id == name_id, events.c.start_ns < cutoff_ns)
+                    .limit(PRUNE_CHUNK)
+                )
+                .scalars()
+                .all()
+            )
             if not ids:
                 return removed
             connection.execute(delete(events).where(events.c.id.in_(ids)))

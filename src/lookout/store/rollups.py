@@ -48,8 +48,7 @@ class RollupDelta:
             self.min_ns = duration_ns
         if self.max_ns is None or duration_ns > self.max_ns:
             self.max_ns = duration_ns
-        if start_ns > self.last_ns:
-            self.last_ns = start_ns
+        self.last_ns = max(self.last_ns, start_ns)
         self.sketch.add(duration_ns)
 
     def merge(self, other: RollupDelta) -> None:
@@ -78,7 +77,9 @@ class RollupDelta:
         )
 
 
-def aggregate(rows: Iterable[Sequence[Any]], bucket_seconds: int = 60) -> dict[RollupKey, RollupDelta]:
+def aggregate(
+    rows: Iterable[Sequence[Any]], bucket_seconds: int = 60
+) -> dict[RollupKey, RollupDelta]:
     """Aggregate event rows (see :data:`~lookout.store.schema.EVENT_COLUMNS`) into one delta
     per (name id, bucket).
 
@@ -112,7 +113,9 @@ def _summarise(group: list[Sequence[Any]]) -> RollupDelta:
     )
 
 
-def coarsen(deltas: dict[RollupKey, RollupDelta], bucket_seconds: int) -> dict[RollupKey, RollupDelta]:
+def coarsen(
+    deltas: dict[RollupKey, RollupDelta], bucket_seconds: int
+) -> dict[RollupKey, RollupDelta]:
     """Merge fine-grained deltas (e.g. minutes) into coarser buckets (e.g. hours)."""
     coarse: dict[RollupKey, RollupDelta] = {}
     for (name_id, start), delta in deltas.items():
@@ -141,8 +144,18 @@ def merge_into(connection: Connection, table: Table, deltas: dict[RollupKey, Rol
     dialect = connection.dialect.name
     if dialect != "sqlite":
         placeholders = [
-            {"name_id": name_id, "bucket_start": start, "count": 0, "errors": 0, "total_ns": 0,
-             "sumsq_ms2": 0.0, "min_ns": None, "max_ns": None, "last_ns": 0, "sketch": "[]"}
+            {
+                "name_id": name_id,
+                "bucket_start": start,
+                "count": 0,
+                "errors": 0,
+                "total_ns": 0,
+                "sumsq_ms2": 0.0,
+                "min_ns": None,
+                "max_ns": None,
+                "last_ns": 0,
+                "sketch": "[]",
+            }
             for name_id, start in keys
         ]
         connection.execute(insert_ignoring_conflicts(connection, table).values(placeholders))
@@ -164,13 +177,25 @@ def merge_into(connection: Connection, table: Table, deltas: dict[RollupKey, Rol
             merged = RollupDelta.from_row(row)
             merged.merge(deltas[key])
         merged_rows.append(
-            {"name_id": key[0], "bucket_start": key[1], "count": merged.count,
-             "errors": merged.errors, "total_ns": merged.total_ns,
-             "sumsq_ms2": merged.sumsq_ms2, "min_ns": merged.min_ns, "max_ns": merged.max_ns,
-             "last_ns": merged.last_ns, "sketch": merged.sketch.to_json()}
+            {
+                "name_id": key[0],
+                "bucket_start": key[1],
+                "count": merged.count,
+                "errors": merged.errors,
+                "total_ns": merged.total_ns,
+                "sumsq_ms2": merged.sumsq_ms2,
+                "min_ns": merged.min_ns,
+                "max_ns": merged.max_ns,
+                "last_ns": merged.last_ns,
+                "sketch": merged.sketch.to_json(),
+            }
         )
     for start in range(0, len(merged_rows), UPSERT_CHUNK):
         connection.execute(
-            upsert_replacing(connection, table, ("name_id", "bucket_start"),
-                             merged_rows[start : start + UPSERT_CHUNK])
+            upsert_replacing(
+                connection,
+                table,
+                ("name_id", "bucket_start"),
+                merged_rows[start : start + UPSERT_CHUNK],
+            )
         )

@@ -51,8 +51,20 @@ sources = Table(
 
 #: Columns of ``events`` in the order the writer fills them.
 EVENT_COLUMNS = (
-    "name_id", "start_ns", "duration_ns", "is_error", "status", "source_id", "request_id",
-    "group_key", "client_ip", "tags", "fields", "error_type", "error_message", "traceback",
+    "name_id",
+    "start_ns",
+    "duration_ns",
+    "is_error",
+    "status",
+    "source_id",
+    "request_id",
+    "group_key",
+    "client_ip",
+    "tags",
+    "fields",
+    "error_type",
+    "error_message",
+    "traceback",
 )
 
 #: Raw events. The one index is (name_id, start_ns): every read is per name and time range,

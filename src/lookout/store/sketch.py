@@ -87,7 +87,7 @@ class LatencySketch:
         if not text:
             return cls()
         flat = json.loads(text)
-        return cls(dict(zip(flat[::2], flat[1::2])))
+        return cls(dict(zip(flat[::2], flat[1::2], strict=True)))
 
     @classmethod
     def of(cls, values_ns: Iterable[float]) -> LatencySketch:

@@ -40,15 +40,26 @@ class BatchWriter:
             self._name_ids, names, ("kind", "name"), {(e.kind, e.name) for e in batch}
         )
         source_ids = self._ids(
-            self._source_ids, sources, ("host", "pid", "app_version"),
+            self._source_ids,
+            sources,
+            ("host", "pid", "app_version"),
             {(e.host, e.pid, e.app_version or "") for e in batch},
         )
         rows = [
             (
-                name_ids[(e.kind, e.name)], e.start_ns, e.duration_ns, 1 if e.outcome == ERROR else 0,
-                e.status, source_ids[(e.host, e.pid, e.app_version or "")], e.request_id,
-                e.group, e.client_ip, _dumps(e.tags) if e.tags else None,
-                _dumps(e.fields) if e.fields else None, e.error_type, e.error_message,
+                name_ids[(e.kind, e.name)],
+                e.start_ns,
+                e.duration_ns,
+                1 if e.outcome == ERROR else 0,
+                e.status,
+                source_ids[(e.host, e.pid, e.app_version or "")],
+                e.request_id,
+                e.group,
+                e.client_ip,
+                _dumps(e.tags) if e.tags else None,
+                _dumps(e.fields) if e.fields else None,
+                e.error_type,
+                e.error_message,
                 e.traceback,
             )
             for e in batch
@@ -74,7 +85,7 @@ class BatchWriter:
         with self.engine.begin() as connection:
             connection.execute(
                 insert_ignoring_conflicts(connection, table),
-                [dict(zip(columns, key)) for key in keys],
+                [dict(zip(columns, key, strict=True)) for key in keys],
             )
             found = connection.execute(
                 select(table.c.id, *key_columns).where(tuple_(*key_columns).in_(keys))
@@ -128,9 +139,8 @@ def _copy_sql(dialect: Dialect) -> str:
 def _multi_row_insert_sql(dialect: Dialect, row_count: int) -> str:
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     one_row = "(" + ", ".join([marker] * len(EVENT_COLUMNS)) + ")"
-    return (
-        f"INSERT INTO {events.name} ({_column_list(dialect)}) VALUES "
-        + ", ".join([one_row] * row_count)
+    return f"INSERT INTO {events.name} ({_column_list(dialect)}) VALUES " + ", ".join(
+        [one_row] * row_count
     )
 
 

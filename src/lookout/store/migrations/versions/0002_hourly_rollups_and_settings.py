@@ -41,8 +41,21 @@ def _backfill_hourly() -> None:
     conn = op.get_bind()
     minute = sa.table(
         "lookout_rollups_minute",
-        *(sa.column(c) for c in ("name_id", "bucket_start", "count", "errors", "total_ns",
-                                  "sumsq_ms2", "min_ns", "max_ns", "last_ns", "sketch")),
+        *(
+            sa.column(c)
+            for c in (
+                "name_id",
+                "bucket_start",
+                "count",
+                "errors",
+                "total_ns",
+                "sumsq_ms2",
+                "min_ns",
+                "max_ns",
+                "last_ns",
+                "sketch",
+            )
+        ),
     )
     hours: dict[tuple[int, int], dict[str, Any]] = {}
     for row in conn.execute(sa.select(minute)).mappings():
@@ -50,8 +63,15 @@ def _backfill_hourly() -> None:
         hour = hours.get(key)
         if hour is None:
             hour = hours[key] = {
-                "name_id": key[0], "bucket_start": key[1], "count": 0, "errors": 0,
-                "total_ns": 0, "sumsq_ms2": 0.0, "min_ns": None, "max_ns": None, "last_ns": 0,
+                "name_id": key[0],
+                "bucket_start": key[1],
+                "count": 0,
+                "errors": 0,
+                "total_ns": 0,
+                "sumsq_ms2": 0.0,
+                "min_ns": None,
+                "max_ns": None,
+                "last_ns": 0,
                 "buckets": {},
             }
         hour["count"] += row["count"]
@@ -63,14 +83,18 @@ def _backfill_hourly() -> None:
                 hour[bound] = row[bound] if hour[bound] is None else pick(hour[bound], row[bound])
         hour["last_ns"] = max(hour["last_ns"], row["last_ns"])
         flat = json.loads(row["sketch"] or "[]")  # [index, count, index, count, ...]
-        for index, count in zip(flat[::2], flat[1::2]):
+        for index, count in zip(flat[::2], flat[1::2], strict=True):
             hour["buckets"][index] = hour["buckets"].get(index, 0) + count
     rows = []
     for hour in hours.values():
         buckets = hour.pop("buckets")
-        hour["sketch"] = json.dumps([n for pair in buckets.items() for n in pair], separators=(",", ":"))
+        hour["sketch"] = json.dumps(
+            [n for pair in buckets.items() for n in pair], separators=(",", ":")
+        )
         rows.append(hour)
-    hour_table = sa.table("lookout_rollups_hour", *(sa.column(c) for c in rows[0])) if rows else None
+    hour_table = (
+        sa.table("lookout_rollups_hour", *(sa.column(c) for c in rows[0])) if rows else None
+    )
     for start in range(0, len(rows), _BACKFILL_CHUNK):
         conn.execute(sa.insert(hour_table), rows[start : start + _BACKFILL_CHUNK])  # type: ignore[arg-type]
 

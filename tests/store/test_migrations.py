@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from lookout.store import SqlStore, migrate
+from lookout.store.schema import metadata
+from lookout.store.sketch import LatencySketch
+
+
+def test_fresh_store_matches_the_declared_schema(store_url: str) -> None:
+    store = SqlStore(store_url)
+    with store.engine.connect() as connection:
+        assert migrate.current_revision(connection) == migrate.head_revision()
+        context = MigrationContext.configure(connection)
+        differences = [
+            diff
+            for diff in compare_metadata(context, metadata)
+            if not (diff[0] == "remove_table" and diff[1].name == migrate.VERSION_TABLE)
+        ]
+    assert differences == []
+    store.close()
+
+
+def test_upgrade_from_the_first_schema_keeps_and_extends_data(store_url: str) -> None:
+    engine = SqlStore(store_url, migrate_schema=False).engine
+    migrate.upgrade(engine, "0001")
+    minute = 1_800_000_000  # epoch seconds, on an hour boundary
+    sketch_a = LatencySketch.of([1e6] * 3)
+    sketch_b = LatencySketch.of([4e6])
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO lookout_names (kind, name) VALUES ('call', 'old.f')")
+        )
+        connection.execute(
+            sa.text("INSERT INTO lookout_sources (host, pid, app_version) VALUES ('h', 1, '0.9')")
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO lookout_events (name_id, start_ns, duration_ns, is_error, source_id) "
+                "VALUES (1, :start, 1000000, 0, 1)"
+            ),
+            {"start": minute * 10**9},
+        )
+        for offset, count, sketch in ((0, 3, sketch_a), (60, 1, sketch_b)):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO lookout_rollups_minute (name_id, bucket_start, count, errors, "
+                    "total_ns, sumsq_ms2, min_ns, max_ns, last_ns, sketch) VALUES (1, :bucket, "
+                    ":count, 0, :total, 1.0, :low, :high, :last, :sketch)"
+                ),
+                {
+                    "bucket": minute + offset,
+                    "count": count,
+                    "total": count * 10**6,
+                    "low": 10**6 if count == 3 else 4 * 10**6,
+                    "high": 10**6 if count == 3 else 4 * 10**6,
+                    "last": (minute + offset) * 10**9,
+                    "sketch": sketch.to_json(),
+                },
+            )
+    store = SqlStore(store_url)  # opening upgrades to the newest version
+    with store.read_engine.connect() as connection:
+        assert migrate.current_revision(connection) == migrate.head_revision()
+        assert connection.execute(sa.text("SELECT count(*) FROM lookout_events")).scalar() == 1
+        hour = connection.execute(
+            sa.text("SELECT bucket_start, count, min_ns, max_ns, sketch FROM lookout_rollups_hour")
+        ).one()
+        assert connection.execute(sa.text("SELECT count(*) FROM lookout_settings")).scalar() == 0
+    assert hour.bucket_start == minute
+    assert hour.count == 4
+    assert (hour.min_ns, hour.max_ns) == (10**6, 4 * 10**6)
+    merged = LatencySketch.from_json(hour.sketch)
+    assert merged.count == 4 and sorted(json.loads(hour.sketch)[1::2]) == [1, 3]
+    store.close()
+
+
+def test_opening_twice_is_a_no_op(store_url: str) -> None:
+    SqlStore(store_url).close()
+    store = SqlStore(store_url)
+    with store.engine.connect() as connection:
+        rows = connection.execute(sa.text(f"SELECT version_num FROM {migrate.VERSION_TABLE}")).all()
+    assert [row[0] for row in rows] == [migrate.head_revision()]
+    store.close()

@@ -1,0 +1,94 @@
+"""The ``lookout`` command, run as users run it: a real process on a real store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import lookout
+
+
+def lookout_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-c", "from lookout.cli import run; run()", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "160", **(env or {})},
+    )
+
+
+def test_version() -> None:
+    result = lookout_cli("--version")
+    assert result.returncode == 0
+    assert lookout.__version__ in result.stdout
+
+
+def test_demo_records_and_stats_reads_it_back(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    demo = lookout_cli("demo", "--seconds", "1.5", "--threads", "3", "--store", url)
+    assert demo.returncode == 0, demo.stderr
+    for name in (
+        "shop.catalog.search",
+        "shop.payments.charge",
+        "shop.rates.fetch",
+        "shop.emails.receipt_lines",
+        "shop.inventory.reserve",
+    ):
+        assert name in demo.stdout
+    assert "0 dropped, 0 failed" in demo.stdout
+    stats = lookout_cli("stats", "--store", url, "--since", "10m")
+    assert stats.returncode == 0, stats.stderr
+    assert "shop.payments.charge" in stats.stdout and "p99" in stats.stdout
+
+
+def test_demo_uses_the_configured_store(tmp_path: Path) -> None:
+    db = tmp_path / "from-env.db"
+    result = lookout_cli(
+        "demo", "--seconds", "0.5", "--threads", "1", env={"LOOKOUT_STORE": f"sqlite:///{db}"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert db.exists()
+
+
+def test_stats_on_an_empty_store(tmp_path: Path) -> None:
+    result = lookout_cli("stats", "--store", f"sqlite:///{tmp_path / 'empty.db'}")
+    assert result.returncode == 0
+    assert "Nothing recorded" in result.stdout
+
+
+def test_prune(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    assert lookout_cli("demo", "--seconds", "0.5", "--threads", "1", "--store", url).returncode == 0
+    keep = lookout_cli("prune", "--store", url, "--older-than", "1d")
+    assert keep.returncode == 0 and "Deleted 0 events" in keep.stdout
+    drop = lookout_cli("prune", "--store", url, "--older-than", "0s")
+    assert drop.returncode == 0 and "Deleted 0 events" not in drop.stdout
+    bad = lookout_cli("prune", "--store", url, "--older-than", "soon")
+    assert bad.returncode == 2 and "expected a duration" in bad.stderr
+
+
+def test_check_reports_settings_and_sinks(tmp_path: Path) -> None:
+    config = tmp_path / "lookout.toml"
+    config.write_text(f'store = "sqlite:///{tmp_path / "c.db"}"\napp_version = "3.2"\n')
+    result = lookout_cli("check", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "app_version" in result.stdout and "'3.2'" in result.stdout
+    assert "✓ sql" in result.stdout and "writable" in result.stdout
+
+
+def test_check_fails_clearly_on_bad_settings_and_unreachable_store(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("batch_sise = 3\n")
+    bad = lookout_cli("check", "--config", str(config))
+    assert bad.returncode == 2
+    assert "did you mean 'batch_size'" in bad.stderr
+    unreachable = lookout_cli(
+        "check", env={"LOOKOUT_STORE": "postgresql://nobody@127.0.0.1:1/none"}
+    )
+    assert unreachable.returncode == 1
+    assert "✗ sql" in unreachable.stdout
