@@ -1,0 +1,28 @@
+"""The README's configuration reference and quick start stay true."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+from lookout.config import Settings
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_configuration_reference_lists_exactly_the_settings() -> None:
+    text = README.read_text()
+    section = text.split("## Configuration reference", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE))
+    assert documented == {field.name for field in dataclasses.fields(Settings)}
+
+
+def test_quick_start_has_the_demo_and_the_test_command_ci_runs() -> None:
+    text = README.read_text()
+    quick = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = [line for line in quick.splitlines() if line.startswith("python3 -m venv")]
+    assert len(commands) == 2
+    assert commands[0].endswith("lookout demo")
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert commands[1].split(" && ", 2)[2] in ci
