@@ -235,7 +235,6 @@ def _wrap_sync_fast(
 def _capture(
     recorder: Recorder,
     spec: CallSpec,
-    function: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     t0: int,
@@ -270,9 +269,9 @@ def _wrap_sync(
         try:
             result = function(*args, **kwargs)
         except BaseException as error:
-            _capture(recorder, spec, function, args, kwargs, t0, None, error, error.__traceback__)
+            _capture(recorder, spec, args, kwargs, t0, None, error, error.__traceback__)
             raise
-        _capture(recorder, spec, function, args, kwargs, t0, result, None, None)
+        _capture(recorder, spec, args, kwargs, t0, result, None, None)
         return result
 
     return monitored
@@ -288,9 +287,9 @@ def _wrap_coroutine(
         try:
             result = await function(*args, **kwargs)
         except BaseException as error:
-            _capture(recorder, spec, function, args, kwargs, t0, None, error, error.__traceback__)
+            _capture(recorder, spec, args, kwargs, t0, None, error, error.__traceback__)
             raise
-        _capture(recorder, spec, function, args, kwargs, t0, result, None, None)
+        _capture(recorder, spec, args, kwargs, t0, result, None, None)
         return result
 
     return monitored
@@ -306,12 +305,12 @@ def _wrap_generator(
         try:
             result = yield from function(*args, **kwargs)
         except GeneratorExit:  # closed early by the consumer: a normal end
-            _capture(recorder, spec, function, args, kwargs, t0, None, None, None)
+            _capture(recorder, spec, args, kwargs, t0, None, None, None)
             raise
         except BaseException as error:
-            _capture(recorder, spec, function, args, kwargs, t0, None, error, error.__traceback__)
+            _capture(recorder, spec, args, kwargs, t0, None, error, error.__traceback__)
             raise
-        _capture(recorder, spec, function, args, kwargs, t0, result, None, None)
+        _capture(recorder, spec, args, kwargs, t0, result, None, None)
         return result
 
     return monitored
@@ -347,6 +346,6 @@ def _wrap_async_generator(
             raise
         finally:
             if record:
-                _capture(recorder, spec, function, args, kwargs, t0, None, error, tb)
+                _capture(recorder, spec, args, kwargs, t0, None, error, tb)
 
     return monitored

@@ -184,7 +184,7 @@ class SinkWorker:
             try:
                 self.sink.write(batch)
             except Exception as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                self.last_error = describe_failure(exc)
                 self.last_error_ns = time.time_ns()
                 attempt += 1
                 delay = self.retry.delay(attempt)
@@ -529,6 +529,16 @@ class Recorder:
             "invalid": self.invalid,
             "sinks": {worker.name: worker.stats() for worker in self.workers},
         }
+
+
+def describe_failure(error: BaseException) -> str:
+    """One line about a failed write: type and first line of the message, bounded.
+
+    Database errors carry the whole statement and its parameters on later lines; those stay out
+    of counters and logs.
+    """
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:500]
 
 
 def _give_unique_names(workers: list[SinkWorker]) -> None:

@@ -141,3 +141,61 @@ def test_in_memory_sqlite_store_works_across_threads() -> None:
     sink = SqlSink(SqlStore("sqlite://"))
     sink.write([make_event("call", "mem", duration_ns=1)])
     assert summarize(sink.store)[0].count == 1
+
+
+def test_many_threads_through_lookout_land_exactly_once(sqlite_url: str) -> None:
+    import threading
+
+    from lookout import Lookout
+
+    lk = Lookout(store=sqlite_url, batch_size=300, batch_interval=0.01)
+    functions = [lk.monitor(name=f"thread-{n}")(lambda: None) for n in range(6)]
+
+    def hammer(function: object) -> None:
+        for _ in range(5000):
+            function()  # type: ignore[operator]
+
+    threads = [threading.Thread(target=hammer, args=(f,)) for f in functions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert lk.flush(60)
+    assert lk.store is not None
+    counts = {s.name: s.count for s in summarize(lk.store, since_s=600)}
+    assert counts == {f"thread-{n}": 5000 for n in range(6)}
+    with lk.store.read_engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(events)).scalar() == 30000
+    stats = lk.stats()["sinks"]["sql"]
+    assert (stats["written"], stats["dropped"], stats["failed"]) == (30000, 0, 0)
+    lk.close()
+
+
+def test_automatic_retention_prunes_from_the_writer(sqlite_url: str) -> None:
+    sink = SqlSink(sqlite_url, retention_s=86400, rollup_retention_s=None)
+    now_ns = time.time_ns()
+    sink.write([make_event("call", "f", start_ns=now_ns - 3 * 86400 * NS, duration_ns=1)])
+    sink._next_prune = 0.0  # the hourly prune is due
+    sink.write([make_event("call", "f", start_ns=now_ns, duration_ns=1)])
+    with sink.store.read_engine.connect() as connection:
+        starts = connection.execute(sa.select(events.c.start_ns)).scalars().all()
+    assert starts == [now_ns]
+    sink.close()
+
+
+def test_unreachable_database_is_retried_then_counted_failed_with_a_short_error() -> None:
+    from lookout import Lookout
+
+    lk = Lookout(
+        store="postgresql://nobody@127.0.0.1:1/none",
+        max_retries=1,
+        retry_backoff=0.01,
+        batch_interval=0.01,
+    )
+    lk.monitor(name="f")(lambda: None)()
+    assert lk.flush(30)
+    stats = lk.stats()["sinks"]["sql"]
+    assert (stats["written"], stats["failed"], stats["retried"]) == (0, 1, 1)
+    assert stats["last_error"].startswith("OperationalError: ")
+    assert "\n" not in stats["last_error"]
+    lk.close()
