@@ -234,7 +234,7 @@ class SinkWorker:
             "retried": self.retried,
             "dropped": self.dropped,
             "failed": self.failed,
-            "queue_depth": sum(1 for item in list(self.queue) if type(item) is not _FlushMarker),
+            "queue_depth": len(self.queue),  # a pending flush marker may count as one
             "last_error": self.last_error,
             "last_error_ns": self.last_error_ns,
         }
