@@ -1,0 +1,144 @@
+"""Per-request state, kept on ``flask.g`` under a private name, and the helpers that use it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from flask import g, has_request_context
+
+STATE_KEY = "_lookout"
+
+#: The units CloudWatch accepts for a metric datum (``add_metric`` validates against these).
+CLOUDWATCH_UNITS = frozenset(
+    {
+        "Seconds",
+        "Microseconds",
+        "Milliseconds",
+        "Bytes",
+        "Kilobytes",
+        "Megabytes",
+        "Gigabytes",
+        "Terabytes",
+        "Bits",
+        "Kilobits",
+        "Megabits",
+        "Gigabits",
+        "Terabits",
+        "Percent",
+        "Count",
+        "Bytes/Second",
+        "Kilobytes/Second",
+        "Megabytes/Second",
+        "Gigabytes/Second",
+        "Terabytes/Second",
+        "Bits/Second",
+        "Kilobits/Second",
+        "Megabits/Second",
+        "Gigabits/Second",
+        "Terabits/Second",
+        "Count/Second",
+        "None",
+    }
+)
+
+
+class RequestState:
+    """What Lookout remembers about the request being served."""
+
+    __slots__ = ("error", "finished", "metrics", "request_id", "response_seen", "size", "t0", "tb")
+
+    def __init__(self, t0: int, request_id: str) -> None:
+        self.t0 = t0
+        self.request_id = request_id
+        self.metrics: list[tuple[str, float, str, dict[str, str]]] | None = None
+        self.error: BaseException | None = None
+        self.tb: TracebackType | None = None
+        self.size: int | None = None
+        self.response_seen = False
+        self.finished = False
+
+
+def current_state() -> RequestState | None:
+    if not has_request_context():
+        return None
+    state: RequestState | None = g.get(STATE_KEY)
+    return state
+
+
+def request_id() -> str | None:
+    """The current request's id (incoming ``X-Request-ID`` when valid, else a new one).
+
+    Returns None outside a request, or in a request Lookout does not record.
+    """
+    state = current_state()
+    return None if state is None else state.request_id
+
+
+def _dimensions(
+    dimensions: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+) -> dict[str, str]:
+    """Accept ``{"route": "/"}`` or CloudWatch's ``[{"Name": "route", "Value": "/"}]``."""
+    if dimensions is None:
+        return {}
+    if isinstance(dimensions, Mapping):
+        return {str(key): str(value) for key, value in dimensions.items()}
+    result: dict[str, str] = {}
+    for item in dimensions:
+        if not isinstance(item, Mapping) or "Name" not in item or "Value" not in item:
+            raise ValueError(
+                "dimensions: expected a dict of name to value, or a list of "
+                f"{{'Name': ..., 'Value': ...}} dicts; got {item!r} in the list"
+            )
+        result[str(item["Name"])] = str(item["Value"])
+    return result
+
+
+def add_metric(
+    name: str,
+    value: float,
+    unit: str = "None",
+    dimensions: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+) -> None:
+    """Buffer a custom metric in the current request; it is recorded when the request ends.
+
+    Args:
+        name: the metric's name, e.g. ``"CartValue"``.
+        value: a finite number.
+        unit: one of CloudWatch's unit names (:data:`CLOUDWATCH_UNITS`), default ``"None"``.
+        dimensions: ``{"route": "/cart"}`` or ``[{"Name": "route", "Value": "/cart"}]``.
+
+    Raises:
+        RuntimeError: outside a Flask request, or in an app without LookoutFlask.
+        ValueError: an unknown unit, a value that is not a finite number, bad dimensions.
+    """
+    if unit not in CLOUDWATCH_UNITS:
+        raise ValueError(
+            f"add_metric: unit {unit!r} is not a CloudWatch unit; use one of "
+            f"{', '.join(sorted(CLOUDWATCH_UNITS))}"
+        )
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"add_metric: value must be a finite number; got {value!r}")
+    if not name or not isinstance(name, str):
+        raise ValueError(f"add_metric: name must be a non-empty string; got {name!r}")
+    parsed_dimensions = _dimensions(dimensions)
+    if not has_request_context():
+        raise RuntimeError(
+            "lookout.flask.add_metric() needs an active Flask request: call it from a view, "
+            "a before/after_request handler or code they call"
+        )
+    state = current_state()
+    if state is None:
+        from flask import current_app
+
+        if "lookout" not in current_app.extensions:
+            raise RuntimeError(
+                "lookout.flask.add_metric(): this app has no LookoutFlask; add "
+                "LookoutFlask(app) (or init_app) first"
+            )
+        return  # this endpoint is not recorded (excluded or level 0)
+    if state.metrics is None:
+        state.metrics = []
+    state.metrics.append((name, float(value), unit, parsed_dimensions))

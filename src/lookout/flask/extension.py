@@ -1,0 +1,481 @@
+"""``LookoutFlask``: records every request of a Flask app as a ``request`` event.
+
+The extension hooks in with ``before_request`` (first), ``after_request`` (last) and
+``teardown_request``, which apply to every route and blueprint whenever they are registered.
+A request's duration ends when its response is complete; for a streamed response, when the
+WSGI server closes it after the last chunk. Per request, the hot path takes two clock
+readings, reads a few attributes, and appends one tuple to the Recorder's queue; the event
+(client IP from proxy headers, user-agent family, fields) is built later in the dispatcher.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from flask import Flask, Response, g, got_request_exception, request
+from lookout.coerce import coerce
+from lookout.config import SETTING_NAMES
+from lookout.events import ERROR, HOSTNAME, OK, Event, bound_name, describe_error
+from lookout.flask.context import STATE_KEY, RequestState
+from lookout.flask.ids import is_valid_request_id, new_request_id
+from lookout.flask.useragent import user_agent_family
+
+if TYPE_CHECKING:
+    from lookout.core import Lookout
+    from lookout.recorder import BuildContext
+
+logger = logging.getLogger("lookout.flask")
+F = TypeVar("F", bound=Callable[..., Any])
+_perf_ns = time.perf_counter_ns
+
+UNMATCHED = "[unmatched]"
+TRACK_ATTRIBUTE = "__lookout_track_g__"
+
+#: Extension options: name -> default. Each may also be set as ``app.config["LOOKOUT_<NAME>"]``.
+DEFAULTS: dict[str, Any] = {
+    "track_g": None,
+    "group_by": None,
+    "request_id_header": "X-Request-ID",
+    "request_id_generator": new_request_id,
+    "trusted_proxies": 0,
+    "raise_exceptions": False,
+    "exclude_endpoints": ("static",),
+    "record_user_agent": True,
+}
+
+TrackG = None | str | Sequence[str] | Mapping[str, Sequence[str]]
+
+
+def _normalise_track_g(value: TrackG, where: str) -> dict[str, tuple[str, ...]] | str | None:
+    """``None``, ``"all"``, a list of names (every method) or a dict method -> names."""
+    if value is None or value == "all":
+        return value
+    if isinstance(value, str):
+        raise ValueError(f"{where}: expected 'all', a list of g names or a dict per method")
+    if isinstance(value, Mapping):
+        return {str(method).upper(): tuple(names) for method, names in value.items()}
+    return {"*": tuple(value)}
+
+
+class _Config:
+    """The options of one app, resolved and validated once at ``init_app``."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.track_g = _normalise_track_g(options["track_g"], "track_g")
+        self.group_by: Callable[[], Any] | None = options["group_by"]
+        self.request_id_header: str = options["request_id_header"]
+        self.request_id_generator: Callable[[], str] = options["request_id_generator"]
+        proxies = options["trusted_proxies"]
+        if isinstance(proxies, bool) or not isinstance(proxies, int) or proxies < 0:
+            raise ValueError(f"trusted_proxies: expected a whole number >= 0; got {proxies!r}")
+        self.trusted_proxies: int = proxies
+        self.raise_exceptions = bool(options["raise_exceptions"])
+        self.exclude_endpoints = frozenset(options["exclude_endpoints"] or ())
+        self.record_user_agent = bool(options["record_user_agent"])
+        for name in ("group_by", "request_id_generator"):
+            if options[name] is not None and not callable(options[name]):
+                raise ValueError(f"{name}: expected a callable; got {options[name]!r}")
+
+
+class _Counting:
+    """Wraps a streamed body to count bytes, passing ``close()`` through."""
+
+    def __init__(self, body: Iterable[bytes], state: RequestState) -> None:
+        self._body = body
+        self._state = state
+        state.size = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        state = self._state
+        for chunk in self._body:
+            state.size = (state.size or 0) + len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            close()
+
+
+def client_ip(
+    remote_addr: str | None, forwarded_for: str | None, trusted_proxies: int
+) -> str | None:
+    """The client's address, believing ``X-Forwarded-For`` only as far as proxies are trusted.
+
+    With N trusted proxies, the N-th address from the right of ``X-Forwarded-For`` is the
+    client (the one the outermost trusted proxy saw); anything further left could be forged.
+    """
+    if trusted_proxies <= 0 or not forwarded_for:
+        return remote_addr
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    if len(hops) < trusted_proxies:
+        return remote_addr
+    return hops[-trusted_proxies][:64]
+
+
+class RequestSource:
+    """Builds request and metric events from the tuples the hooks capture."""
+
+    def __init__(self, app_name: str, config: _Config) -> None:
+        self.app_name = app_name
+        self.config = config
+        self._method_tags: dict[str, dict[str, str]] = {}
+
+    def tags_for(self, method: str) -> dict[str, str]:
+        tags = self._method_tags.get(method)
+        if tags is None:
+            tags = self._method_tags[method] = {"method": method}
+        return tags
+
+    def build_event(self, item: tuple[Any, ...], context: BuildContext) -> Event:
+        (
+            _,
+            t0,
+            t1,
+            endpoint,
+            method,
+            status,
+            size,
+            rid,
+            group,
+            remote_addr,
+            forwarded,
+            rule,
+            path,
+            agent,
+            extra_fields,
+            error,
+            tb,
+        ) = item
+        fields: dict[str, Any] = {"method": method, "path": path}
+        if rule is not None:
+            fields["rule"] = rule
+        if size is not None:
+            fields["response_bytes"] = size
+        if agent is not None:
+            fields["user_agent"] = user_agent_family(agent)
+        if extra_fields:
+            fields.update(extra_fields)
+        outcome = OK if error is None and (status is None or status < 500) else ERROR
+        error_type = message = tb_text = None
+        if error is not None:
+            error_type, message, tb_text = describe_error(error, context.limits, tb)
+        return Event(
+            "request",
+            bound_name(endpoint or UNMATCHED),
+            t0 + context.clock_offset_ns,
+            t1 - t0,
+            outcome,
+            status,
+            HOSTNAME,
+            context.pid,
+            context.app_version,
+            rid,
+            group,
+            client_ip(remote_addr, forwarded, self.config.trusted_proxies),
+            self.tags_for(method),
+            fields,
+            error_type,
+            message,
+            tb_text,
+        )
+
+
+class MetricSource:
+    """Builds ``metric`` events from ``add_metric`` calls."""
+
+    def build_event(self, item: tuple[Any, ...], context: BuildContext) -> Event:
+        _, t1, name, value, unit, dimensions, rid, endpoint = item
+        fields = {"value": value, "unit": unit}
+        if endpoint is not None:
+            fields["endpoint"] = endpoint
+        return Event(
+            "metric",
+            bound_name(name),
+            t1 + context.clock_offset_ns,
+            0,
+            OK,
+            None,
+            HOSTNAME,
+            context.pid,
+            context.app_version,
+            rid,
+            None,
+            None,
+            dimensions,
+            fields,
+        )
+
+
+_METRICS = MetricSource()
+
+
+class _AppHooks:
+    """The request hooks of one app (one LookoutFlask may serve several apps)."""
+
+    def __init__(self, lookout: Lookout, config: _Config, app: Flask) -> None:
+        self.lookout = lookout
+        self.config = config
+        self.recorder = lookout.recorder
+        self.source = RequestSource(app.name, config)
+        self.app = app
+        self._tracked_by_endpoint: dict[tuple[str | None, str], tuple[str, ...] | str | None] = {}
+
+    # -- hooks ----------------------------------------------------------------------------------
+    def before_request(self) -> None:
+        t0 = _perf_ns()
+        if request.endpoint in self.config.exclude_endpoints:
+            return
+        incoming = request.headers.get(self.config.request_id_header)
+        if incoming is not None and is_valid_request_id(incoming):
+            rid = incoming
+        else:
+            rid = self._generate_request_id()
+        setattr(g, STATE_KEY, RequestState(t0, rid))
+
+    def after_request(self, response: Response) -> Response:
+        state: RequestState | None = g.get(STATE_KEY)
+        if state is None or state.response_seen:
+            return response
+        state.response_seen = True
+        try:
+            response.headers[self.config.request_id_header] = state.request_id
+            extra = self._extra_fields()
+            group = self._group()
+            if isinstance(group, tuple):
+                extra = {**(extra or {}), "group.error": group[1]}
+                group = None
+            captured = self._capture_request(response.status_code, group, extra, state)
+            if response.content_length is None and response.is_streamed:
+                # The work goes on while the body streams: time it until the server closes it.
+                response.response = _Counting(response.response, state)
+                response.call_on_close(lambda: self._finish(state, captured))
+            else:
+                state.size = response.content_length
+                self._finish(state, captured)
+        except Exception:
+            if self.config.raise_exceptions:
+                raise
+            logger.exception("lookout: recording a request failed (the response is unchanged)")
+        return response
+
+    def on_exception(self, sender: Flask, exception: BaseException, **_: Any) -> None:
+        state: RequestState | None = g.get(STATE_KEY)
+        if state is not None and state.error is None:
+            state.error, state.tb = exception, exception.__traceback__
+
+    def teardown_request(self, error: BaseException | None) -> None:
+        """Records requests whose response never reached ``after_request`` (propagated errors)."""
+        state: RequestState | None = g.get(STATE_KEY)
+        if state is None or state.response_seen:
+            return
+        state.response_seen = True
+        if error is not None and state.error is None:
+            state.error, state.tb = error, error.__traceback__
+        try:
+            extra = self._extra_fields()
+            captured = self._capture_request(500, None, extra, state)
+            self._finish(state, captured)
+        except Exception:
+            if self.config.raise_exceptions:
+                raise
+            logger.exception("lookout: recording a failed request failed")
+
+    # -- capture ----------------------------------------------------------------------------------
+    def _capture_request(
+        self, status: int, group: Any, extra: dict[str, Any] | None, state: RequestState
+    ) -> list[Any]:
+        environ = request.environ
+        rule = request.url_rule
+        return [
+            self.source,
+            state.t0,
+            0,
+            request.endpoint,
+            request.method,
+            status,
+            None,
+            state.request_id,
+            None if group is None else str(group)[:255],
+            environ.get("REMOTE_ADDR"),
+            environ.get("HTTP_X_FORWARDED_FOR") if self.config.trusted_proxies else None,
+            None if rule is None else rule.rule,
+            request.path[:1024],
+            environ.get("HTTP_USER_AGENT") if self.config.record_user_agent else None,
+            extra,
+            state.error,
+            state.tb,
+        ]
+
+    def _finish(self, state: RequestState, captured: list[Any]) -> None:
+        if state.finished:
+            return
+        state.finished = True
+        t1 = _perf_ns()
+        captured[2] = t1
+        captured[6] = state.size
+        submit = self.recorder.submit
+        submit(tuple(captured))
+        if state.metrics:
+            endpoint = captured[3]
+            for name, value, unit, dimensions in state.metrics:
+                submit((_METRICS, t1, name, value, unit, dimensions, state.request_id, endpoint))
+
+    def _generate_request_id(self) -> str:
+        try:
+            rid = self.config.request_id_generator()
+            if not isinstance(rid, str) or not rid:
+                raise TypeError(f"request_id_generator returned {rid!r}, not a string")
+            return rid[:128]
+        except Exception:
+            if self.config.raise_exceptions:
+                raise
+            logger.exception("lookout: request_id_generator failed; using a uuid4")
+            return new_request_id()
+
+    def _group(self) -> Any:
+        """The group_by result; ``("error", message)`` when the callable raised."""
+        group_by = self.config.group_by
+        if group_by is None:
+            return None
+        try:
+            return group_by()
+        except Exception as exc:
+            if self.config.raise_exceptions:
+                raise
+            return ("error", f"{type(exc).__name__}: {exc}"[:500])
+
+    def _extra_fields(self) -> dict[str, Any] | None:
+        names = self._tracked_names()
+        if names is None:
+            return None
+        values = vars(g._get_current_object())
+        if names == "all":
+            chosen = {k: v for k, v in values.items() if not k.startswith("_")}
+        else:
+            chosen = {name: values[name] for name in names if name in values}
+        if not chosen:
+            return None
+        limits = self.lookout.limits
+        return {"g": {name: coerce(value, limits) for name, value in chosen.items()}}
+
+    def _tracked_names(self) -> tuple[str, ...] | str | None:
+        """The g names to record for this endpoint and method (cached per pair)."""
+        key = (request.endpoint, request.method)
+        try:
+            return self._tracked_by_endpoint[key]
+        except KeyError:
+            pass
+        view = self.app.view_functions.get(request.endpoint or "")
+        track = getattr(view, TRACK_ATTRIBUTE, None) if view is not None else None
+        setting = track if track is not None else self.config.track_g
+        if setting is None or setting == "all":
+            names: tuple[str, ...] | str | None = setting
+        else:
+            assert isinstance(setting, dict)
+            names = setting.get(request.method, setting.get("*"))
+        self._tracked_by_endpoint[key] = names
+        return names
+
+
+class LookoutFlask:
+    """Record every request of a Flask app (or several apps).
+
+    Args:
+        app: the app; or call :meth:`init_app` later (application factory).
+        lookout: the Lookout instance to record into; by default one is made from the app's
+            ``LOOKOUT_*`` config keys (``LOOKOUT_STORE``, ``LOOKOUT_APP_VERSION``...) and the
+            environment.
+        track_g: ``g`` variables to record: a list of names, a dict per HTTP method
+            (``{"GET": ["user_id"], "POST": ["user_id", "cart"]}``), or ``"all"``.
+        group_by: a callable returning who the request is for (e.g. the user id).
+        request_id_header: the header read and echoed (default ``X-Request-ID``).
+        request_id_generator: makes ids when the header is missing or unsafe (uuid4 hex).
+        trusted_proxies: how many proxies in front of the app append to ``X-Forwarded-For``.
+        raise_exceptions: let errors in ``group_by`` and the id generator propagate (debugging).
+        exclude_endpoints: endpoints never recorded (default: Flask's ``static``).
+        record_user_agent: record the user-agent family (``Chrome``, ``curl``...).
+
+    Every option can also be set as ``app.config["LOOKOUT_<OPTION>"]``; arguments win.
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        lookout: Lookout | None = None,
+        **options: Any,
+    ) -> None:
+        unknown = set(options) - set(DEFAULTS)
+        if unknown:
+            import difflib
+
+            name = sorted(unknown)[0]
+            close = difflib.get_close_matches(name, list(DEFAULTS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise TypeError(f"LookoutFlask: unknown option {name!r}{hint}")
+        self._options = options
+        self._lookout = lookout
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Hook into ``app``; settings come from arguments, then ``app.config``, then defaults."""
+        if "lookout" in app.extensions:
+            raise RuntimeError(f"LookoutFlask is already registered on app {app.name!r}")
+        resolved = {
+            name: self._options.get(name, app.config.get(f"LOOKOUT_{name.upper()}", default))
+            for name, default in DEFAULTS.items()
+        }
+        config = _Config(resolved)
+        lookout = self._lookout or self._lookout_from_config(app)
+        hooks = _AppHooks(lookout, config, app)
+        app.extensions["lookout"] = hooks
+        app.before_request_funcs.setdefault(None, []).insert(0, hooks.before_request)
+        # after_request functions run in reverse order: first in the list runs last, and sees
+        # the response every other handler has finished with.
+        app.after_request_funcs.setdefault(None, []).insert(0, hooks.after_request)
+        app.teardown_request_funcs.setdefault(None, []).append(hooks.teardown_request)
+        got_request_exception.connect(hooks.on_exception, app, weak=False)
+
+    @staticmethod
+    def _lookout_from_config(app: Flask) -> Lookout:
+        from lookout.core import Lookout
+
+        options = {
+            name: app.config[f"LOOKOUT_{name.upper()}"]
+            for name in SETTING_NAMES
+            if f"LOOKOUT_{name.upper()}" in app.config
+        }
+        return Lookout(**options)
+
+    @staticmethod
+    def lookout_for(app: Flask) -> Lookout:
+        """The Lookout instance an app records into."""
+        hooks: _AppHooks = app.extensions["lookout"]
+        return hooks.lookout
+
+    def track(
+        self, g_vars: Sequence[str] | str, methods: Sequence[str] | None = None
+    ) -> Callable[[F], F]:
+        """Per-route ``g`` tracking, overriding ``track_g`` for that view::
+
+        @app.post("/cart")
+        @lookout_flask.track(g_vars=["cart_id", "user_id"], methods=["POST"])
+        def cart(): ...
+        """
+        if isinstance(g_vars, str) and g_vars != "all":
+            g_vars = [g_vars]
+        names: tuple[str, ...] | str = g_vars if g_vars == "all" else tuple(g_vars)
+
+        def decorate(view: F) -> F:
+            if names == "all":
+                setattr(view, TRACK_ATTRIBUTE, "all")
+            else:
+                per_method = {m.upper(): names for m in methods} if methods else {"*": names}
+                setattr(view, TRACK_ATTRIBUTE, per_method)
+            return view
+
+        return decorate
