@@ -7,8 +7,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
 from flask import Blueprint, Flask, g, stream_with_context
+
 from lookout.flask import LookoutFlask, add_metric, request_id
 from lookout.testing import CapturedEvents, capture_events
 

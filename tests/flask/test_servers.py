@@ -30,7 +30,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
+def _get(
+    port: int, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, bytes, dict[str, str]]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         connection.request("GET", path, headers=headers or {})
@@ -97,12 +99,26 @@ def test_gunicorn_workers_share_one_sqlite_store(tmp_path: Path, preload: bool) 
     (tmp_path / "served_app.py").write_text(APP_MODULE)
     db = tmp_path / "gunicorn.db"
     port = _free_port()
-    command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-               "--chdir", str(tmp_path), "--graceful-timeout", "20"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        "2",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--chdir",
+        str(tmp_path),
+        "--graceful-timeout",
+        "20",
+    ]
     if preload:
         command.append("--preload")
     server = subprocess.Popen(
-        [*command, "served_app:app"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [*command, "served_app:app"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "LOOKOUT_STORE": f"sqlite:///{db}"},
     )
     try:
@@ -126,12 +142,18 @@ def test_gunicorn_workers_share_one_sqlite_store(tmp_path: Path, preload: bool) 
     assert "Traceback" not in err, err
     engine = sa.create_engine(f"sqlite:///{db}")
     with engine.connect() as connection:
-        count = connection.execute(sa.text(
-            "SELECT count(*) FROM lookout_events e JOIN lookout_names n ON n.id = e.name_id "
-            "WHERE n.name = 'work'")).scalar()
-        pids = connection.execute(sa.text(
-            "SELECT count(DISTINCT s.pid) FROM lookout_events e "
-            "JOIN lookout_sources s ON s.id = e.source_id")).scalar()
+        count = connection.execute(
+            sa.text(
+                "SELECT count(*) FROM lookout_events e JOIN lookout_names n ON n.id = e.name_id "
+                "WHERE n.name = 'work'"
+            )
+        ).scalar()
+        pids = connection.execute(
+            sa.text(
+                "SELECT count(DISTINCT s.pid) FROM lookout_events e "
+                "JOIN lookout_sources s ON s.id = e.source_id"
+            )
+        ).scalar()
     engine.dispose()
     assert count == requests + 1  # every request, once, including the readiness probe
     assert pids == 2  # both workers recorded

@@ -9,6 +9,8 @@ from typing import Any
 
 from flask import g, has_request_context
 
+from lookout.flask.sampler import WatchedRequest
+
 STATE_KEY = "_lookout"
 
 #: The units CloudWatch accepts for a metric datum (``add_metric`` validates against these).
@@ -48,7 +50,19 @@ CLOUDWATCH_UNITS = frozenset(
 class RequestState:
     """What Lookout remembers about the request being served."""
 
-    __slots__ = ("error", "finished", "metrics", "request_id", "response_seen", "size", "t0", "tb")
+    __slots__ = (
+        "details",
+        "error",
+        "finished",
+        "metrics",
+        "request_id",
+        "response_seen",
+        "size",
+        "t0",
+        "tb",
+        "thread_id",
+        "watched",
+    )
 
     def __init__(self, t0: int, request_id: str) -> None:
         self.t0 = t0
@@ -59,6 +73,10 @@ class RequestState:
         self.size: int | None = None
         self.response_seen = False
         self.finished = False
+        #: level 2+: what the sampler collects, the request's thread, headers and arguments
+        self.watched: WatchedRequest | None = None
+        self.thread_id = 0
+        self.details: dict[str, Any] | None = None
 
 
 def current_state() -> RequestState | None:

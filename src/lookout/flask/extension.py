@@ -11,16 +11,20 @@ readings, reads a few attributes, and appends one tuple to the Recorder's queue;
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, Response, g, got_request_exception, request
+
 from lookout.coerce import coerce
 from lookout.config import SETTING_NAMES
 from lookout.events import ERROR, HOSTNAME, OK, Event, bound_name, describe_error
 from lookout.flask.context import STATE_KEY, RequestState
 from lookout.flask.ids import is_valid_request_id, new_request_id
+from lookout.flask.levels import EndpointLevels, check_level
+from lookout.flask.sampler import StackSampler, WatchedRequest
 from lookout.flask.useragent import user_agent_family
 
 if TYPE_CHECKING:
@@ -44,6 +48,11 @@ DEFAULTS: dict[str, Any] = {
     "raise_exceptions": False,
     "exclude_endpoints": ("static",),
     "record_user_agent": True,
+    "default_level": 1,
+    "outlier_constant": 2.5,
+    "outlier_warmup": 10,
+    "sampler_interval": 0.005,
+    "level_refresh_interval": 10.0,
 }
 
 TrackG = None | str | Sequence[str] | Mapping[str, Sequence[str]]
@@ -75,6 +84,13 @@ class _Config:
         self.raise_exceptions = bool(options["raise_exceptions"])
         self.exclude_endpoints = frozenset(options["exclude_endpoints"] or ())
         self.record_user_agent = bool(options["record_user_agent"])
+        self.default_level = check_level(options["default_level"])
+        self.outlier_constant = float(options["outlier_constant"])
+        self.outlier_warmup = int(options["outlier_warmup"])
+        self.sampler_interval = float(options["sampler_interval"])
+        self.level_refresh_interval = float(options["level_refresh_interval"])
+        if self.sampler_interval <= 0 or self.level_refresh_interval <= 0:
+            raise ValueError("sampler_interval and level_refresh_interval must be above 0")
         for name in ("group_by", "request_id_generator"):
             if options[name] is not None and not callable(options[name]):
                 raise ValueError(f"{name}: expected a callable; got {options[name]!r}")
@@ -223,18 +239,49 @@ class _AppHooks:
         self.source = RequestSource(app.name, config)
         self.app = app
         self._tracked_by_endpoint: dict[tuple[str | None, str], tuple[str, ...] | str | None] = {}
+        self.levels = EndpointLevels(
+            app.name,
+            lambda: lookout.store,
+            default_level=config.default_level,
+            outlier_constant=config.outlier_constant,
+            outlier_warmup=config.outlier_warmup,
+            refresh_interval=config.level_refresh_interval,
+        )
+        self.sampler = StackSampler(config.sampler_interval)
+        self._levels_started = False
 
     # -- hooks ----------------------------------------------------------------------------------
     def before_request(self) -> None:
         t0 = _perf_ns()
-        if request.endpoint in self.config.exclude_endpoints:
+        if not self._levels_started:
+            # Started by the first request, not at set-up: a gunicorn --preload master must
+            # not run threads touching the store when it forks its workers.
+            self._levels_started = True
+            self.levels.start()
+        endpoint = request.endpoint
+        if endpoint in self.config.exclude_endpoints:
+            return
+        levels = self.levels
+        level = levels.levels.get(endpoint or "", levels.default_level)
+        if level == 0:
             return
         incoming = request.headers.get(self.config.request_id_header)
         if incoming is not None and is_valid_request_id(incoming):
             rid = incoming
         else:
             rid = self._generate_request_id()
-        setattr(g, STATE_KEY, RequestState(t0, rid))
+        state = RequestState(t0, rid)
+        if level >= 2:
+            self._watch(state, levels.thresholds_ns.get(endpoint or ""), level)
+        setattr(g, STATE_KEY, state)
+
+    def _watch(self, state: RequestState, threshold_ns: int | None, level: int) -> None:
+        """Level 2+: let the sampler look at this request's thread while it runs."""
+        if threshold_ns is None and level < 3:
+            return  # no outlier threshold yet (warm-up) and no profiling
+        state.watched = WatchedRequest(state.t0, threshold_ns, profile=level >= 3)
+        state.thread_id = threading.get_ident()
+        self.sampler.watch(state.thread_id, state.watched)
 
     def after_request(self, response: Response) -> Response:
         state: RequestState | None = g.get(STATE_KEY)
@@ -249,6 +296,12 @@ class _AppHooks:
                 extra = {**(extra or {}), "group.error": group[1]}
                 group = None
             captured = self._capture_request(response.status_code, group, extra, state)
+            if state.watched is not None:
+                state.details = {
+                    "headers": dict(request.headers),
+                    "args": request.args.to_dict(flat=False),
+                    "view_args": dict(request.view_args or {}),
+                }
             if response.content_length is None and response.is_streamed:
                 # The work goes on while the body streams: time it until the server closes it.
                 response.response = _Counting(response.response, state)
@@ -317,12 +370,38 @@ class _AppHooks:
         t1 = _perf_ns()
         captured[2] = t1
         captured[6] = state.size
+        if state.watched is not None:
+            captured[14] = self._sampled_fields(state, t1 - state.t0, captured[14])
         submit = self.recorder.submit
         submit(tuple(captured))
         if state.metrics:
             endpoint = captured[3]
             for name, value, unit, dimensions in state.metrics:
                 submit((_METRICS, t1, name, value, unit, dimensions, state.request_id, endpoint))
+
+    def _sampled_fields(
+        self, state: RequestState, duration_ns: int, extra: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """Outlier details and the profile of a watched request, as event fields."""
+        watched = state.watched
+        assert watched is not None
+        self.sampler.unwatch(state.thread_id)
+        fields = dict(extra or {})
+        threshold = watched.outlier_after_ns
+        if threshold is not None and duration_ns > threshold:
+            fields["outlier"] = {
+                "threshold_ms": round(threshold / 1e6, 3),
+                **(state.details or {}),
+                "stacks": list(watched.stacks),
+            }
+        if watched.profile is not None:
+            fields["profile"] = dict(watched.profile)
+            fields["profile_interval_ms"] = self.sampler.interval * 1000
+        return fields or None
+
+    def set_level(self, endpoint: str, level: int) -> None:
+        """Change an endpoint's monitoring level (0 off ... 3 profiling) in every process."""
+        self.levels.set_level(endpoint, level)
 
     def _generate_request_id(self) -> str:
         try:
@@ -450,6 +529,17 @@ class LookoutFlask:
             if f"LOOKOUT_{name.upper()}" in app.config
         }
         return Lookout(**options)
+
+    @staticmethod
+    def set_level(endpoint: str, level: int, app: Flask | None = None) -> None:
+        """Set an endpoint's monitoring level: 0 off, 1 requests, 2 outlier details,
+        3 profiling. Persisted in the store, so every process of the app follows within
+        ``level_refresh_interval`` seconds. ``app`` defaults to the current app."""
+        from flask import current_app
+
+        target = app if app is not None else current_app
+        hooks: _AppHooks = target.extensions["lookout"]
+        hooks.set_level(endpoint, level)
 
     @staticmethod
     def lookout_for(app: Flask) -> Lookout:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 
 from sqlalchemy import text
@@ -19,6 +21,34 @@ logger = logging.getLogger("lookout.sinks.sql")
 
 #: How often the writer prunes old data when automatic retention is on.
 PRUNE_EVERY_S = 3600.0
+
+_sinks: weakref.WeakSet[SqlSink] = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    """Never fork while a thread is opening (and migrating) a store: the child would inherit
+    the half-done work and its locks. Opening holds ``_open_lock``; fork waits for it."""
+    for sink in list(_sinks):
+        sink._open_lock.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    for sink in list(_sinks):
+        if sink._open_lock.locked():
+            sink._open_lock.release()
+
+
+def _after_fork_in_child() -> None:
+    for sink in list(_sinks):
+        sink._open_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
 
 
 class SqlSink(BaseSink):
@@ -43,6 +73,7 @@ class SqlSink(BaseSink):
         self._store = store if isinstance(store, SqlStore) else None
         self._url = store if isinstance(store, str) else store.safe_url
         self._open_lock = threading.Lock()
+        _sinks.add(self)
         self._writer: BatchWriter | None = None
         self.retention_s = retention_s
         self.rollup_retention_s = rollup_retention_s
@@ -84,7 +115,6 @@ class SqlSink(BaseSink):
         return result
 
     def after_fork(self) -> None:
-        self._open_lock = threading.Lock()
         if self._store is not None:
             self._store.after_fork()
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from lookout.store import migrate
 
@@ -72,8 +72,13 @@ def _create(url: URL, *, immediate_writes: bool) -> Engine:
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
         if _is_memory(url):
             options["poolclass"] = StaticPool
-        elif url.database:
-            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        else:
+            # No idle connections: a SQLite connection must never cross fork(). A child that
+            # closes one it inherited drops every POSIX lock the child holds on the file, which
+            # lets two processes write at once. Opening per transaction costs well under 1 ms.
+            options["poolclass"] = NullPool
+            if url.database:
+                Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     else:
         options["pool_pre_ping"] = True
         options["pool_recycle"] = 1800

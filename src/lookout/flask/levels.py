@@ -1,0 +1,134 @@
+"""Monitoring levels per endpoint, shared through the store, and outlier thresholds.
+
+| level | records |
+|---|---|
+| 0 | nothing |
+| 1 | the request event (the default) |
+| 2 | plus, for outliers, headers, arguments and stacks sampled while the request was slow |
+| 3 | plus a sampling profile of every request (folded stacks with sample counts) |
+
+Levels live in the store's settings table so that an admin's change reaches every process;
+each process re-reads them, and recomputes outlier thresholds (mean + c x stdev over the last
+hour of the endpoint's rollups, once it has ``warmup`` requests), in a background thread, so
+the request path only ever reads two dicts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from lookout.store.queries import summarize
+from lookout.store.settings import read_settings, write_setting
+
+if TYPE_CHECKING:
+    from lookout.store.engine import SqlStore
+
+logger = logging.getLogger("lookout.flask")
+
+LEVELS = (0, 1, 2, 3)
+THRESHOLD_WINDOW_S = 3600.0
+
+
+def level_key_prefix(app_name: str) -> str:
+    return f"flask.level:{app_name}:"
+
+
+class EndpointLevels:
+    """Levels and outlier thresholds of one app's endpoints.
+
+    Args:
+        app_name: keys the levels in the store, so two apps sharing a store keep their own.
+        store: returns the store where levels persist, or None to keep them in this process;
+            called from the background thread, so opening the store never delays start-up.
+        default_level: the level of endpoints nobody has set.
+        outlier_constant: c in mean + c x stdev.
+        outlier_warmup: requests an endpoint needs before it can have outliers.
+        refresh_interval: seconds between two background refreshes.
+    """
+
+    def __init__(
+        self,
+        app_name: str,
+        store: Callable[[], SqlStore | None],
+        *,
+        default_level: int = 1,
+        outlier_constant: float = 2.5,
+        outlier_warmup: int = 10,
+        refresh_interval: float = 10.0,
+    ) -> None:
+        self.app_name = app_name
+        self._store = store
+        self.default_level = check_level(default_level)
+        self.outlier_constant = outlier_constant
+        self.outlier_warmup = outlier_warmup
+        self.refresh_interval = refresh_interval
+        #: endpoint -> level, for endpoints not at the default (read on every request)
+        self.levels: dict[str, int] = {}
+        #: endpoint -> outlier threshold in ns (read on every level-2+ request)
+        self.thresholds_ns: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    def level_of(self, endpoint: str | None) -> int:
+        return self.levels.get(endpoint or "", self.default_level)
+
+    def set_level(self, endpoint: str, level: int) -> None:
+        """Change an endpoint's level now in this process, and for all others via the store."""
+        self.levels[endpoint] = check_level(level)
+        store = self._store()
+        if store is not None:
+            write_setting(store, level_key_prefix(self.app_name) + endpoint, str(level))
+
+    def refresh(self) -> None:
+        """Re-read levels and recompute thresholds from the store."""
+        store = self._store()
+        if store is None:
+            return
+        stored = read_settings(store, level_key_prefix(self.app_name))
+        self.levels = {
+            endpoint: int(value)
+            for endpoint, value in stored.items()
+            if value.isdigit() and int(value) in LEVELS
+        }
+        thresholds: dict[str, int] = {}
+        for summary in summarize(store, since_s=THRESHOLD_WINDOW_S, kind="request"):
+            if summary.count >= self.outlier_warmup:
+                limit_ms = summary.mean_ms + self.outlier_constant * summary.stdev_ms
+                thresholds[summary.name] = int(limit_ms * 1e6)
+        self.thresholds_ns = thresholds
+
+    def start(self) -> None:
+        """Refresh now and then every ``refresh_interval`` seconds, in a daemon thread."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._run, name="lookout-levels", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _after_fork(self) -> None:
+        if self._thread is not None and not self._stop.is_set():
+            self._thread = None
+            self.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.refresh()
+            except Exception:  # the store may be down; keep the last known levels
+                logger.warning("lookout: could not refresh monitoring levels", exc_info=True)
+            if self._stop.wait(self.refresh_interval):
+                return
+
+
+def check_level(level: int) -> int:
+    if isinstance(level, bool) or level not in LEVELS:
+        raise ValueError(f"monitoring level must be 0, 1, 2 or 3; got {level!r}")
+    return level
