@@ -395,12 +395,20 @@ class _AppHooks:
                 "stacks": list(watched.stacks),
             }
         if watched.profile is not None:
-            fields["profile"] = dict(watched.profile)
+            # [[folded path, samples], ...], busiest first; a list, not a dict, because the
+            # paths are not field names (redaction must not touch "sessions.py:open", say).
+            fields["profile"] = [[path, n] for path, n in watched.profile.most_common()]
             fields["profile_interval_ms"] = self.sampler.interval * 1000
         return fields or None
 
     def set_level(self, endpoint: str, level: int) -> None:
         """Change an endpoint's monitoring level (0 off ... 3 profiling) in every process."""
+        if endpoint not in self.app.view_functions:
+            import difflib
+
+            close = difflib.get_close_matches(endpoint, list(self.app.view_functions), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"set_level: app {self.app.name!r} has no endpoint {endpoint!r}{hint}")
         self.levels.set_level(endpoint, level)
 
     def _generate_request_id(self) -> str:
