@@ -37,8 +37,7 @@ def recorded(sqlite_url: str) -> tuple[Flask, Lookout, InMemorySink]:
     def maybe_slow() -> str:
         from flask import request
 
-        if request.args.get("slow"):
-            time.sleep(0.3)
+        time.sleep(float(request.args.get("ms", "10")) / 1000)
         return "done"
 
     @app.get("/cpu")
@@ -89,8 +88,8 @@ def test_outlier_records_headers_args_and_stacks_sampled_while_slow(
 ) -> None:
     app, lk, memory = recorded
     client = app.test_client()
-    for _ in range(8):  # warm-up: the endpoint's normal latency
-        client.get("/maybe-slow")
+    for n in range(8):  # warm-up: normal latency is 10 to 30 ms (threshold about 45 ms)
+        client.get(f"/maybe-slow?ms={10 if n % 2 else 30}")
     lk.flush(10)
     hooks = app.extensions["lookout"]
     with pytest.raises(ValueError, match="did you mean 'maybe_slow'"):
@@ -99,16 +98,16 @@ def test_outlier_records_headers_args_and_stacks_sampled_while_slow(
     hooks.levels.refresh()
     assert "maybe_slow" in hooks.levels.thresholds_ns
     client.get("/maybe-slow")  # normal: no outlier details
-    client.get("/maybe-slow?slow=1&page=2", headers={"Authorization": "Bearer s3cret"})
+    client.get("/maybe-slow?ms=300&page=2", headers={"Authorization": "Bearer s3cret"})
     lk.flush(10)
     normal, slow = [e for e in memory.events if e.kind == "request"][-2:]
     assert "outlier" not in normal.fields
     outlier = slow.fields["outlier"]
     assert outlier["threshold_ms"] > 0
-    assert outlier["args"] == {"slow": ["1"], "page": ["2"]}
+    assert outlier["args"] == {"ms": ["300"], "page": ["2"]}
     assert outlier["headers"]["Authorization"] == "[REDACTED]"
     assert outlier["stacks"], "no stack was sampled while the request was slow"
-    assert "time.sleep(0.3)" in outlier["stacks"][0]
+    assert "time.sleep(float(request.args.get" in outlier["stacks"][0]
     assert outlier["stacks"][0].startswith("after ")
     lk.close()
 
