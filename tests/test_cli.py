@@ -22,35 +22,72 @@ def lookout_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
     )
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_demo_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = lookout_cli(
+            "demo",
+            "--seconds",
+            "0.5",
+            "--no-serve",
+            "--port",
+            str(port),
+            "--store",
+            f"sqlite:///{tmp_path / 'd.db'}",
+        )
+    assert result.returncode == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in result.stderr
+
+
 def test_version() -> None:
     result = lookout_cli("--version")
     assert result.returncode == 0
     assert lookout.__version__ in result.stdout
 
 
+def run_demo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return lookout_cli(
+        "demo", "--no-serve", "--customers", "2", "--port", str(_free_port()), *args, env=env
+    )
+
+
 def test_demo_records_and_stats_reads_it_back(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'demo.db'}"
-    demo = lookout_cli("demo", "--seconds", "1.5", "--threads", "3", "--store", url)
+    demo = run_demo("--seconds", "3", "--store", url)
     assert demo.returncode == 0, demo.stderr
     for name in (
-        "shop.catalog.search",
         "shop.payments.charge",
-        "shop.rates.fetch",
-        "shop.emails.receipt_lines",
+        "shop.search.rank",
         "shop.inventory.reserve",
+        "checkout",
+        "products",
+        "recommendations",
+        "search",
     ):
-        assert name in demo.stdout
+        assert f" {name} " in demo.stdout, name
     assert "0 dropped, 0 failed" in demo.stdout
+    assert "x 200" in demo.stdout
     stats = lookout_cli("stats", "--store", url, "--since", "10m")
     assert stats.returncode == 0, stats.stderr
     assert "shop.payments.charge" in stats.stdout and "p99" in stats.stdout
+    assert "OrderValue" not in stats.stdout  # metrics have no latency to show
 
 
 def test_demo_uses_the_configured_store(tmp_path: Path) -> None:
     db = tmp_path / "from-env.db"
-    result = lookout_cli(
-        "demo", "--seconds", "0.5", "--threads", "1", env={"LOOKOUT_STORE": f"sqlite:///{db}"}
-    )
+    result = run_demo("--seconds", "0.5", env={"LOOKOUT_STORE": f"sqlite:///{db}"})
     assert result.returncode == 0, result.stderr
     assert db.exists()
 
@@ -63,7 +100,7 @@ def test_stats_on_an_empty_store(tmp_path: Path) -> None:
 
 def test_prune(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'p.db'}"
-    assert lookout_cli("demo", "--seconds", "0.5", "--threads", "1", "--store", url).returncode == 0
+    assert run_demo("--seconds", "0.5", "--store", url).returncode == 0
     keep = lookout_cli("prune", "--store", url, "--older-than", "1d")
     assert keep.returncode == 0 and "Deleted 0 events" in keep.stdout
     drop = lookout_cli("prune", "--store", url, "--older-than", "0s")

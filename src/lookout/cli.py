@@ -56,57 +56,82 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--seconds", default=5.0, show_default=True, help="How long to drive traffic.")
-@click.option("--threads", default=8, show_default=True, help="Concurrent simulated shoppers.")
+@click.option("--seconds", default=10.0, show_default=True, help="How long to drive traffic.")
+@click.option("--customers", default=6, show_default=True, help="Concurrent simulated customers.")
+@click.option("--port", default=5050, show_default=True, help="Port of the shop on 127.0.0.1.")
+@click.option(
+    "--serve/--no-serve",
+    default=True,
+    show_default=True,
+    help="Keep serving the shop after the traffic, until Ctrl+C.",
+)
 @click.option(
     "--store",
     "store_url",
     default=None,
     help="Store URL (default: the configured one, sqlite:///lookout.db).",
 )
-def demo(seconds: float, threads: int, store_url: str | None) -> None:
-    """Run a monitored demo workload, then show what was recorded."""
-    from lookout.core import Lookout
-    from lookout.demo import run_workload
+def demo(seconds: float, customers: int, port: int, serve: bool, store_url: str | None) -> None:
+    """Run a monitored demo shop under traffic, then show what was recorded."""
+    from lookout.demo import run_demo
     from lookout.render import summary_table
     from lookout.store.queries import summarize
 
-    options: dict[str, Any] = {"app_version": "demo-1.0"}
-    if store_url:
-        options["store"] = store_url
-    lk = Lookout(**options)
-    if lk.store is None:
-        raise ConfigError("the demo needs a store; set LOOKOUT_STORE or pass --store")
+    store = store_url or _store_url(None)
     console.print(
-        f"Recording into [bold]{lk.store.safe_url}[/bold] with {threads} threads for {seconds:g}s"
+        f"Recording into [bold]{store}[/bold]: shop 1.0, then a deploy of 1.1, "
+        f"{customers} customers for {seconds:g}s"
     )
     started_ns = time.time_ns()
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
-        TextColumn("{task.fields[sessions]} sessions"),
+        TextColumn("{task.fields[requests]} requests"),
         TimeRemainingColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task("shopping", total=seconds, sessions=0)
-        run_workload(
-            lk,
-            seconds=seconds,
-            threads=threads,
-            on_tick=lambda elapsed, done: progress.update(task, completed=elapsed, sessions=done),
-        )
+        task = progress.add_task("shop 1.0", total=seconds, requests=0)
+
+        def tick(elapsed: float, requests: int, version: str) -> None:
+            progress.update(
+                task, completed=elapsed, requests=requests, description=f"shop {version}"
+            )
+
+        try:
+            server, lk, traffic = run_demo(
+                store, seconds=seconds, customers=customers, port=port, on_tick=tick
+            )
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot serve on 127.0.0.1:{port}: {exc}; choose another with --port"
+            ) from None
     lk.flush(30)
     stats = lk.stats()
-    lk.close()
     window = (time.time_ns() - started_ns) / 1e9 + 1
-    summaries = summarize(lk.store, since_s=window)
-    console.print(summary_table(summaries, f"Monitored calls in the last {window:.0f}s"))
-    sql = stats["sinks"]["sql"]
+    assert lk.store is not None
     console.print(
-        f"{sql['written']:,} events written, {stats['dropped'] + sql['dropped']:,} dropped, "
-        f"{sql['failed']:,} failed. See them again with: [bold]lookout stats --store "
-        f"{lk.store.safe_url} --since 10m[/bold]"
+        summary_table(summarize(lk.store, since_s=window), f"Recorded in the last {window:.0f}s")
     )
+    sql = stats["sinks"]["sql"]
+    statuses = ", ".join(f"{n} x {status}" for status, n in sorted(traffic.by_status.items()))
+    console.print(
+        f"{traffic.requests:,} requests ({statuses}). Shop 1.1 wrote {sql['written']:,} events, "
+        f"{stats['dropped'] + sql['dropped']:,} dropped, {sql['failed']:,} failed.\n"
+        f"See them again with: [bold]lookout stats --store {lk.store.safe_url} --since 10m[/bold]"
+    )
+    if serve:
+        console.print(
+            f"The shop keeps serving at [bold]http://127.0.0.1:{server.port}/[/bold] "
+            "(try /products, /search?q=product-1, /export.csv); every request you make is "
+            "recorded. Press Ctrl+C to stop."
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            console.print("Stopping.")
+    server.stop()
+    lk.close()
 
 
 @main.command()

@@ -31,7 +31,13 @@ def format_ago(timestamp_ns: int, now_ns: int | None = None) -> str:
     return f"{seconds / 86400:.0f}d ago"
 
 
+#: Kinds whose durations mean something; metric and message events are instantaneous.
+TIMED_KINDS = ("request", "call", "run")
+
+
 def summary_table(summaries: Sequence[NameSummary], title: str) -> Table:
+    """Calls, errors and latency percentiles per name (timed kinds only)."""
+    summaries = [summary for summary in summaries if summary.kind in TIMED_KINDS]
     table = Table(title=title, title_justify="left", header_style="bold")
     table.add_column("kind")
     table.add_column("name", overflow="fold")
