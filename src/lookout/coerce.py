@@ -150,13 +150,31 @@ def coerce_fields(
     return _coerce_mapping(fields.items(), limits, 0)
 
 
-def bound_fields(fields: dict[str, JSONValue], max_bytes: int) -> dict[str, JSONValue]:
+def _size_upper_bound(fields: Mapping[str, Any]) -> int:
+    """A cheap upper bound of the JSON size of flat fields, or a huge number when nested.
+
+    Escaping can grow a character to six (``\\u0000``), so strings count six per character;
+    serialising is only needed when this bound is over the limit.
+    """
+    total = 2
+    for key, value in fields.items():
+        total += 6 * len(key) + 4
+        if isinstance(value, str):
+            total += 6 * len(value) + 2
+        elif value is None or isinstance(value, (bool, int, float)):
+            total += 32 if not isinstance(value, int) or value.bit_length() < 100 else 4096
+        else:
+            return 1 << 62  # nested: measure it properly
+    return total
+
+
+def bound_fields(fields: Mapping[str, Any], max_bytes: int) -> Mapping[str, Any]:
     """Keep an event's fields within ``max_bytes`` of JSON by replacing the largest values.
 
     Whole values are replaced (rather than cut mid-structure) so that what remains is still
     meaningful; each replaced value says how large it was.
     """
-    if not fields:
+    if not fields or _size_upper_bound(fields) <= max_bytes:
         return fields
     sizes = {key: len(json.dumps(value, ensure_ascii=False)) for key, value in fields.items()}
     total = sum(sizes.values()) + sum(len(key) + 4 for key in fields) + 2

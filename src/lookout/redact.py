@@ -39,16 +39,25 @@ class Redactor:
                 self._decisions[key] = decision
         return decision
 
-    def redact(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """A copy of ``data`` with secret values replaced, at any depth of mappings and lists."""
-        return {
-            key: REDACTED if self.is_secret(key) else self._redact_value(value)
-            for key, value in data.items()
-        }
+    def redact(self, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``data`` with secret values replaced, at any depth of mappings and lists.
+
+        Returns ``data`` itself when nothing in it is secret (the common case, and no copy),
+        otherwise a new dict; the input is never modified.
+        """
+        changed: dict[str, Any] | None = None
+        for key, value in data.items():
+            clean = REDACTED if self.is_secret(key) else self._redact_value(value)
+            if clean is not value and changed is None:
+                changed = dict(data)
+            if changed is not None:
+                changed[key] = clean
+        return data if changed is None else changed
 
     def _redact_value(self, value: Any) -> Any:
         if isinstance(value, Mapping):
             return self.redact(value)
         if isinstance(value, list):
-            return [self._redact_value(item) for item in value]
+            cleaned = [self._redact_value(item) for item in value]
+            return value if all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
         return value

@@ -29,7 +29,7 @@ from lookout.flask.useragent import user_agent_family
 
 if TYPE_CHECKING:
     from lookout.core import Lookout
-    from lookout.recorder import BuildContext
+    from lookout.recorder import BuildContext, Recorder
 
 logger = logging.getLogger("lookout.flask")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -135,15 +135,17 @@ def client_ip(
 class RequestSource:
     """Builds request and metric events from the tuples the hooks capture."""
 
-    def __init__(self, app_name: str, config: _Config) -> None:
+    def __init__(self, app_name: str, config: _Config, recorder: Recorder) -> None:
         self.app_name = app_name
         self.config = config
+        self.recorder = recorder
         self._method_tags: dict[str, dict[str, str]] = {}
 
     def tags_for(self, method: str) -> dict[str, str]:
+        """The same tags object for every request of a method, redacted only once."""
         tags = self._method_tags.get(method)
         if tags is None:
-            tags = self._method_tags[method] = {"method": method}
+            tags = self._method_tags[method] = self.recorder.mark_static({"method": method})
         return tags
 
     def build_event(self, item: tuple[Any, ...], context: BuildContext) -> Event:
@@ -236,7 +238,7 @@ class _AppHooks:
         self.lookout = lookout
         self.config = config
         self.recorder = lookout.recorder
-        self.source = RequestSource(app.name, config)
+        self.source = RequestSource(app.name, config, lookout.recorder)
         self.app = app
         self._tracked_by_endpoint: dict[tuple[str | None, str], tuple[str, ...] | str | None] = {}
         self.levels = EndpointLevels(

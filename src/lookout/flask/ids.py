@@ -6,16 +6,22 @@ smuggle anything: only printable ASCII without spaces, quotes or separators, and
 
 from __future__ import annotations
 
+import random
 import re
-import uuid
 
 MAX_REQUEST_ID_LENGTH = 128
+_random_bits = random.getrandbits
 _SAFE_ID = re.compile(rf"[A-Za-z0-9._~:+/=@-]{{1,{MAX_REQUEST_ID_LENGTH}}}")
 
 
 def new_request_id() -> str:
-    """The default generator: 32 hex characters (a uuid4 without dashes)."""
-    return uuid.uuid4().hex
+    """The default generator: 32 random hex characters (128 bits, like a uuid4).
+
+    From the ``random`` module, which Python reseeds in every forked child, rather than
+    ``uuid4()``: a request id correlates log lines, it guards nothing, and this is several
+    times cheaper than a system call per request.
+    """
+    return f"{_random_bits(128):032x}"
 
 
 def is_valid_request_id(value: str | None) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.pool import Pool, StaticPool
 
 from lookout.store import migrate
 
@@ -34,6 +34,10 @@ _DRIVER_EXTRAS = {
     "MySQLdb": "mysql",
     "mysqldb": "mysql",
 }
+
+
+#: Pools inherited through fork(), kept so that their connections are never closed here.
+_INHERITED_POOLS: list[Pool] = []
 
 
 class StoreConfigError(ValueError):
@@ -72,13 +76,8 @@ def _create(url: URL, *, immediate_writes: bool) -> Engine:
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
         if _is_memory(url):
             options["poolclass"] = StaticPool
-        else:
-            # No idle connections: a SQLite connection must never cross fork(). A child that
-            # closes one it inherited drops every POSIX lock the child holds on the file, which
-            # lets two processes write at once. Opening per transaction costs well under 1 ms.
-            options["poolclass"] = NullPool
-            if url.database:
-                Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        elif url.database:
+            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     else:
         options["pool_pre_ping"] = True
         options["pool_recycle"] = 1800
@@ -139,10 +138,20 @@ class SqlStore:
         return self.url.render_as_string(hide_password=True)
 
     def after_fork(self) -> None:
-        """Forget pooled connections inherited from the parent without closing them under it."""
-        self.engine.dispose(close=False)
-        if self.read_engine is not self.engine:
-            self.read_engine.dispose(close=False)
+        """Start a fresh pool; keep the inherited one, unused and never closed.
+
+        The parent still uses those connections. For SQLite there is more: were the child to
+        close one (as garbage collection of a dropped pool would), POSIX would release every
+        lock the child holds on the database file, letting two processes write at once. So
+        the inherited pools are kept referenced for the life of the process (a few file
+        descriptors per fork).
+        """
+        for engine in {
+            id(self.engine): self.engine,
+            id(self.read_engine): self.read_engine,
+        }.values():
+            _INHERITED_POOLS.append(engine.pool)
+            engine.dispose(close=False)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -27,6 +27,23 @@ NameKey = tuple[str, str]
 SourceKey = tuple[str, int, str]
 
 
+class _JsonOfSameObjects:
+    """JSON of mappings, computed once per object within one batch.
+
+    Many events of a batch share one tags object (a function's static tags, a method's tags);
+    the objects stay alive for the batch, so their ids cannot be reused meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[int, str] = {}
+
+    def __call__(self, mapping: Any) -> str:
+        text = self._cache.get(id(mapping))
+        if text is None:
+            text = self._cache[id(mapping)] = _dumps(mapping)
+        return text
+
+
 class BatchWriter:
     """Writes batches into one store, remembering the ids of names and sources it has seen."""
 
@@ -45,6 +62,7 @@ class BatchWriter:
             ("host", "pid", "app_version"),
             {(e.host, e.pid, e.app_version or "") for e in batch},
         )
+        tags_json = _JsonOfSameObjects()
         rows = [
             (
                 name_ids[(e.kind, e.name)],
@@ -56,7 +74,7 @@ class BatchWriter:
                 e.request_id,
                 e.group,
                 e.client_ip,
-                _dumps(e.tags) if e.tags else None,
+                tags_json(e.tags) if e.tags else None,
                 _dumps(e.fields) if e.fields else None,
                 e.error_type,
                 e.error_message,

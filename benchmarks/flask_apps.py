@@ -1,0 +1,101 @@
+"""The hello-world app of ``flask_overhead.py``, bare or instrumented by one tool.
+
+``create(variant)`` is an application factory, so gunicorn can start it:
+``gunicorn 'flask_apps:create("lookout")'``. Each tool is set up as its documentation says,
+with any exporter pointed at nothing (no network traffic).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from flask import Flask, g
+
+VARIANTS = (
+    "bare",
+    "lookout",
+    "lookout+g",
+    "flask-monitoringdashboard",
+    "prometheus-flask-exporter",
+    "opentelemetry",
+    "sentry",
+)
+
+
+def _folder() -> str:
+    return os.environ.get("LOOKOUT_BENCH_DIR") or tempfile.mkdtemp(prefix="flask-bench-")
+
+
+def create(variant: str = "bare") -> Flask:
+    app = Flask(f"bench-{variant}")
+
+    @app.get("/")
+    def hello() -> str:
+        g.user_id = 42
+        return "Hello, World!"
+
+    instrument(app, variant)
+    return app
+
+
+def instrument(app: Flask, variant: str) -> Any:
+    folder = _folder()
+    if variant == "bare":
+        return None
+    if variant in ("lookout", "lookout+g"):
+        from lookout import Lookout
+        from lookout.flask import LookoutFlask
+
+        lk = Lookout(
+            store=f"sqlite:///{folder}/lookout.db", queue_size=2_000_000, sink_queue_size=2_000_000
+        )
+        if variant == "lookout":
+            return LookoutFlask(app, lk)
+        return LookoutFlask(app, lk, track_g=["user_id"], group_by=lambda: g.get("user_id"))
+    if variant == "flask-monitoringdashboard":
+        import flask_monitoringdashboard as dashboard
+
+        dashboard.config.database_name = f"sqlite:///{folder}/fmd.db"
+        dashboard.bind(app)
+        return dashboard
+    if variant == "prometheus-flask-exporter":
+        from prometheus_client import CollectorRegistry
+        from prometheus_flask_exporter import PrometheusMetrics
+
+        return PrometheusMetrics(app, registry=CollectorRegistry())
+    if variant == "opentelemetry":
+        from opentelemetry.instrumentation.flask import FlaskInstrumentor
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import (
+            BatchSpanProcessor,
+            SpanExporter,
+            SpanExportResult,
+        )
+
+        class Discard(SpanExporter):
+            def export(self, spans: Any) -> SpanExportResult:
+                return SpanExportResult.SUCCESS
+
+        provider = TracerProvider()
+        provider.add_span_processor(BatchSpanProcessor(Discard()))
+        FlaskInstrumentor().instrument_app(app, tracer_provider=provider)
+        return provider
+    if variant == "sentry":
+        import sentry_sdk
+        from sentry_sdk.integrations.flask import FlaskIntegration
+        from sentry_sdk.transport import Transport
+
+        class Discard(Transport):
+            def capture_envelope(self, envelope: Any) -> None:
+                pass
+
+        sentry_sdk.init(
+            dsn="http://public@127.0.0.1:9/1",
+            traces_sample_rate=1.0,
+            transport=Discard,
+            integrations=[FlaskIntegration()],
+        )
+        return sentry_sdk
+    raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")

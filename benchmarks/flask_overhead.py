@@ -1,0 +1,181 @@
+"""What each Flask monitoring tool adds to a hello-world request, side by side in one run.
+
+(a) in-process: N requests through Flask's test client, each variant in its own fresh
+    process (Sentry patches Flask globally), rounds interleaved, median per variant; reported
+    as microseconds added to the bare app's wall time per request, and process CPU per
+    request including the time to write everything out where the tool has a flush.
+(b) over HTTP: gunicorn with 2 sync workers on 127.0.0.1, loaded by wrk; requests/s as a
+    ratio to the bare app.
+
+    python benchmarks/flask_overhead.py [--requests 5000] [--rounds 5] [--wrk-seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from flask_apps import VARIANTS  # noqa: E402
+
+CHILD = """
+import json, sys, time
+sys.path.insert(0, {here!r})
+from flask_apps import create
+variant, count = sys.argv[1], int(sys.argv[2])
+app = create(variant)
+client = app.test_client()
+for _ in range(200):
+    client.get("/")
+cpu0, wall0, own0 = time.process_time(), time.perf_counter(), time.thread_time()
+for _ in range(count):
+    client.get("/")
+wall = time.perf_counter() - wall0
+own = time.thread_time() - own0
+lookout = app.extensions.get("lookout")
+if lookout is not None:
+    lookout.lookout.flush(120)
+cpu = time.process_time() - cpu0
+print(json.dumps({{"wall_us": wall / count * 1e6, "cpu_us": cpu / count * 1e6,
+                  "own_us": own / count * 1e6}}))
+"""
+
+
+def in_process(requests: int, rounds: int) -> dict[str, tuple[float, float, float]]:
+    results: dict[str, list[dict[str, float]]] = {variant: [] for variant in VARIANTS}
+    for _ in range(rounds):
+        for variant in VARIANTS:
+            with tempfile.TemporaryDirectory() as folder:
+                out = subprocess.run(
+                    [sys.executable, "-c", CHILD.format(here=str(HERE)), variant, str(requests)],
+                    capture_output=True,
+                    text=True,
+                    cwd=folder,
+                    check=True,
+                    env={**os.environ, "LOOKOUT_BENCH_DIR": folder},
+                ).stdout
+            results[variant].append(json.loads(out.strip().splitlines()[-1]))
+    return {
+        variant: (
+            statistics.median(r["wall_us"] for r in runs),
+            statistics.median(r["cpu_us"] for r in runs),
+        )
+        for variant, runs in results.items()
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def over_http(seconds: int) -> dict[str, float]:
+    rates: dict[str, float] = {}
+    for variant in VARIANTS:
+        port = _free_port()
+        with tempfile.TemporaryDirectory() as folder:
+            server = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--workers",
+                    "2",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--chdir",
+                    str(HERE),
+                    f"flask_apps:create({variant!r})",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=folder,
+                env={**os.environ, "LOOKOUT_BENCH_DIR": folder},
+            )
+            try:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    with socket.socket() as probe:
+                        if probe.connect_ex(("127.0.0.1", port)) == 0:
+                            break
+                    time.sleep(0.2)
+                subprocess.run(
+                    ["wrk", "-t1", "-c8", "-d1s", f"http://127.0.0.1:{port}/"],
+                    capture_output=True,
+                    check=True,
+                )  # warm-up
+                out = subprocess.run(
+                    ["wrk", "-t2", "-c16", f"-d{seconds}s", f"http://127.0.0.1:{port}/"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            finally:
+                server.send_signal(signal.SIGTERM)
+                server.wait(60)
+        match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        rates[variant] = float(match.group(1)) if match else float("nan")
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--wrk-seconds", type=int, default=5)
+    args = parser.parse_args()
+
+    timings = in_process(args.requests, args.rounds)
+    bare_wall, _, bare_own = timings["bare"]
+    added = {v: timings[v][0] - bare_wall for v in VARIANTS}
+    peers = [v for v in VARIANTS if not v.startswith(("bare", "lookout"))]
+    cheapest = min(peers, key=added.__getitem__)
+    print(f"(a) test client, median of {args.rounds} rounds x {args.requests:,} requests")
+    print(
+        f"{'variant':<28} {'µs/request':>11} {'added µs':>9} {'caller CPU added':>17} "
+        f"{'process CPU µs/request':>23}"
+    )
+    for variant in VARIANTS:
+        wall, cpu, own = timings[variant]
+        print(
+            f"{variant:<28} {wall:>11.1f} {added[variant]:>9.1f} {own - bare_own:>17.1f} "
+            f"{cpu:>23.1f}"
+        )
+    ratio = added["lookout"] / added[cheapest]
+    print(
+        f"Lookout level 1 adds {added['lookout']:.1f} µs, {ratio:.2f}x the cheapest peer "
+        f"({cheapest}, {added[cheapest]:.1f} µs); target <= 0.5x: "
+        f"{'met' if ratio <= 0.5 else 'NOT met'}"
+    )
+
+    if shutil.which("wrk") is None:
+        print("\n(b) skipped: wrk is not installed (apt-get install wrk)")
+        return
+    rates = over_http(args.wrk_seconds)
+    print(f"\n(b) gunicorn 2 sync workers + wrk -t2 -c16 -d{args.wrk_seconds}s on 127.0.0.1")
+    print(f"{'variant':<28} {'requests/s':>11} {'x bare':>7}")
+    for variant in VARIANTS:
+        print(f"{variant:<28} {rates[variant]:>11,.0f} {rates[variant] / rates['bare']:>7.1%}")
+    share = rates["lookout"] / rates["bare"]
+    print(
+        f"Lookout level 1 keeps {share:.1%} of bare throughput; target >= 95%: "
+        f"{'met' if share >= 0.95 else 'NOT met'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
