@@ -72,6 +72,7 @@ def in_process(requests: int, rounds: int) -> dict[str, tuple[float, float, floa
         variant: (
             statistics.median(r["wall_us"] for r in runs),
             statistics.median(r["cpu_us"] for r in runs),
+            statistics.median(r["own_us"] for r in runs),
         )
         for variant, runs in results.items()
     }
