@@ -1,4 +1,4 @@
-"""Per-request state, kept on ``flask.g`` under a private name, and the helpers that use it."""
+"""Per-request state, kept in the WSGI environ, and the helpers that use it."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from flask import g, has_request_context
+from flask import has_request_context, request
 
 from lookout.flask.sampler import WatchedRequest
 
-STATE_KEY = "_lookout"
+#: Where the request's state lives: the WSGI environ, one dict lookup away on every path.
+STATE_KEY = "lookout.state"
 
 #: The units CloudWatch accepts for a metric datum (``add_metric`` validates against these).
 CLOUDWATCH_UNITS = frozenset(
@@ -82,7 +83,7 @@ class RequestState:
 def current_state() -> RequestState | None:
     if not has_request_context():
         return None
-    state: RequestState | None = g.get(STATE_KEY)
+    state: RequestState | None = request.environ.get(STATE_KEY)
     return state
 
 

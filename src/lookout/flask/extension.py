@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import Flask, Response, g, got_request_exception, request
+from flask import Flask, Request, Response, g, got_request_exception, request
 
 from lookout.coerce import coerce
 from lookout.config import SETTING_NAMES
@@ -250,6 +250,8 @@ class _AppHooks:
             refresh_interval=config.level_refresh_interval,
         )
         self.sampler = StackSampler(config.sampler_interval)
+        #: the WSGI environ key of the request id header, read without building Headers
+        self._request_id_environ_key = "HTTP_" + config.request_id_header.upper().replace("-", "_")
         self._levels_started = False
 
     # -- hooks ----------------------------------------------------------------------------------
@@ -260,14 +262,16 @@ class _AppHooks:
             # not run threads touching the store when it forks its workers.
             self._levels_started = True
             self.levels.start()
-        endpoint = request.endpoint
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        endpoint = req.endpoint
         if endpoint in self.config.exclude_endpoints:
             return
         levels = self.levels
         level = levels.levels.get(endpoint or "", levels.default_level)
         if level == 0:
             return
-        incoming = request.headers.get(self.config.request_id_header)
+        environ = req.environ
+        incoming = environ.get(self._request_id_environ_key)
         if incoming is not None and is_valid_request_id(incoming):
             rid = incoming
         else:
@@ -275,7 +279,7 @@ class _AppHooks:
         state = RequestState(t0, rid)
         if level >= 2:
             self._watch(state, levels.thresholds_ns.get(endpoint or ""), level)
-        setattr(g, STATE_KEY, state)
+        environ[STATE_KEY] = state
 
     def _watch(self, state: RequestState, threshold_ns: int | None, level: int) -> None:
         """Level 2+: let the sampler look at this request's thread while it runs."""
@@ -286,23 +290,24 @@ class _AppHooks:
         self.sampler.watch(state.thread_id, state.watched)
 
     def after_request(self, response: Response) -> Response:
-        state: RequestState | None = g.get(STATE_KEY)
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        state: RequestState | None = req.environ.get(STATE_KEY)
         if state is None or state.response_seen:
             return response
         state.response_seen = True
         try:
             response.headers[self.config.request_id_header] = state.request_id
-            extra = self._extra_fields()
+            extra = self._extra_fields(req)
             group = self._group()
             if isinstance(group, tuple):
                 extra = {**(extra or {}), "group.error": group[1]}
                 group = None
-            captured = self._capture_request(response.status_code, group, extra, state)
+            captured = self._capture_request(req, response.status_code, group, extra, state)
             if state.watched is not None:
                 state.details = {
-                    "headers": dict(request.headers),
-                    "args": request.args.to_dict(flat=False),
-                    "view_args": dict(request.view_args or {}),
+                    "headers": dict(req.headers),
+                    "args": req.args.to_dict(flat=False),
+                    "view_args": dict(req.view_args or {}),
                 }
             if response.content_length is None and response.is_streamed:
                 # The work goes on while the body streams: time it until the server closes it.
@@ -318,21 +323,22 @@ class _AppHooks:
         return response
 
     def on_exception(self, sender: Flask, exception: BaseException, **_: Any) -> None:
-        state: RequestState | None = g.get(STATE_KEY)
+        state: RequestState | None = request.environ.get(STATE_KEY)
         if state is not None and state.error is None:
             state.error, state.tb = exception, exception.__traceback__
 
     def teardown_request(self, error: BaseException | None) -> None:
         """Records requests whose response never reached ``after_request`` (propagated errors)."""
-        state: RequestState | None = g.get(STATE_KEY)
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        state: RequestState | None = req.environ.get(STATE_KEY)
         if state is None or state.response_seen:
             return
         state.response_seen = True
         if error is not None and state.error is None:
             state.error, state.tb = error, error.__traceback__
         try:
-            extra = self._extra_fields()
-            captured = self._capture_request(500, None, extra, state)
+            extra = self._extra_fields(req)
+            captured = self._capture_request(req, 500, None, extra, state)
             self._finish(state, captured)
         except Exception:
             if self.config.raise_exceptions:
@@ -341,16 +347,21 @@ class _AppHooks:
 
     # -- capture ----------------------------------------------------------------------------------
     def _capture_request(
-        self, status: int, group: Any, extra: dict[str, Any] | None, state: RequestState
+        self,
+        req: Request,
+        status: int,
+        group: Any,
+        extra: dict[str, Any] | None,
+        state: RequestState,
     ) -> list[Any]:
-        environ = request.environ
-        rule = request.url_rule
+        environ = req.environ
+        rule = req.url_rule
         return [
             self.source,
             state.t0,
             0,
-            request.endpoint,
-            request.method,
+            req.endpoint,
+            req.method,
             status,
             None,
             state.request_id,
@@ -358,7 +369,7 @@ class _AppHooks:
             environ.get("REMOTE_ADDR"),
             environ.get("HTTP_X_FORWARDED_FOR") if self.config.trusted_proxies else None,
             None if rule is None else rule.rule,
-            request.path[:1024],
+            req.path[:1024],
             environ.get("HTTP_USER_AGENT") if self.config.record_user_agent else None,
             extra,
             state.error,
@@ -437,8 +448,8 @@ class _AppHooks:
                 raise
             return ("error", f"{type(exc).__name__}: {exc}"[:500])
 
-    def _extra_fields(self) -> dict[str, Any] | None:
-        names = self._tracked_names()
+    def _extra_fields(self, req: Request) -> dict[str, Any] | None:
+        names = self._tracked_names(req)
         if names is None:
             return None
         values = vars(g._get_current_object())
@@ -451,21 +462,21 @@ class _AppHooks:
         limits = self.lookout.limits
         return {"g": {name: coerce(value, limits) for name, value in chosen.items()}}
 
-    def _tracked_names(self) -> tuple[str, ...] | str | None:
+    def _tracked_names(self, req: Request) -> tuple[str, ...] | str | None:
         """The g names to record for this endpoint and method (cached per pair)."""
-        key = (request.endpoint, request.method)
+        key = (req.endpoint, req.method)
         try:
             return self._tracked_by_endpoint[key]
         except KeyError:
             pass
-        view = self.app.view_functions.get(request.endpoint or "")
+        view = self.app.view_functions.get(req.endpoint or "")
         track = getattr(view, TRACK_ATTRIBUTE, None) if view is not None else None
         setting = track if track is not None else self.config.track_g
         if setting is None or setting == "all":
             names: tuple[str, ...] | str | None = setting
         else:
             assert isinstance(setting, dict)
-            names = setting.get(request.method, setting.get("*"))
+            names = setting.get(req.method, setting.get("*"))
         self._tracked_by_endpoint[key] = names
         return names
 
