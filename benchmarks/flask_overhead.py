@@ -70,7 +70,8 @@ def in_process(requests: int, rounds: int) -> dict[str, tuple[float, float, floa
                     check=True,
                     env={**os.environ, "LOOKOUT_BENCH_DIR": folder},
                 ).stdout
-            results[variant].append(json.loads(out.strip().splitlines()[-1]))
+            line = [text for text in out.splitlines() if text.startswith('{"wall_us"')][-1]
+            results[variant].append(json.loads(line))
     return {
         variant: (
             statistics.median(r["wall_us"] for r in runs),
