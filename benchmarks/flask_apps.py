@@ -17,6 +17,7 @@ VARIANTS = (
     "bare",
     "lookout",
     "lookout+g",
+    "lookout level 3",
     "flask-monitoringdashboard",
     "prometheus-flask-exporter",
     "opentelemetry",
@@ -44,7 +45,7 @@ def instrument(app: Flask, variant: str) -> Any:
     folder = _folder()
     if variant == "bare":
         return None
-    if variant in ("lookout", "lookout+g"):
+    if variant.startswith("lookout"):
         from lookout import Lookout
         from lookout.flask import LookoutFlask
 
@@ -53,6 +54,8 @@ def instrument(app: Flask, variant: str) -> Any:
         )
         if variant == "lookout":
             return LookoutFlask(app, lk)
+        if variant == "lookout level 3":  # the sampling profiler on every request
+            return LookoutFlask(app, lk, default_level=3)
         return LookoutFlask(app, lk, track_g=["user_id"], group_by=lambda: g.get("user_id"))
     if variant == "flask-monitoringdashboard":
         import flask_monitoringdashboard as dashboard

@@ -108,30 +108,16 @@ class CallSpec:
         fields = self.static_fields
         if dynamic:
             fields = {**fields, **dynamic}
-        if error is None:
-            return Event(
-                "call",
-                self.name,
-                t0 + context.clock_offset_ns,
-                t1 - t0,
-                OK,
-                None,
-                HOSTNAME,
-                context.pid,
-                context.app_version,
-                None,
-                None,
-                None,
-                self.tags,
-                fields,
-            )
-        error_type, message, tb_text = describe_error(error, context.limits, tb)
+        outcome, error_type, message, tb_text = OK, None, None, None
+        if error is not None:
+            outcome = ERROR
+            error_type, message, tb_text = describe_error(error, context.limits, tb)
         return Event(
             "call",
             self.name,
             t0 + context.clock_offset_ns,
             t1 - t0,
-            ERROR,
+            outcome,
             None,
             HOSTNAME,
             context.pid,
