@@ -408,9 +408,9 @@ class _AppHooks:
                 "stacks": list(watched.stacks),
             }
         if watched.profile is not None:
-            # [[folded path, samples], ...], busiest first; a list, not a dict, because the
-            # paths are not field names (redaction must not touch "sessions.py:open", say).
-            fields["profile"] = [[path, n] for path, n in watched.profile.most_common()]
+            # [[folded path, ms], ...], busiest first; a list, not a dict, because the paths
+            # are not field names (redaction must not touch "sessions.py:open", say).
+            fields["profile"] = [[path, round(ms, 3)] for path, ms in watched.profile.most_common()]
             fields["profile_interval_ms"] = self.sampler.interval * 1000
         return fields or None
 

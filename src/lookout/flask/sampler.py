@@ -5,8 +5,10 @@ on the request's thread). Every ``interval`` the sampler reads ``sys._current_fr
 
 - for a request past its endpoint's outlier threshold, keeps up to ``MAX_OUTLIER_STACKS``
   formatted stacks, taken while it is being slow rather than after it finished;
-- for a request at level 3 (profiling), adds one sample to the count of its folded stack
-  (``file:function;file:function;...``), so that samples x interval is time spent per path.
+- for a request at level 3 (profiling), adds the time since its previous sample to its folded
+  stack (``file:function;file:function;...``). Timing each sample, rather than assuming one
+  interval per sample, keeps the profile right when the GIL delays the sampler (a CPU-bound
+  request holds it for up to the switch interval).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import sys
 import threading
 import time
 import traceback
-from collections import Counter
 from types import FrameType
 
 MAX_OUTLIER_STACKS = 3
@@ -26,13 +27,15 @@ MAX_PROFILE_PATHS = 2000
 class WatchedRequest:
     """What the sampler collects for one request in flight."""
 
-    __slots__ = ("outlier_after_ns", "profile", "stacks", "t0")
+    __slots__ = ("last_sample_ns", "outlier_after_ns", "profile", "stacks", "t0")
 
     def __init__(self, t0: int, outlier_after_ns: int | None, profile: bool) -> None:
         self.t0 = t0
         self.outlier_after_ns = outlier_after_ns
-        self.profile: Counter[str] | None = Counter() if profile else None
+        #: folded stack -> milliseconds spent there
+        self.profile: dict[str, float] | None = {} if profile else None
         self.stacks: list[str] = []
+        self.last_sample_ns = t0
 
 
 def fold(frame: FrameType | None) -> str:
@@ -89,7 +92,10 @@ class StackSampler:
                     continue
                 self.samples_taken += 1
                 if watched.profile is not None and len(watched.profile) < MAX_PROFILE_PATHS:
-                    watched.profile[fold(frame)] += 1
+                    path = fold(frame)
+                    spent = (now - watched.last_sample_ns) / 1e6
+                    watched.profile[path] = watched.profile.get(path, 0.0) + spent
+                    watched.last_sample_ns = now
                 if (
                     watched.outlier_after_ns is not None
                     and now - watched.t0 > watched.outlier_after_ns
