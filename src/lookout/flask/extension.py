@@ -410,7 +410,8 @@ class _AppHooks:
         if watched.profile is not None:
             # [[folded path, ms], ...], busiest first; a list, not a dict, because the paths
             # are not field names (redaction must not touch "sessions.py:open", say).
-            fields["profile"] = [[path, round(ms, 3)] for path, ms in watched.profile.most_common()]
+            busiest = sorted(watched.profile.items(), key=lambda item: -item[1])
+            fields["profile"] = [[path, round(ms, 3)] for path, ms in busiest]
             fields["profile_interval_ms"] = self.sampler.interval * 1000
         return fields or None
 
