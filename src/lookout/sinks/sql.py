@@ -25,20 +25,27 @@ PRUNE_EVERY_S = 3600.0
 _sinks: weakref.WeakSet[SqlSink] = weakref.WeakSet()
 
 
+#: Longest a fork waits for a store being opened (a database that does not answer could make
+#: the open take minutes; after this the fork goes ahead and the child opens its own store).
+FORK_WAIT_S = 5.0
+_held_for_fork: list[SqlSink] = []
+
+
 def _before_fork() -> None:
-    """Never fork while a thread is opening (and migrating) a store: the child would inherit
-    the half-done work and its locks. Opening holds ``_open_lock``; fork waits for it."""
+    """Avoid forking while a thread is opening (and migrating) a store: the child would inherit
+    the half-done work and its locks. Opening holds ``_open_lock``; fork waits for it, briefly."""
     for sink in list(_sinks):
-        sink._open_lock.acquire()
+        if sink._open_lock.acquire(timeout=FORK_WAIT_S):
+            _held_for_fork.append(sink)
 
 
 def _after_fork_in_parent() -> None:
-    for sink in list(_sinks):
-        if sink._open_lock.locked():
-            sink._open_lock.release()
+    while _held_for_fork:
+        _held_for_fork.pop()._open_lock.release()
 
 
 def _after_fork_in_child() -> None:
+    _held_for_fork.clear()
     for sink in list(_sinks):
         sink._open_lock = threading.Lock()
 
