@@ -7,6 +7,7 @@ worker thread, cheap to pass around, and impossible for one sink to change under
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import time
@@ -160,3 +161,15 @@ def describe_error(
         tail = text.encode("utf-8", "replace")[-(max_bytes - 64) :].decode("utf-8", "ignore")
         text = "…[traceback start cut]\n" + tail
     return type_name, bound_str(message, max_bytes), text
+
+
+def event_document(event: Event) -> dict[str, Any]:
+    """The event as a JSON-ready dict: every field, ``time`` in ISO 8601 UTC, no empty ones."""
+    document: dict[str, Any] = {
+        "time": dt.datetime.fromtimestamp(event.start_ns / 1e9, dt.timezone.utc).isoformat(),
+    }
+    for name, value in zip(Event._fields, event, strict=True):
+        if value is not None and value != {}:
+            document[name] = value
+    document["duration_ms"] = event.duration_ns / 1e6
+    return document

@@ -28,7 +28,7 @@ from lookout._internal import swallow_internal_errors
 from lookout.coerce import DEFAULT_LIMITS, Limits, bound_fields, coerce_fields
 from lookout.events import Event
 from lookout.redact import Redactor
-from lookout.sinks.base import Sink
+from lookout.sinks.base import PermanentWriteError, Sink
 
 logger = logging.getLogger("lookout.recorder")
 
@@ -37,6 +37,8 @@ logger = logging.getLogger("lookout.recorder")
 #: 10 us per request more than at 100 ms. Events still reach a sink within this plus the
 #: batch interval.
 DISPATCH_POLL_SECONDS = 0.1
+#: Longest wait a destination's ``Retry-After`` can impose before the next attempt.
+MAX_RETRY_AFTER_S = 600.0
 #: Most static mappings whose cleaned form is remembered (see Recorder.mark_static).
 STATIC_MAPPINGS_LIMIT = 100_000
 #: Events handed to the sink queues at a time by the dispatcher.
@@ -190,7 +192,14 @@ class SinkWorker:
                 self.last_error_ns = time.time_ns()
                 attempt += 1
                 delay = self.retry.delay(attempt)
-                if attempt > self.retry.max_retries or not self._may_wait(delay):
+                retry_after = getattr(exc, "retry_after", None)
+                if isinstance(retry_after, (int, float)) and retry_after > delay:
+                    delay = min(float(retry_after), MAX_RETRY_AFTER_S)  # the destination said
+                if (
+                    isinstance(exc, PermanentWriteError)
+                    or attempt > self.retry.max_retries
+                    or not self._may_wait(delay)
+                ):
                     self.failed += len(batch)
                     logger.warning(
                         "lookout: sink %r failed to write %d events after %d attempts: %s",

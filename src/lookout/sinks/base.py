@@ -30,6 +30,23 @@ class Sink(Protocol):
         """Release connections; called once, after the last write."""
 
 
+class PermanentWriteError(Exception):
+    """The destination refused the batch for good (say HTTP 400): retrying cannot help, so
+    the Recorder counts its events as failed at once."""
+
+
+class RetryLater(Exception):
+    """A transient refusal that says when to come back (HTTP 429/503 with ``Retry-After``).
+
+    Args:
+        retry_after: seconds to wait before the next attempt, if the destination said.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class BaseSink:
     """Optional base class with the lifecycle hooks the Recorder calls when present."""
 

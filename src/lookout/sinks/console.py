@@ -7,28 +7,14 @@ as one self-contained JSON object.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
 
-from lookout.events import Event
+from lookout.events import Event, event_document
 from lookout.sinks.base import BaseSink
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr).encode
-
-
-def event_document(event: Event) -> dict[str, Any]:
-    """The event as a JSON-ready dict: every field, ``time`` in ISO 8601 UTC, no empty ones."""
-    document: dict[str, Any] = {
-        "time": dt.datetime.fromtimestamp(event.start_ns / 1e9, dt.timezone.utc).isoformat(),
-    }
-    for name, value in zip(Event._fields, event, strict=True):
-        if value is not None and value != {}:
-            document[name] = value
-    document["duration_ms"] = event.duration_ns / 1e6
-    return document
 
 
 class LoggingSink(BaseSink):

@@ -1,0 +1,161 @@
+"""The HTTP sink: POST events to any endpoint, batched or one request per event.
+
+Retries follow HTTP's meaning: connection errors, timeouts, 429 and 5xx are transient (the
+Recorder retries them with backoff, waiting at least what ``Retry-After`` asks); any other 4xx
+means the request itself is wrong, so those events count as failed at once. TLS certificates
+are verified unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import json
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from lookout.events import Event, event_document
+from lookout.sinks.base import BaseSink, PermanentWriteError, RetryLater
+
+try:
+    import requests
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
+    raise ModuleNotFoundError(
+        "the HTTP sink needs requests: pip install 'lookout[http]'", name=exc.name
+    ) from exc
+
+PayloadGenerator = Callable[[Any], Any]
+HeaderValue = str | Callable[[Any], Any]
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr).encode
+
+
+def default_payload(events_or_event: Sequence[Event] | Event) -> Any:
+    """A JSON array of event documents (batched), or one document (per event)."""
+    if isinstance(events_or_event, Event):
+        return event_document(events_or_event)
+    return [event_document(event) for event in events_or_event]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+class HttpSink(BaseSink):
+    """Sends events to an HTTP endpoint.
+
+    Args:
+        url: where to send.
+        method: HTTP method (default POST).
+        headers: static values, or callables called with the batch (or the event, per event)
+            each time; ``Content-Type: application/json`` is added unless given.
+        payload_generator: turns the batch (or the event) into the body: bytes and str are
+            sent as they are, anything else as JSON. Default: event documents.
+        per_event: one request per event instead of one per batch.
+        gzip_body: compress the body (``Content-Encoding: gzip``).
+        verify: verify TLS certificates (default True), or a CA bundle path.
+        success_status_codes: statuses that mean written (default 200, 201, 202, 204).
+        timeout: seconds for connecting and for reading the answer.
+    """
+
+    name = "http"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        method: str = "POST",
+        headers: Mapping[str, HeaderValue] | None = None,
+        payload_generator: PayloadGenerator | None = None,
+        per_event: bool = False,
+        gzip_body: bool = False,
+        verify: bool | str = True,
+        success_status_codes: Collection[int] = (200, 201, 202, 204),
+        timeout: float = 10.0,
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"HttpSink: url must start with http:// or https://; got {url!r}")
+        self.url = url
+        self.method = method.upper()
+        self.headers = dict(headers or {})
+        self.payload_generator = payload_generator or default_payload
+        self.per_event = per_event
+        self.gzip_body = gzip_body
+        self.verify = verify
+        self.success_status_codes = frozenset(success_status_codes)
+        self.timeout = timeout
+        self._session = requests.Session()
+        # Per-event mode: events of the current batch already delivered, so a retry of the
+        # batch does not send them twice.
+        self._delivered: set[int] = set()
+        self._batch_id: int | None = None
+        self._lock = threading.Lock()
+
+    def write(self, batch: Sequence[Event]) -> None:
+        if not self.per_event:
+            self._send(batch)
+            return
+        with self._lock:
+            if id(batch) != self._batch_id:
+                self._batch_id, self._delivered = id(batch), set()
+            for index, event in enumerate(batch):
+                if index in self._delivered:
+                    continue
+                self._send(event)
+                self._delivered.add(index)
+
+    def _send(self, subject: Sequence[Event] | Event) -> None:
+        headers = {
+            name: str(value(subject)) if callable(value) else value
+            for name, value in self.headers.items()
+        }
+        body = self.payload_generator(subject)
+        if isinstance(body, str):
+            data = body.encode("utf-8")
+        elif isinstance(body, bytes):
+            data = body
+        else:
+            data = _dumps(body).encode("utf-8")
+            if not any(name.lower() == "content-type" for name in headers):
+                headers["Content-Type"] = "application/json"
+        if self.gzip_body:
+            data = gzip.compress(data)
+            headers["Content-Encoding"] = "gzip"
+        response = self._session.request(
+            self.method,
+            self.url,
+            data=data,
+            headers=headers,
+            verify=self.verify,
+            timeout=self.timeout,
+        )
+        status = response.status_code
+        if status in self.success_status_codes:
+            return
+        detail = f"{self.method} {self.url} answered {status}: {response.text[:200]!r}"
+        if status == 429 or status >= 500:
+            raise RetryLater(detail, parse_retry_after(response.headers.get("Retry-After")))
+        raise PermanentWriteError(detail)
+
+    def after_fork(self) -> None:
+        self._session = requests.Session()  # never share pooled sockets with the parent
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def check(self) -> str:
+        response = self._session.request("HEAD", self.url, verify=self.verify, timeout=self.timeout)
+        return f"{self.url}: reachable (HEAD answered {response.status_code}); nothing written"
