@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "outlier_warmup": 10,
     "sampler_interval": 0.005,
     "level_refresh_interval": 10.0,
+    "metrics_url": None,
+    "metrics_registry": None,
 }
 
 TrackG = None | str | Sequence[str] | Mapping[str, Sequence[str]]
@@ -540,6 +542,8 @@ class LookoutFlask:
         app.after_request_funcs.setdefault(None, []).insert(0, hooks.after_request)
         app.teardown_request_funcs.setdefault(None, []).append(hooks.teardown_request)
         got_request_exception.connect(hooks.on_exception, app, weak=False)
+        if resolved["metrics_url"]:
+            _mount_metrics(app, resolved["metrics_url"], resolved["metrics_registry"], config)
 
     @staticmethod
     def _lookout_from_config(app: Flask) -> Lookout:
@@ -591,3 +595,38 @@ class LookoutFlask:
             return view
 
         return decorate
+
+
+METRICS_ENDPOINT = "lookout_metrics"
+
+
+def _mount_metrics(app: Flask, url: str, registry: Any, config: _Config) -> None:
+    """Serve Prometheus metrics at ``url`` (not itself recorded).
+
+    With ``PROMETHEUS_MULTIPROC_DIR`` set (gunicorn), the metrics of every worker are merged.
+    """
+    import os
+
+    try:
+        from prometheus_client import (
+            CONTENT_TYPE_LATEST,
+            REGISTRY,
+            CollectorRegistry,
+            generate_latest,
+        )
+        from prometheus_client.multiprocess import MultiProcessCollector
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            "metrics_url needs prometheus_client: pip install 'lookout[prometheus]'",
+            name=exc.name,
+        ) from exc
+
+    def metrics() -> Response:
+        source = registry if registry is not None else REGISTRY
+        if registry is None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            source = CollectorRegistry()
+            MultiProcessCollector(source)  # type: ignore[no-untyped-call]
+        return Response(generate_latest(source), mimetype=CONTENT_TYPE_LATEST)
+
+    app.add_url_rule(url, METRICS_ENDPOINT, metrics)
+    config.exclude_endpoints = config.exclude_endpoints | {METRICS_ENDPOINT}
