@@ -141,6 +141,22 @@ def _regex(value: object) -> str:
     return value
 
 
+def _sink_specs(value: object) -> tuple[dict[str, Any], ...]:
+    """A list of sink tables (TOML ``[[sinks]]``), or the same as a JSON string (environment)."""
+    from lookout.sinks.registry import validate_sink_spec
+
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"a JSON list of sink tables ({exc})") from None
+    if not isinstance(value, (list, tuple)):
+        raise ValueError("a list of sink tables, each with a 'type'")
+    return tuple(validate_sink_spec(spec, f"sink {n + 1}") for n, spec in enumerate(value))
+
+
 def _setting(default: Any, parse: Callable[[object], Any], doc: str) -> Any:
     return dataclasses.field(default=default, metadata={"parse": parse, "doc": doc})
 
@@ -206,6 +222,11 @@ class Settings:
         400 * 86400.0,
         _optional_duration,
         "Hour rollups older than this are deleted (none keeps them).",
+    )
+    sinks: tuple[dict[str, Any], ...] = _setting(
+        (),
+        _sink_specs,
+        "More destinations: tables with a 'type' (http, log, prometheus) and its options.",
     )
 
     def describe(self) -> dict[str, Any]:

@@ -8,12 +8,13 @@ from typing import Any, TypeVar, cast, overload
 
 from lookout import lifecycle
 from lookout.coerce import Limits
-from lookout.config import load_settings
+from lookout.config import ConfigError, load_settings
 from lookout.events import Event
 from lookout.monitor import make_monitor
 from lookout.recorder import Recorder, RetryPolicy
 from lookout.redact import Redactor
 from lookout.sinks.base import Sink
+from lookout.sinks.registry import build_sink
 from lookout.sinks.sql import SqlSink
 from lookout.store.engine import SqlStore
 
@@ -28,7 +29,9 @@ class Lookout:
     Args:
         store: database URL of the store (default ``sqlite:///lookout.db``); ``None`` keeps no
             store (events go only to ``sinks``).
-        sinks: further destinations, each with its own queue and worker.
+        sinks: further destinations (Sink objects), each with its own queue and worker; they
+            come after those of the ``sinks`` setting (tables in lookout.toml or
+            ``LOOKOUT_SINKS``).
         config_file: a TOML file of settings (default ``$LOOKOUT_CONFIG`` or ``./lookout.toml``).
         **options: any other setting (see :class:`lookout.config.Settings`).
 
@@ -74,6 +77,12 @@ class Lookout:
                 rollup_retention_s=settings.rollup_retention,
             )
             sinks.append(self._sql_sink)
+        for number, spec in enumerate(settings.sinks, 1):
+            try:
+                sinks.append(build_sink(spec))
+            except (ValueError, TypeError, ModuleNotFoundError) as exc:
+                where = self.setting_sources.get("sinks", "settings")
+                raise ConfigError(f"{where}: sinks[{number}]: {exc}") from None
         sinks.extend(extra_sinks)
         return sinks
 
