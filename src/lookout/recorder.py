@@ -163,7 +163,8 @@ class SinkWorker:
             self._wake.wait(self.batch_interval)
             self._wake.clear()
             while self.queue:
-                self._write_next_batch()
+                with swallow_internal_errors(f"writing a batch to sink {self.name!r}"):
+                    self._write_next_batch()  # a bug here must not stop the worker for good
             if self._closing and not self.queue:
                 return
 
