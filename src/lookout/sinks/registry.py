@@ -24,6 +24,7 @@ SINK_TYPES = {
     "http": ("lookout.sinks.http", "HttpSink"),
     "log": ("lookout.sinks.console", "LoggingSink"),
     "prometheus": ("lookout.sinks.prometheus", "PrometheusSink"),
+    "otlp": ("lookout.sinks.otlp", "OtlpSink"),
 }
 
 
