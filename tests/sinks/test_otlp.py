@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from lookout import Lookout
@@ -19,14 +22,20 @@ from lookout.sinks.otlp import OtlpSink
 class OtlpReceiver:
     def __init__(self) -> None:
         self.exports: list[ExportTraceServiceRequest] = []
+        self.metric_exports: list[ExportMetricsServiceRequest] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                message = ExportTraceServiceRequest()
-                message.ParseFromString(body)
-                receiver.exports.append(message)
+                if self.path == "/v1/metrics":
+                    metrics = ExportMetricsServiceRequest()
+                    metrics.ParseFromString(body)
+                    receiver.metric_exports.append(metrics)
+                else:
+                    message = ExportTraceServiceRequest()
+                    message.ParseFromString(body)
+                    receiver.exports.append(message)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")
@@ -113,6 +122,22 @@ def test_requests_and_calls_arrive_as_spans_with_semantic_conventions(
     assert exception.name == "exception"
     assert exception_attributes["exception.type"] == "ValueError"
     assert exception_attributes["exception.message"] == "declined"
+    histograms = [
+        metric
+        for export in receiver.metric_exports
+        for resource_metrics in export.resource_metrics
+        for scope in resource_metrics.scope_metrics
+        for metric in scope.metrics
+        if metric.name == "http.server.request.duration"
+    ]
+    assert histograms, "the duration histogram was not exported at close"
+    points = [point for metric in histograms for point in metric.histogram.data_points]
+    routes = {
+        {kv.key: _value(kv.value) for kv in point.attributes}["http.route"]: point.count
+        for point in points
+    }
+    assert routes == {"/items/<int:item_id>": 1, "/pay": 1}
+    assert histograms[0].unit == "s"
     _, pay_span = spans["POST /pay"]
     assert {kv.key: _value(kv.value) for kv in pay_span.attributes}[
         "http.response.status_code"

@@ -1,11 +1,13 @@
-"""The OpenTelemetry sink: requests and calls as OTLP spans, to any OTLP/HTTP endpoint.
+"""The OpenTelemetry sink: requests and calls as OTLP spans and metrics, over OTLP/HTTP.
 
 Each batch becomes spans with the current semantic conventions (``http.request.method``,
 ``http.route``, ``http.response.status_code``, ``url.path``, ``server.address``,
 ``code.function.name``; exceptions as span events) and resource attributes ``service.name``,
 ``service.version`` and ``host.name``, exported in one OTLP request through
 ``opentelemetry-exporter-otlp-proto-http``. Spans are built in this sink's worker thread, with
-the events' own start and end times.
+the events' own start and end times. Request durations also feed the
+``http.server.request.duration`` histogram (seconds; method, route, status), which the SDK's
+periodic reader exports to the metrics endpoint every ``metrics_interval`` and at close.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from lookout.events import ERROR, HOSTNAME, Event
 from lookout.sinks.base import BaseSink
 
 try:
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.export import SpanExportResult
@@ -49,6 +54,10 @@ class OtlpSink(BaseSink):
         headers: sent with every export (e.g. an API key).
         timeout: seconds per export.
         resource_attributes: more resource attributes.
+        metrics_endpoint: the collector's metrics URL (default: ``endpoint`` with
+            ``/v1/metrics`` for ``/v1/traces``); None or "" with ``metrics=False`` for none.
+        metrics: export the ``http.server.request.duration`` histogram too.
+        metrics_interval: seconds between two metric exports.
     """
 
     name = "otlp"
@@ -61,6 +70,9 @@ class OtlpSink(BaseSink):
         headers: Mapping[str, str] | None = None,
         timeout: float = 10.0,
         resource_attributes: Mapping[str, Any] | None = None,
+        metrics_endpoint: str | None = None,
+        metrics: bool = True,
+        metrics_interval: float = 10.0,
     ) -> None:
         self.endpoint = endpoint
         self.service_name = service_name
@@ -70,6 +82,27 @@ class OtlpSink(BaseSink):
         self._lock = threading.Lock()
         self._providers: dict[str | None, tuple[TracerProvider, _Collect]] = {}
         self._exporter = self._new_exporter()
+        self.metrics_endpoint = metrics_endpoint or endpoint.replace("/v1/traces", "/v1/metrics")
+        self.metrics_interval = metrics_interval
+        self._meters: MeterProvider | None = None
+        self._duration: Any = None
+        if metrics:
+            self._start_metrics()
+
+    def _start_metrics(self) -> None:
+        reader = PeriodicExportingMetricReader(
+            OTLPMetricExporter(
+                endpoint=self.metrics_endpoint, headers=self.headers, timeout=self.timeout
+            ),
+            export_interval_millis=self.metrics_interval * 1000,
+        )
+        resource = Resource.create(
+            {"service.name": self.service_name, "host.name": HOSTNAME, **self.resource_attributes}
+        )
+        self._meters = MeterProvider(resource=resource, metric_readers=[reader])
+        self._duration = self._meters.get_meter("lookout").create_histogram(
+            "http.server.request.duration", unit="s", description="Duration of HTTP requests."
+        )
 
     def _new_exporter(self) -> OTLPSpanExporter:
         return OTLPSpanExporter(endpoint=self.endpoint, headers=self.headers, timeout=self.timeout)
@@ -126,6 +159,15 @@ class OtlpSink(BaseSink):
             if event.client_ip:
                 attributes["client.address"] = event.client_ip
             name, kind = f"{method} {route or event.name}", SpanKind.SERVER
+            if self._duration is not None:
+                self._duration.record(
+                    event.duration_ns / 1e9,
+                    {
+                        "http.request.method": method,
+                        "http.route": str(route or event.name),
+                        "http.response.status_code": event.status or 0,
+                    },
+                )
         else:
             attributes = {"code.function.name": event.name}
             name, kind = event.name, SpanKind.INTERNAL
@@ -149,9 +191,13 @@ class OtlpSink(BaseSink):
     def after_fork(self) -> None:
         self._lock = threading.Lock()
         self._exporter = self._new_exporter()
+        if self._meters is not None:  # the reader's thread did not survive the fork
+            self._start_metrics()
 
     def close(self) -> None:
         self._exporter.shutdown()  # type: ignore[no-untyped-call]
+        if self._meters is not None:
+            self._meters.shutdown()  # exports what was recorded since the last interval
 
     def check(self) -> str:
         return f"spans to {self.endpoint} (OTLP/HTTP protobuf); checked on first export"
