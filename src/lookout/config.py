@@ -226,7 +226,7 @@ class Settings:
     sinks: tuple[dict[str, Any], ...] = _setting(
         (),
         _sink_specs,
-        "More destinations: tables with a 'type' (http, log, prometheus, otlp) and its options.",
+        "More destinations: tables with a 'type' (http, log, prometheus, otlp, cloudwatch).",
     )
 
     def describe(self) -> dict[str, Any]:

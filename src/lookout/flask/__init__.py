@@ -17,7 +17,8 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environm
         "lookout.flask needs Flask: pip install 'lookout[flask]'", name=exc.name
     ) from exc
 
-from lookout.flask.context import CLOUDWATCH_UNITS, add_metric, request_id
+from lookout.flask.context import add_metric, request_id
 from lookout.flask.extension import LookoutFlask
+from lookout.units import CLOUDWATCH_UNITS
 
 __all__ = ["CLOUDWATCH_UNITS", "LookoutFlask", "add_metric", "request_id"]

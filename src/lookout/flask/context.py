@@ -10,42 +10,10 @@ from typing import Any
 from flask import has_request_context, request
 
 from lookout.flask.sampler import WatchedRequest
+from lookout.units import CLOUDWATCH_UNITS
 
 #: Where the request's state lives: the WSGI environ, one dict lookup away on every path.
 STATE_KEY = "lookout.state"
-
-#: The units CloudWatch accepts for a metric datum (``add_metric`` validates against these).
-CLOUDWATCH_UNITS = frozenset(
-    {
-        "Seconds",
-        "Microseconds",
-        "Milliseconds",
-        "Bytes",
-        "Kilobytes",
-        "Megabytes",
-        "Gigabytes",
-        "Terabytes",
-        "Bits",
-        "Kilobits",
-        "Megabits",
-        "Gigabits",
-        "Terabits",
-        "Percent",
-        "Count",
-        "Bytes/Second",
-        "Kilobytes/Second",
-        "Megabytes/Second",
-        "Gigabytes/Second",
-        "Terabytes/Second",
-        "Bits/Second",
-        "Kilobits/Second",
-        "Megabits/Second",
-        "Gigabits/Second",
-        "Terabits/Second",
-        "Count/Second",
-        "None",
-    }
-)
 
 
 class RequestState:

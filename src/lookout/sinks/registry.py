@@ -25,6 +25,7 @@ SINK_TYPES = {
     "log": ("lookout.sinks.console", "LoggingSink"),
     "prometheus": ("lookout.sinks.prometheus", "PrometheusSink"),
     "otlp": ("lookout.sinks.otlp", "OtlpSink"),
+    "cloudwatch": ("lookout.sinks.cloudwatch", "CloudWatchSink"),
 }
 
 
