@@ -27,3 +27,15 @@ def swallow_internal_errors(what: str) -> Iterator[None]:
         if RAISE_INTERNAL_ERRORS:
             raise
         logger.exception("lookout: internal error while %s (ignored)", what)
+
+
+@contextmanager
+def optional_dependency(extra: str, what: str) -> Iterator[None]:
+    """Wrap the imports of an optional integration so that a missing package says which
+    extra to install (``pip install 'lookout[extra]'``) instead of a bare import error."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            f"{what} needs {exc.name}: pip install 'lookout[{extra}]'", name=exc.name
+        ) from exc

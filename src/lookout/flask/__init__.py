@@ -10,12 +10,10 @@ custom metric that is recorded when the request ends.
 
 from __future__ import annotations
 
-try:
+from lookout._internal import optional_dependency
+
+with optional_dependency("flask", "lookout.flask"):
     import flask as _flask  # noqa: F401
-except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-    raise ModuleNotFoundError(
-        "lookout.flask needs Flask: pip install 'lookout[flask]'", name=exc.name
-    ) from exc
 
 from lookout.flask.context import add_metric, request_id
 from lookout.flask.extension import LookoutFlask

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, Request, Response, g, got_request_exception, request
 
+from lookout._internal import optional_dependency
 from lookout.coerce import coerce
 from lookout.config import SETTING_NAMES
 from lookout.events import ERROR, HOSTNAME, OK, Event, bound_name, describe_error
@@ -607,7 +608,7 @@ def _mount_metrics(app: Flask, url: str, registry: Any, config: _Config) -> None
     """
     import os
 
-    try:
+    with optional_dependency("prometheus", "metrics_url"):
         from prometheus_client import (
             CONTENT_TYPE_LATEST,
             REGISTRY,
@@ -615,11 +616,6 @@ def _mount_metrics(app: Flask, url: str, registry: Any, config: _Config) -> None
             generate_latest,
         )
         from prometheus_client.multiprocess import MultiProcessCollector
-    except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError(
-            "metrics_url needs prometheus_client: pip install 'lookout[prometheus]'",
-            name=exc.name,
-        ) from exc
 
     def metrics() -> Response:
         source = registry if registry is not None else REGISTRY

@@ -20,16 +20,13 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lookout._internal import optional_dependency
 from lookout.events import ERROR, Event
 from lookout.sinks.base import BaseSink
 from lookout.units import CLOUDWATCH_UNITS
 
-try:
+with optional_dependency("cloudwatch", "the CloudWatch sink"):
     import boto3
-except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-    raise ModuleNotFoundError(
-        "the CloudWatch sink needs boto3: pip install 'lookout[cloudwatch]'", name=exc.name
-    ) from exc
 
 #: PutMetricData accepts up to 1,000 datums per call (and 1 MB); statistic sets are small.
 MAX_DATUMS_PER_CALL = 500

@@ -16,15 +16,12 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+from lookout._internal import optional_dependency
 from lookout.events import Event, event_document
 from lookout.sinks.base import BaseSink, PermanentWriteError, RetryLater
 
-try:
+with optional_dependency("http", "the HTTP sink"):
     import requests
-except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-    raise ModuleNotFoundError(
-        "the HTTP sink needs requests: pip install 'lookout[http]'", name=exc.name
-    ) from exc
 
 PayloadGenerator = Callable[[Any], Any]
 HeaderValue = str | Callable[[Any], Any]

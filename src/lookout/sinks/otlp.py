@@ -16,10 +16,11 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lookout._internal import optional_dependency
 from lookout.events import ERROR, HOSTNAME, Event
 from lookout.sinks.base import BaseSink
 
-try:
+with optional_dependency("otel", "the OpenTelemetry sink"):
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.metrics import MeterProvider
@@ -28,11 +29,6 @@ try:
     from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.export import SpanExportResult
     from opentelemetry.trace import SpanKind, Status, StatusCode
-except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-    raise ModuleNotFoundError(
-        "the OpenTelemetry sink needs the OTLP exporter: pip install 'lookout[otel]'",
-        name=exc.name,
-    ) from exc
 
 
 class _Collect(SpanProcessor):

@@ -15,18 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from lookout._internal import optional_dependency
 from lookout.events import ERROR, Event
 from lookout.sinks.base import BaseSink
 
-try:
+with optional_dependency("prometheus", "the Prometheus sink"):
     from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
     from prometheus_client.registry import Collector
-except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-    raise ModuleNotFoundError(
-        "the Prometheus sink needs prometheus_client: pip install 'lookout[prometheus]'",
-        name=exc.name,
-    ) from exc
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
