@@ -6,11 +6,14 @@ from lookout import _internal
 
 
 def test_optional_dependency_names_the_extra_to_install() -> None:
-    with pytest.raises(
-        ModuleNotFoundError,
-        match=r"the X sink needs no_such_module_here: "
-        r"pip install 'lookout\[x\]'",
-    ) as caught, _internal.optional_dependency("x", "the X sink"):
+    with (
+        pytest.raises(
+            ModuleNotFoundError,
+            match=r"the X sink needs no_such_module_here: "
+            r"pip install 'lookout\[x\]'",
+        ) as caught,
+        _internal.optional_dependency("x", "the X sink"),
+    ):
         import no_such_module_here  # type: ignore[import-not-found]  # noqa: F401
     assert caught.value.name == "no_such_module_here"
 
