@@ -489,7 +489,6 @@ class Recorder:
             if self.closed:
                 return True
             self.closed = True
-            self.accepting_size = self.queue_size
             self.queue_size = 0  # from now on every submit counts as a drop
         deadline = time.monotonic() + timeout
         self._closing = True

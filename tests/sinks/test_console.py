@@ -33,8 +33,11 @@ def test_each_event_is_one_json_line(caplog: pytest.LogCaptureFixture) -> None:
     assert request["error_type"] == "RuntimeError" and request["request_id"] == "r-1"
 
 
-def test_disabled_logger_costs_nothing_and_check_describes_it() -> None:
+def test_disabled_logger_costs_nothing_and_check_describes_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     sink = LoggingSink("quiet.events")
     logging.getLogger("quiet.events").setLevel(logging.ERROR)
-    sink.write([make_event("call", "x")])  # nothing to format, nothing logged
+    sink.write([make_event("call", "x")])  # below the logger's level: nothing formatted
+    assert not [r for r in caplog.records if r.name == "quiet.events"]
     assert "quiet.events" in sink.check()

@@ -138,8 +138,7 @@ def client_ip(
 class RequestSource:
     """Builds request and metric events from the tuples the hooks capture."""
 
-    def __init__(self, app_name: str, config: _Config, recorder: Recorder) -> None:
-        self.app_name = app_name
+    def __init__(self, config: _Config, recorder: Recorder) -> None:
         self.config = config
         self.recorder = recorder
         self._method_tags: dict[str, dict[str, str]] = {}
@@ -241,7 +240,7 @@ class _AppHooks:
         self.lookout = lookout
         self.config = config
         self.recorder = lookout.recorder
-        self.source = RequestSource(app.name, config, lookout.recorder)
+        self.source = RequestSource(config, lookout.recorder)
         self.app = app
         self._tracked_by_endpoint: dict[tuple[str | None, str], tuple[str, ...] | str | None] = {}
         self.levels = EndpointLevels(
@@ -567,12 +566,6 @@ class LookoutFlask:
         target = app if app is not None else current_app
         hooks: _AppHooks = target.extensions["lookout"]
         hooks.set_level(endpoint, level)
-
-    @staticmethod
-    def lookout_for(app: Flask) -> Lookout:
-        """The Lookout instance an app records into."""
-        hooks: _AppHooks = app.extensions["lookout"]
-        return hooks.lookout
 
     def track(
         self, g_vars: Sequence[str] | str, methods: Sequence[str] | None = None

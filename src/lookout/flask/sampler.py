@@ -54,7 +54,6 @@ class StackSampler:
 
     def __init__(self, interval: float = 0.005) -> None:
         self.interval = interval
-        self.samples_taken = 0
         self._watched: dict[int, WatchedRequest] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -90,7 +89,6 @@ class StackSampler:
                 frame = frames.get(thread_id)
                 if frame is None or thread_id == own:
                     continue
-                self.samples_taken += 1
                 if watched.profile is not None and len(watched.profile) < MAX_PROFILE_PATHS:
                     path = fold(frame)
                     spent = (now - watched.last_sample_ns) / 1e6

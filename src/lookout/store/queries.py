@@ -103,12 +103,3 @@ def _summary(kind: str, name: str, delta: RollupDelta) -> NameSummary:
         p99_ms=pct(0.99),
         last_ns=delta.last_ns,
     )
-
-
-def count_events(store: SqlStore) -> int:
-    from sqlalchemy import func
-
-    from lookout.store.schema import events
-
-    with store.read_engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(events)).scalar_one())
