@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from lookout import _internal
+from tests.receivers import Receiver
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "LOOKOUT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -105,3 +106,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'lookout.db'}"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """An HTTP server on 127.0.0.1 recording every request (``tests/receivers.py``)."""
+    server = Receiver()
+    yield server
+    server.stop()

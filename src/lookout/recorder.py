@@ -201,10 +201,15 @@ class SinkWorker:
                     or attempt > self.retry.max_retries
                     or not self._may_wait(delay)
                 ):
-                    self.failed += len(batch)
+                    refused = len(batch)
+                    if isinstance(exc, PermanentWriteError) and exc.rejected is not None:
+                        refused = max(0, min(refused, exc.rejected))  # a partial write
+                    self.failed += refused
+                    self.written += len(batch) - refused
                     logger.warning(
-                        "lookout: sink %r failed to write %d events after %d attempts: %s",
+                        "lookout: sink %r failed to write %d of %d events after %d attempts: %s",
                         self.name,
+                        refused,
                         len(batch),
                         attempt,
                         self.last_error,

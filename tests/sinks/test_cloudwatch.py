@@ -60,7 +60,8 @@ def test_requests_calls_and_custom_metrics_reach_cloudwatch(endpoint: str) -> No
         return original(**kwargs)
 
     sink.client.put_metric_data = counting
-    lk = Lookout(store=None, sinks=[sink], batch_interval=0.05, batch_size=5000)
+    # One batch (flush() sends it), so the statistic sets can be counted.
+    lk = Lookout(store=None, sinks=[sink], batch_interval=30, batch_size=5000)
     app = Flask("cw")
     LookoutFlask(app, lk)
 

@@ -2,72 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from lookout import Lookout, make_event
 from lookout.sinks.http import HttpSink, parse_retry_after
-
-
-class Receiver:
-    """Records every request; answers with the planned (status, headers), then 200."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, object]] = []
-        self.plan: list[tuple[int, dict[str, str]]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                receiver.requests.append(
-                    {
-                        "path": self.path,
-                        "headers": dict(self.headers),
-                        "body": body,
-                        "at": time.monotonic(),
-                    }
-                )
-                status, headers = receiver.plan.pop(0) if receiver.plan else (200, {})
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            do_PUT = do_POST
-
-            def do_HEAD(self) -> None:
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/ingest"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    server.stop()
+from tests.receivers import Receiver
 
 
 def _lookout(sink: HttpSink, **options: object) -> Lookout:

@@ -7,10 +7,12 @@ the host application's threads, so it may block on I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from lookout.events import Event
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -32,7 +34,17 @@ class Sink(Protocol):
 
 class PermanentWriteError(Exception):
     """The destination refused the batch for good (say HTTP 400): retrying cannot help, so
-    the Recorder counts its events as failed at once."""
+    the Recorder counts its events as failed at once.
+
+    Args:
+        rejected: how many of the batch's events were refused when the destination wrote the
+            others (a partial write); None means the whole batch. The Recorder counts the
+            rest as written, so the counters stay exact.
+    """
+
+    def __init__(self, message: str, rejected: int | None = None) -> None:
+        super().__init__(message)
+        self.rejected = rejected
 
 
 class RetryLater(Exception):
@@ -68,3 +80,23 @@ class BaseSink:
             Exception: whatever the destination raised, for ``lookout check`` to report.
         """
         return "no check available"
+
+
+class BatchMemo(Generic[T]):
+    """State that must survive the Recorder's retries of one batch, and only of that batch.
+
+    The Recorder retries a failed write with the very same list object, so a sink can tell a
+    retry from a new batch by identity. The memo keeps a reference to the batch (an ``id()``
+    alone could be reused by the next batch once the old one is freed).
+    """
+
+    def __init__(self, make: Callable[[Sequence[Event]], T]) -> None:
+        self._make = make
+        self._batch: Sequence[Event] | None = None
+        self._state: T | None = None
+
+    def get(self, batch: Sequence[Event]) -> T:
+        """The state for ``batch``: the same object on every retry, a fresh one otherwise."""
+        if self._batch is not batch or self._state is None:
+            self._batch, self._state = batch, self._make(batch)
+        return self._state

@@ -11,14 +11,13 @@ from __future__ import annotations
 import email.utils
 import gzip
 import json
-import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from lookout._internal import optional_dependency
 from lookout.events import Event, event_document
-from lookout.sinks.base import BaseSink, PermanentWriteError, RetryLater
+from lookout.sinks.base import BaseSink, BatchMemo, PermanentWriteError, RetryLater
 
 with optional_dependency("http", "the HTTP sink"):
     import requests
@@ -96,22 +95,17 @@ class HttpSink(BaseSink):
         self._session = requests.Session()
         # Per-event mode: events of the current batch already delivered, so a retry of the
         # batch does not send them twice.
-        self._delivered: set[int] = set()
-        self._batch_id: int | None = None
-        self._lock = threading.Lock()
+        self._delivered: BatchMemo[set[int]] = BatchMemo(lambda _: set())
 
     def write(self, batch: Sequence[Event]) -> None:
         if not self.per_event:
             self._send(batch)
             return
-        with self._lock:
-            if id(batch) != self._batch_id:
-                self._batch_id, self._delivered = id(batch), set()
-            for index, event in enumerate(batch):
-                if index in self._delivered:
-                    continue
+        delivered = self._delivered.get(batch)
+        for index, event in enumerate(batch):
+            if index not in delivered:
                 self._send(event)
-                self._delivered.add(index)
+                delivered.add(index)
 
     def _send(self, subject: Sequence[Event] | Event) -> None:
         headers = {
@@ -144,11 +138,15 @@ class HttpSink(BaseSink):
         detail = f"{self.method} {self.url} answered {status}: {response.text[:200]!r}"
         if status == 429 or status >= 500:
             raise RetryLater(detail, parse_retry_after(response.headers.get("Retry-After")))
-        raise PermanentWriteError(detail)
+        raise PermanentWriteError(detail, rejected=self.rejected_count(response))
+
+    def rejected_count(self, response: requests.Response) -> int | None:
+        """How many events a refusing answer says were left out, when the endpoint writes
+        the rest (a partial write); None means the whole request was refused."""
+        return None
 
     def after_fork(self) -> None:
         self._session = requests.Session()  # never share pooled sockets with the parent
-        self._lock = threading.Lock()
 
     def close(self) -> None:
         self._session.close()

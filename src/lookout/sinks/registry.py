@@ -26,6 +26,8 @@ SINK_TYPES = {
     "prometheus": ("lookout.sinks.prometheus", "PrometheusSink"),
     "otlp": ("lookout.sinks.otlp", "OtlpSink"),
     "cloudwatch": ("lookout.sinks.cloudwatch", "CloudWatchSink"),
+    "mongo": ("lookout.sinks.mongo", "MongoSink"),
+    "influx": ("lookout.sinks.influx", "InfluxSink"),
 }
 
 
