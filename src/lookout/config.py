@@ -226,7 +226,8 @@ class Settings:
     sinks: tuple[dict[str, Any], ...] = _setting(
         (),
         _sink_specs,
-        "More destinations: tables with a 'type' (http, log, prometheus, otlp, cloudwatch).",
+        "More destinations: tables with a 'type' (http, log, prometheus, otlp, cloudwatch, mongo, "
+        "influx).",
     )
 
     def describe(self) -> dict[str, Any]:

@@ -77,6 +77,20 @@ def test_werkzeug_server_times_streams_until_the_last_chunk() -> None:
     assert hello_event.duration_ns < stream_event.duration_ns
 
 
+def _gunicorn(
+    app: str, folder: Path, port: int, options: list[str], env: dict[str, str]
+) -> subprocess.Popen[str]:
+    """gunicorn with 2 sync workers on 127.0.0.1:port, serving ``app`` from ``folder``."""
+    bind = ["--workers", "2", "--bind", f"127.0.0.1:{port}", "--chdir", str(folder)]
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", *bind, *options, app],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+
+
 APP_MODULE = textwrap.dedent("""
     from flask import Flask, g
     from lookout import Lookout
@@ -99,27 +113,9 @@ def test_gunicorn_workers_share_one_sqlite_store(tmp_path: Path, preload: bool) 
     (tmp_path / "served_app.py").write_text(APP_MODULE)
     db = tmp_path / "gunicorn.db"
     port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--workers",
-        "2",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--chdir",
-        str(tmp_path),
-        "--graceful-timeout",
-        "20",
-    ]
-    if preload:
-        command.append("--preload")
-    server = subprocess.Popen(
-        [*command, "served_app:app"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "LOOKOUT_STORE": f"sqlite:///{db}"},
+    options = ["--graceful-timeout", "20", *(["--preload"] if preload else [])]
+    server = _gunicorn(
+        "served_app:app", tmp_path, port, options, {"LOOKOUT_STORE": f"sqlite:///{db}"}
     )
     try:
         deadline = time.monotonic() + 30
@@ -157,3 +153,90 @@ def test_gunicorn_workers_share_one_sqlite_store(tmp_path: Path, preload: bool) 
     engine.dispose()
     assert count == requests + 1  # every request, once, including the readiness probe
     assert pids == 2  # both workers recorded
+
+
+PROMETHEUS_APP = textwrap.dedent("""
+    from flask import Flask
+    from lookout import Lookout
+    from lookout.flask import LookoutFlask
+    from lookout.sinks.prometheus import PrometheusSink
+
+    app = Flask("prom_app")
+    lookout = Lookout(store=None, sinks=[PrometheusSink()], batch_interval=0.02)
+    LookoutFlask(app, lookout, metrics_url="/metrics")
+
+    @app.get("/work/<int:n>")
+    def work(n):
+        return str(n)
+""")
+
+GUNICORN_CONFIG = textwrap.dedent("""
+    from prometheus_client import multiprocess
+
+    def child_exit(server, worker):
+        multiprocess.mark_process_dead(worker.pid)
+""")
+
+
+def _count(metrics: str, prefix: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith(prefix)
+    )
+
+
+def _health_pids(metrics: str) -> set[str]:
+    return {
+        line.split('pid="')[1].split('"')[0]
+        for line in metrics.splitlines()
+        if line.startswith("lookout_queue_depth{")
+    }
+
+
+def test_gunicorn_multiprocess_prometheus_merges_every_worker(tmp_path: Path) -> None:
+    (tmp_path / "prom_app.py").write_text(PROMETHEUS_APP)
+    (tmp_path / "gunicorn_conf.py").write_text(GUNICORN_CONFIG)
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+    port = _free_port()
+    server = _gunicorn(
+        "prom_app:app",
+        tmp_path,
+        port,
+        ["--config", str(tmp_path / "gunicorn_conf.py")],
+        {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+    )
+    answering: set[str] = set()
+    try:
+        deadline = time.monotonic() + 30
+        while len(answering) < 2:  # until both workers have booted and answered a scrape
+            try:
+                answering |= _health_pids(_get(port, "/metrics")[1].decode())
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.1)
+            assert time.monotonic() < deadline, f"workers answering: {answering}"
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda n: _get(port, f"/work/{n}")[0], range(300)))
+        assert statuses == [200] * 300
+        assert _get(port, "/no/such/page")[0] == 404
+        route = (
+            'lookout_http_request_duration_seconds_count{method="GET",route="work",status="200"}'
+        )
+        unmatched = 'lookout_http_request_duration_seconds_count{method="GET",route="[unmatched]"'
+        deadline = time.monotonic() + 10
+        while True:  # the sinks lag by their batch interval
+            text = _get(port, "/metrics")[1].decode()
+            if (
+                _count(text, route) == 300 and _count(text, unmatched) == 1
+            ) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert _count(text, route) == 300
+        assert _count(text, unmatched) == 1
+        assert len(_health_pids(text)) == 1  # the answering worker's own health, labelled
+        assert len(list(metrics_dir.glob("histogram_*.db"))) == 2  # one file per worker
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=60)
+    assert "Traceback" not in err, err

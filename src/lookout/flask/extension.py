@@ -543,7 +543,9 @@ class LookoutFlask:
         app.teardown_request_funcs.setdefault(None, []).append(hooks.teardown_request)
         got_request_exception.connect(hooks.on_exception, app, weak=False)
         if resolved["metrics_url"]:
-            _mount_metrics(app, resolved["metrics_url"], resolved["metrics_registry"], config)
+            _mount_metrics(
+                app, resolved["metrics_url"], resolved["metrics_registry"], config, lookout
+            )
 
     @staticmethod
     def _lookout_from_config(app: Flask) -> Lookout:
@@ -594,10 +596,12 @@ class LookoutFlask:
 METRICS_ENDPOINT = "lookout_metrics"
 
 
-def _mount_metrics(app: Flask, url: str, registry: Any, config: _Config) -> None:
+def _mount_metrics(app: Flask, url: str, registry: Any, config: _Config, lookout: Lookout) -> None:
     """Serve Prometheus metrics at ``url`` (not itself recorded).
 
-    With ``PROMETHEUS_MULTIPROC_DIR`` set (gunicorn), the metrics of every worker are merged.
+    With ``PROMETHEUS_MULTIPROC_DIR`` set (gunicorn), the metrics of every worker are merged;
+    Lookout's own health counters cannot be (they live in each worker's memory), so the
+    answering worker adds its own, labelled with its pid.
     """
     import os
 
@@ -610,11 +614,14 @@ def _mount_metrics(app: Flask, url: str, registry: Any, config: _Config) -> None
         )
         from prometheus_client.multiprocess import MultiProcessCollector
 
+        from lookout.sinks.prometheus import HealthCollector
+
     def metrics() -> Response:
         source = registry if registry is not None else REGISTRY
         if registry is None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             source = CollectorRegistry()
             MultiProcessCollector(source)  # type: ignore[no-untyped-call]
+            source.register(HealthCollector(lookout, {"pid": str(os.getpid())}))
         return Response(generate_latest(source), mimetype=CONTENT_TYPE_LATEST)
 
     app.add_url_rule(url, METRICS_ENDPOINT, metrics)

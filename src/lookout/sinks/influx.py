@@ -72,15 +72,18 @@ def event_point(
         if value is not None:
             point.field(key, value)
     for key, value in fields.items():
-        if value is None:
-            continue
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = float(value)
-        elif isinstance(value, (list, dict)):
-            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        point.field(f"_{key}" if key in RESERVED_FIELDS else key, value)
+        if value is not None:
+            point.field(f"_{key}" if key in RESERVED_FIELDS else key, _field_value(value))
     point.time(event.start_ns, WritePrecision.NS)
     return point
+
+
+def _field_value(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)  # one numeric type, so 3 and 2.5 never conflict
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return value
 
 
 class _V1Writer(HttpSink):

@@ -179,9 +179,7 @@ class MongoSink(BaseSink):
             self._collection().insert_many(documents, ordered=False)
         except BulkWriteError as exc:
             refused = [
-                error
-                for error in exc.details.get("writeErrors", [])
-                if not _written_before(error)
+                error for error in exc.details.get("writeErrors", []) if not _written_before(error)
             ]
             if refused:
                 raise PermanentWriteError(

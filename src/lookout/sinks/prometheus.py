@@ -97,41 +97,54 @@ class PrometheusSink(BaseSink):
 
 
 class HealthCollector(Collector):
-    """Lookout's own counters at scrape time: events dropped, failed, written, queue depths."""
+    """Lookout's own counters at scrape time: events dropped, failed, written, queue depths.
 
-    def __init__(self, lookout: Lookout) -> None:
+    Args:
+        lookout: whose counters.
+        labels: constant labels on every series, e.g. ``{"pid": "123"}`` where several
+            processes answer scrapes (gunicorn's multiprocess mode), so that each process's
+            counters stay one series of their own.
+    """
+
+    def __init__(self, lookout: Lookout, labels: dict[str, str] | None = None) -> None:
         self.lookout = lookout
+        self.labels = dict(labels or {})
 
     def collect(self) -> Iterator[Metric]:
         stats = self.lookout.stats()
+        names, values = list(self.labels), list(self.labels.values())
         per_sink: dict[str, CounterMetricFamily | GaugeMetricFamily] = {
             "written": CounterMetricFamily(
-                "lookout_events_written", "Events written, per sink.", labels=["sink"]
+                "lookout_events_written", "Events written, per sink.", labels=["sink", *names]
             ),
             "dropped": CounterMetricFamily(
-                "lookout_events_dropped", "Events dropped by a full sink queue.", labels=["sink"]
+                "lookout_events_dropped",
+                "Events dropped by a full sink queue.",
+                labels=["sink", *names],
             ),
             "failed": CounterMetricFamily(
-                "lookout_events_failed", "Events given up after retries.", labels=["sink"]
+                "lookout_events_failed", "Events given up after retries.", labels=["sink", *names]
             ),
             "queue_depth": GaugeMetricFamily(
-                "lookout_sink_queue_depth", "Events waiting for a sink.", labels=["sink"]
+                "lookout_sink_queue_depth", "Events waiting for a sink.", labels=["sink", *names]
             ),
         }
         for sink, counters in stats["sinks"].items():
             for key, family in per_sink.items():
-                family.add_metric([sink], counters[key])
+                family.add_metric([sink, *values], counters[key])
         yield from per_sink.values()
-        yield CounterMetricFamily(
+        dropped = CounterMetricFamily(
             "lookout_events_dropped_at_capture",
             "Events dropped by a full ingress queue.",
-            value=stats["dropped"],
+            labels=names,
         )
-        yield GaugeMetricFamily(
-            "lookout_queue_depth",
-            "Events captured, not yet dispatched.",
-            value=stats["queue_depth"],
+        dropped.add_metric(values, stats["dropped"])
+        yield dropped
+        depth = GaugeMetricFamily(
+            "lookout_queue_depth", "Events captured, not yet dispatched.", labels=names
         )
+        depth.add_metric(values, stats["queue_depth"])
+        yield depth
 
 
 def register_health(lookout: Lookout, registry: CollectorRegistry | None = None) -> HealthCollector:
