@@ -208,3 +208,34 @@ def test_v2_check_sends_an_empty_write_and_reads_the_answer(receiver: Receiver) 
     with pytest.raises(Exception, match="401"):
         sink.check()
     assert [request["body"] for request in receiver.requests] == [b"", b""]
+
+
+def test_server_down_or_too_slow_is_retried_then_counted_failed(receiver: Receiver) -> None:
+    import threading
+
+    release = threading.Event()
+    slow = receiver.server.RequestHandlerClass
+    original = slow.do_POST
+
+    def stall(handler: Any) -> None:
+        release.wait(5)
+        original(handler)
+
+    slow.do_POST = stall  # type: ignore[method-assign]
+    base = receiver.url.rsplit("/", 1)[0]
+    lk = _lookout(InfluxSink(base, database="d", timeout=0.2), max_retries=1, retry_backoff=0.01)
+    down = _lookout(
+        InfluxSink("http://127.0.0.1:1", bucket="b", org="o", token="t", timeout=0.2),
+        max_retries=1,
+        retry_backoff=0.01,
+    )
+    lk.emit(make_event("call", "f"))
+    down.emit(make_event("call", "f"))
+    lk.flush(20)
+    down.flush(20)
+    release.set()
+    for instance, error in ((lk, "Timeout"), (down, "Connection")):
+        stats = instance.stats()["sinks"]["influx"]
+        instance.close()
+        assert (stats["written"], stats["failed"], stats["retried"]) == (0, 1, 1)
+        assert error in stats["last_error"]
