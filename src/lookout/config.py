@@ -141,9 +141,40 @@ def _regex(value: object) -> str:
     return value
 
 
+def _tables(value: object, what: str) -> tuple[dict[str, Any], ...]:
+    """A list of tables with a ``type`` (TOML ``[[sinks]]``), or the same as a JSON string
+    (environment); each checked against the known types of ``what`` (sink or notifier)."""
+    from lookout.sinks.registry import SINK_TYPES, validate_sink_spec
+
+    if what == "notifier":
+        from lookout.notify import NOTIFIER_TYPES as types
+    else:
+        types = SINK_TYPES
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"a JSON list of {what} tables ({exc})") from None
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"a list of {what} tables, each with a 'type'")
+    return tuple(
+        validate_sink_spec(spec, f"{what} {n + 1}", types, what) for n, spec in enumerate(value)
+    )
+
+
 def _sink_specs(value: object) -> tuple[dict[str, Any], ...]:
-    """A list of sink tables (TOML ``[[sinks]]``), or the same as a JSON string (environment)."""
-    from lookout.sinks.registry import validate_sink_spec
+    return _tables(value, "sink")
+
+
+def _notifier_specs(value: object) -> tuple[dict[str, Any], ...]:
+    return _tables(value, "notifier")
+
+
+def _alert_specs(value: object) -> tuple[dict[str, Any], ...]:
+    """A list of alert rule tables (TOML ``[[alerts]]``), or the same as a JSON string."""
+    from lookout.alerts import build_rule
 
     if isinstance(value, str):
         import json
@@ -151,10 +182,12 @@ def _sink_specs(value: object) -> tuple[dict[str, Any], ...]:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"a JSON list of sink tables ({exc})") from None
-    if not isinstance(value, (list, tuple)):
-        raise ValueError("a list of sink tables, each with a 'type'")
-    return tuple(validate_sink_spec(spec, f"sink {n + 1}") for n, spec in enumerate(value))
+            raise ValueError(f"a JSON list of alert tables ({exc})") from None
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, dict) for v in value):
+        raise ValueError("a list of alert tables, each with a 'type'")
+    for spec in value:
+        build_rule(spec)  # raises with the reason when a table is wrong
+    return tuple(dict(spec) for spec in value)
 
 
 def _setting(default: Any, parse: Callable[[object], Any], doc: str) -> Any:
@@ -228,6 +261,17 @@ class Settings:
         _sink_specs,
         "More destinations: tables with a 'type' (http, log, prometheus, otlp, cloudwatch, mongo, "
         "influx).",
+    )
+    notifiers: tuple[dict[str, Any], ...] = _setting(
+        (),
+        _notifier_specs,
+        "Where messages for people go: tables with a 'type' (console, smtp, sendgrid, slack, "
+        "webhook).",
+    )
+    alerts: tuple[dict[str, Any], ...] = _setting(
+        (),
+        _alert_specs,
+        "Alert rules: tables with a 'type' (error, error_rate, latency_p95, missed_run).",
     )
 
     def describe(self) -> dict[str, Any]:

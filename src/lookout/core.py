@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from lookout import lifecycle
+from lookout.alerts import AlertEngine, AlertSink, Rule, build_rule
 from lookout.coerce import Limits
 from lookout.config import ConfigError, load_settings
-from lookout.events import Event
+from lookout.events import Event, make_event
 from lookout.monitor import make_monitor
+from lookout.notify import Message, Notifications, Notifier, build_notifier
+from lookout.notify.base import Severity
 from lookout.recorder import Recorder, RetryPolicy
 from lookout.redact import Redactor
 from lookout.sinks.base import Sink
 from lookout.sinks.registry import build_sink
 from lookout.sinks.sql import SqlSink
 from lookout.store.engine import SqlStore
+
+if TYPE_CHECKING:
+    from lookout.supervise import Supervisor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,6 +39,10 @@ class Lookout:
         sinks: further destinations (Sink objects), each with its own queue and worker; they
             come after those of the ``sinks`` setting (tables in lookout.toml or
             ``LOOKOUT_SINKS``).
+        notifiers: where messages for people go (see :mod:`lookout.notify`), after those of
+            the ``notifiers`` setting.
+        alerts: alert rules (see :mod:`lookout.alerts`), after those of the ``alerts``
+            setting; their messages go to the notifiers.
         config_file: a TOML file of settings (default ``$LOOKOUT_CONFIG`` or ``./lookout.toml``).
         **options: any other setting (see :class:`lookout.config.Settings`).
 
@@ -45,6 +56,8 @@ class Lookout:
         store: str | None = _UNSET,
         *,
         sinks: Sequence[Sink] = (),
+        notifiers: Sequence[Notifier] = (),
+        alerts: Sequence[Rule] = (),
         config_file: str | Path | None = None,
         **options: Any,
     ) -> None:
@@ -52,6 +65,11 @@ class Lookout:
             options["store"] = store
         self.settings, self.setting_sources = load_settings(options, config_file=config_file)
         settings = self.settings
+        self.notifications = Notifications(self._build_notifiers(notifiers))
+        rules = [*(build_rule(spec) for spec in settings.alerts), *alerts]
+        self.alerts = AlertEngine(self, rules) if rules else None
+        if self.alerts is not None:
+            sinks = [*sinks, AlertSink(self.alerts)]
         self.limits = Limits(settings.max_value_bytes, settings.max_event_bytes)
         self._sql_sink: SqlSink | None = None
         self.recorder = Recorder(
@@ -62,6 +80,8 @@ class Lookout:
             redactor=Redactor(settings.redact_pattern),
             **self._worker_options(),
         )
+        if self.alerts is not None:
+            self.alerts.start()  # resolves conditions and notices quiet periods between events
         lifecycle.register(self)
 
     def _build_sinks(self, extra_sinks: Sequence[Sink]) -> list[Sink]:
@@ -85,6 +105,16 @@ class Lookout:
                 raise ConfigError(f"{where}: sinks[{number}]: {exc}") from None
         sinks.extend(extra_sinks)
         return sinks
+
+    def _build_notifiers(self, extra: Sequence[Notifier]) -> list[Notifier]:
+        notifiers: list[Notifier] = []
+        for number, spec in enumerate(self.settings.notifiers, 1):
+            try:
+                notifiers.append(build_notifier(spec))
+            except (ValueError, TypeError, ModuleNotFoundError) as exc:
+                where = self.setting_sources.get("notifiers", "settings")
+                raise ConfigError(f"{where}: notifiers[{number}]: {exc}") from None
+        return [*notifiers, *extra]
 
     def _worker_options(self) -> dict[str, Any]:
         settings = self.settings
@@ -199,10 +229,57 @@ class Lookout:
         """
         return self.recorder.emit(event)
 
+    # -- people -------------------------------------------------------------------------------
+    def notify(
+        self,
+        message: Message | str,
+        body: str = "",
+        *,
+        attachments: Sequence[str | Path] = (),
+        severity: Severity = "info",
+        via: Notifications | None = None,
+    ) -> dict[str, str | None]:
+        """Send a message through every notifier (``lk.notify("Subject", "body")`` or a
+        :class:`~lookout.notify.Message`).
+
+        Blocks while sending (with retries); a failing notifier never stops the others and
+        never raises: the outcome per notifier is returned (None = sent, else the error),
+        counted in ``stats()["notifiers"]`` and recorded as a ``message`` event. ``via``
+        sends through other notifiers than this instance's.
+        """
+        if isinstance(message, str):
+            message = Message(message, body, attachments=attachments, severity=severity)
+        started = time.time_ns()
+        outcomes = (via or self.notifications).send(message)
+        for notifier, error in outcomes.items():
+            self.emit(
+                make_event(
+                    "message",
+                    f"notify.{notifier}",
+                    start_ns=started,
+                    duration_ns=time.time_ns() - started,
+                    outcome="ok" if error is None else "error",
+                    fields={
+                        "subject": message.subject,
+                        "severity": message.severity,
+                        **({} if error is None else {"error": error}),
+                    },
+                )
+            )
+        return outcomes
+
+    def supervise(self, name: str, **options: Any) -> Supervisor:
+        """Watch over a script or job: ``with lk.supervise("nightly-import"):`` or as a
+        decorator. See :class:`lookout.supervise.Supervisor` for the options."""
+        from lookout.supervise import Supervisor
+
+        return Supervisor(name, lookout=self, **options)
+
     # -- lifecycle ----------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        """Counters as a plain dict (see :meth:`lookout.recorder.Recorder.stats`)."""
-        return self.recorder.stats()
+        """Counters as a plain dict (see :meth:`lookout.recorder.Recorder.stats`), with each
+        notifier's under ``notifiers``."""
+        return {**self.recorder.stats(), "notifiers": self.notifications.stats()}
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Block until everything captured so far is written; False if ``timeout`` ran out."""

@@ -49,6 +49,26 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
+def check_delivery(
+    response: requests.Response,
+    success_status_codes: Collection[int],
+    what: str,
+    rejected: Callable[[requests.Response], int | None] | None = None,
+) -> None:
+    """Return when ``response`` means delivered; otherwise raise what HTTP's status means.
+
+    429 and 5xx raise :class:`RetryLater` (with ``Retry-After`` when given): try again later.
+    Any other status raises :class:`PermanentWriteError`: the request itself is wrong.
+    """
+    status = response.status_code
+    if status in success_status_codes:
+        return
+    detail = f"{what} answered {status}: {response.text[:200]!r}"
+    if status == 429 or status >= 500:
+        raise RetryLater(detail, parse_retry_after(response.headers.get("Retry-After")))
+    raise PermanentWriteError(detail, rejected=None if rejected is None else rejected(response))
+
+
 class HttpSink(BaseSink):
     """Sends events to an HTTP endpoint.
 
@@ -132,13 +152,12 @@ class HttpSink(BaseSink):
             verify=self.verify,
             timeout=self.timeout,
         )
-        status = response.status_code
-        if status in self.success_status_codes:
-            return
-        detail = f"{self.method} {self.url} answered {status}: {response.text[:200]!r}"
-        if status == 429 or status >= 500:
-            raise RetryLater(detail, parse_retry_after(response.headers.get("Retry-After")))
-        raise PermanentWriteError(detail, rejected=self.rejected_count(response))
+        check_delivery(
+            response,
+            self.success_status_codes,
+            f"{self.method} {self.url}",
+            rejected=self.rejected_count,
+        )
 
     def rejected_count(self, response: requests.Response) -> int | None:
         """How many events a refusing answer says were left out, when the endpoint writes

@@ -17,8 +17,6 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from lookout.sinks.base import Sink
-
 #: type -> (module, class)
 SINK_TYPES = {
     "http": ("lookout.sinks.http", "HttpSink"),
@@ -31,37 +29,45 @@ SINK_TYPES = {
 }
 
 
-def validate_sink_spec(spec: object, where: str) -> dict[str, Any]:
-    """Check a sink table's shape (type known, options accepted) without building it."""
+def validate_sink_spec(
+    spec: object,
+    where: str,
+    types: Mapping[str, tuple[str, str]] = SINK_TYPES,
+    what: str = "sink",
+) -> dict[str, Any]:
+    """Check a table's shape (type known) without building it."""
     if not isinstance(spec, Mapping):
         raise ValueError(f"{where}: expected a table with a 'type' key; got {spec!r}")
     kind = spec.get("type")
-    if kind not in SINK_TYPES:
+    if kind not in types:
         raise ValueError(
-            f"{where}: type {kind!r} is not a sink type; choose one of {', '.join(SINK_TYPES)}"
+            f"{where}: type {kind!r} is not a {what} type; choose one of {', '.join(types)}"
         )
     return dict(spec)
 
 
-def build_sink(spec: Mapping[str, Any]) -> Sink:
-    """Build the sink a configuration table describes.
+def build_sink(
+    spec: Mapping[str, Any],
+    types: Mapping[str, tuple[str, str]] = SINK_TYPES,
+    what: str = "sink",
+) -> Any:
+    """Build the sink (or, with other ``types``, the notifier) a configuration table describes.
 
     Raises:
-        ValueError: unknown type, or options the sink does not take (named in the message).
-        ModuleNotFoundError: the sink's optional dependency is missing (says which extra).
+        ValueError: unknown type, or options the class does not take (named in the message).
+        ModuleNotFoundError: the optional dependency is missing (says which extra).
     """
     options = dict(spec)
     kind = options.pop("type", None)
-    if kind not in SINK_TYPES:
-        raise ValueError(f"sink type {kind!r} is unknown; choose one of {', '.join(SINK_TYPES)}")
-    module_name, class_name = SINK_TYPES[kind]
-    sink_class = getattr(importlib.import_module(module_name), class_name)
-    accepted = inspect.signature(sink_class).parameters
+    if kind not in types:
+        raise ValueError(f"{what} type {kind!r} is unknown; choose one of {', '.join(types)}")
+    module_name, class_name = types[kind]
+    target_class = getattr(importlib.import_module(module_name), class_name)
+    accepted = inspect.signature(target_class).parameters
     unknown = [name for name in options if name not in accepted]
     if unknown:
         raise ValueError(
-            f"sink {kind!r}: unknown option {unknown[0]!r}; it takes "
+            f"{what} {kind!r}: unknown option {unknown[0]!r}; it takes "
             f"{', '.join(name for name in accepted if name != 'self')}"
         )
-    sink: Sink = sink_class(**options)
-    return sink
+    return target_class(**options)
