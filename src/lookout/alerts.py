@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import fnmatch
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -233,7 +234,7 @@ class LatencyP95(_Windowed):
         verdicts = {}
         for key, values in self._recent(now).items():
             ordered = sorted(values)
-            p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] if ordered else 0.0
+            p95 = ordered[math.ceil(0.95 * len(ordered)) - 1] if ordered else 0.0  # nearest rank
             slow = sum(1 for value in values if value > self.threshold_ms)
             verdicts[key] = Condition(
                 len(values) >= self.min_events and p95 > self.threshold_ms,

@@ -1,4 +1,4 @@
-"""The ``lookout`` command: demo, stats, prune, check."""
+"""The ``lookout`` command: demo, stats, prune, check, watch."""
 
 from __future__ import annotations
 
@@ -186,6 +186,60 @@ def prune(store_url: str | None, older_than: float, rollups_older_than: float | 
         f"Deleted {result.events:,} events, {result.minute_rollups:,} minute rollups and "
         f"{result.hour_rollups:,} hour rollups from {store.safe_url}."
     )
+
+
+@main.command()
+@click.option("--store", "store_url", default=None, help="Store URL (default: the configured one).")
+@click.option("--config", "config_file", default=None, help="A lookout.toml with alerts/notifiers.")
+@click.option(
+    "--interval",
+    default="15s",
+    show_default=True,
+    callback=_duration,
+    help="How often to read new events and evaluate the rules.",
+)
+@click.option("--once", is_flag=True, help="Evaluate once and exit (e.g. from cron).")
+def watch(store_url: str | None, config_file: str | None, interval: float, once: bool) -> None:
+    """Evaluate the configured alert rules over a store's events, and send their messages.
+
+    Run one watcher beside a central store: it sees every app instance's events, and it is
+    the process that notices a supervised job that did not run (a missed heartbeat).
+    """
+    from lookout.alerts import AlertEngine, build_rule
+    from lookout.core import Lookout
+    from lookout.store.tail import events_after, last_event_id, latest_runs
+
+    settings, _ = load_settings(config_file=config_file)
+    url = store_url or settings.store
+    if url is None:
+        raise ConfigError("no store is configured; pass --store URL")
+    rules = [build_rule(spec) for spec in settings.alerts]
+    if not rules:
+        raise ConfigError("no alert rules are configured: add [[alerts]] tables or LOOKOUT_ALERTS")
+    if not settings.notifiers:
+        err_console.print("lookout watch: no notifiers configured; messages go nowhere")
+    # Its own messages are recorded in the same store; its rules run here, not in-process.
+    lk = Lookout(store=url, config_file=config_file, alerts=())
+    store = lk.store
+    assert store is not None
+    engine = AlertEngine(lk, rules)
+    engine.observe(latest_runs(store))
+    cursor = last_event_id(store)
+    console.print(f"lookout watch: {len(rules)} rule(s) over {store.safe_url}")
+    try:
+        while True:
+            events, cursor = events_after(store, cursor)
+            engine.observe(events)
+            for message in engine.evaluate():
+                console.print(f"sent: {message.subject}")
+            if once:
+                break
+            if len(events) < 5000:  # behind: read on at once
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lk.close()
 
 
 @main.command()

@@ -150,6 +150,14 @@ def _tables(value: object, what: str) -> tuple[dict[str, Any], ...]:
         from lookout.notify import NOTIFIER_TYPES as types
     else:
         types = SINK_TYPES
+    return tuple(
+        validate_sink_spec(spec, f"{what} {n + 1}", types, what)
+        for n, spec in enumerate(_table_list(value, what))
+    )
+
+
+def _table_list(value: object, what: str) -> list[Any]:
+    """A list from TOML, or from a JSON string (how lists come through the environment)."""
     if isinstance(value, str):
         import json
 
@@ -159,9 +167,7 @@ def _tables(value: object, what: str) -> tuple[dict[str, Any], ...]:
             raise ValueError(f"a JSON list of {what} tables ({exc})") from None
     if not isinstance(value, (list, tuple)):
         raise ValueError(f"a list of {what} tables, each with a 'type'")
-    return tuple(
-        validate_sink_spec(spec, f"{what} {n + 1}", types, what) for n, spec in enumerate(value)
-    )
+    return list(value)
 
 
 def _sink_specs(value: object) -> tuple[dict[str, Any], ...]:
@@ -176,18 +182,12 @@ def _alert_specs(value: object) -> tuple[dict[str, Any], ...]:
     """A list of alert rule tables (TOML ``[[alerts]]``), or the same as a JSON string."""
     from lookout.alerts import build_rule
 
-    if isinstance(value, str):
-        import json
-
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"a JSON list of alert tables ({exc})") from None
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, dict) for v in value):
+    specs = _table_list(value, "alert")
+    if not all(isinstance(spec, dict) for spec in specs):
         raise ValueError("a list of alert tables, each with a 'type'")
-    for spec in value:
+    for spec in specs:
         build_rule(spec)  # raises with the reason when a table is wrong
-    return tuple(dict(spec) for spec in value)
+    return tuple(dict(spec) for spec in specs)
 
 
 def _setting(default: Any, parse: Callable[[object], Any], doc: str) -> Any:

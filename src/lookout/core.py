@@ -41,7 +41,7 @@ class Lookout:
             ``LOOKOUT_SINKS``).
         notifiers: where messages for people go (see :mod:`lookout.notify`), after those of
             the ``notifiers`` setting.
-        alerts: alert rules (see :mod:`lookout.alerts`), after those of the ``alerts``
+        alert_rules: alert rules (see :mod:`lookout.alerts`), after those of the ``alerts``
             setting; their messages go to the notifiers.
         config_file: a TOML file of settings (default ``$LOOKOUT_CONFIG`` or ``./lookout.toml``).
         **options: any other setting (see :class:`lookout.config.Settings`).
@@ -57,7 +57,7 @@ class Lookout:
         *,
         sinks: Sequence[Sink] = (),
         notifiers: Sequence[Notifier] = (),
-        alerts: Sequence[Rule] = (),
+        alert_rules: Sequence[Rule] = (),
         config_file: str | Path | None = None,
         **options: Any,
     ) -> None:
@@ -65,8 +65,9 @@ class Lookout:
             options["store"] = store
         self.settings, self.setting_sources = load_settings(options, config_file=config_file)
         settings = self.settings
+        self._code_notifiers = list(notifiers)  # kept across reconfigure()
         self.notifications = Notifications(self._build_notifiers(notifiers))
-        rules = [*(build_rule(spec) for spec in settings.alerts), *alerts]
+        rules = [*(build_rule(spec) for spec in settings.alerts), *alert_rules]
         self.alerts = AlertEngine(self, rules) if rules else None
         if self.alerts is not None:
             sinks = [*sinks, AlertSink(self.alerts)]
@@ -146,6 +147,7 @@ class Lookout:
         old = self.settings
         self.settings, self.setting_sources = load_settings(options, config_file=config_file)
         self.limits = Limits(self.settings.max_value_bytes, self.settings.max_event_bytes)
+        self.notifications.notifiers = self._build_notifiers(self._code_notifiers)
         worker_options = self._worker_options()
         worker_options["queue_size"] = worker_options.pop("sink_queue_size")
         self.recorder.replace_sinks(
