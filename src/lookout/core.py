@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from lookout import lifecycle
+from lookout._internal import swallow_internal_errors
 from lookout.alerts import AlertEngine, AlertSink, Rule, build_rule
 from lookout.coerce import Limits
 from lookout.config import ConfigError, load_settings
@@ -66,6 +67,7 @@ class Lookout:
         self.settings, self.setting_sources = load_settings(options, config_file=config_file)
         settings = self.settings
         self._code_notifiers = list(notifiers)  # kept across reconfigure()
+        self._close_callbacks: list[Callable[[], object]] = []
         self.notifications = Notifications(self._build_notifiers(notifiers))
         rules = [*(build_rule(spec) for spec in settings.alerts), *alert_rules]
         self.alerts = AlertEngine(self, rules) if rules else None
@@ -287,9 +289,17 @@ class Lookout:
         """Block until everything captured so far is written; False if ``timeout`` ran out."""
         return self.recorder.flush(timeout)
 
+    def on_close(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` when this instance closes (integrations stop their threads)."""
+        self._close_callbacks.append(callback)
+
     def close(self, timeout: float | None = None) -> bool:
         """Write what is queued and release everything; later events are not recorded."""
         lifecycle.unregister(self)
+        for callback in self._close_callbacks:
+            with swallow_internal_errors("closing an integration"):
+                callback()
+        self._close_callbacks.clear()
         return self.recorder.close(self.settings.shutdown_timeout if timeout is None else timeout)
 
     def __enter__(self) -> Lookout:

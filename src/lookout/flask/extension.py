@@ -56,6 +56,11 @@ DEFAULTS: dict[str, Any] = {
     "level_refresh_interval": 10.0,
     "metrics_url": None,
     "metrics_registry": None,
+    "dashboard_url": "/dashboard",
+    "dashboard_admin_password": None,
+    "dashboard_guest_passwords": (),
+    "dashboard_auth": True,
+    "dashboard_colors": None,
 }
 
 TrackG = None | str | Sequence[str] | Mapping[str, Sequence[str]]
@@ -250,6 +255,11 @@ class _AppHooks:
             outlier_constant=config.outlier_constant,
             outlier_warmup=config.outlier_warmup,
             refresh_interval=config.level_refresh_interval,
+            endpoints=lambda: sorted(
+                endpoint
+                for endpoint in app.view_functions
+                if endpoint not in config.exclude_endpoints
+            ),
         )
         self.sampler = StackSampler(config.sampler_interval)
         #: the WSGI environ key of the request id header, read without building Headers
@@ -501,6 +511,12 @@ class LookoutFlask:
         raise_exceptions: let errors in ``group_by`` and the id generator propagate (debugging).
         exclude_endpoints: endpoints never recorded (default: Flask's ``static``).
         record_user_agent: record the user-agent family (``Chrome``, ``curl``...).
+        dashboard_url: where the dashboard is mounted (default ``/dashboard``; None: not).
+        dashboard_admin_password: the dashboard's ``admin`` password (default: generated at
+            first start, stored hashed, logged once).
+        dashboard_guest_passwords: passwords of the read-only ``guest`` login.
+        dashboard_auth: False turns the dashboard's login off (local development only).
+        dashboard_colors: ``{"primary": ..., "error": ..., "ok": ...}`` CSS colours.
 
     Every option can also be set as ``app.config["LOOKOUT_<OPTION>"]``; arguments win.
     """
@@ -536,6 +552,8 @@ class LookoutFlask:
         lookout = self._lookout or self._lookout_from_config(app)
         hooks = _AppHooks(lookout, config, app)
         app.extensions["lookout"] = hooks
+        lookout.on_close(hooks.levels.stop)
+        lookout.on_close(hooks.sampler.stop)
         app.before_request_funcs.setdefault(None, []).insert(0, hooks.before_request)
         # after_request functions run in reverse order: first in the list runs last, and sees
         # the response every other handler has finished with.
@@ -546,6 +564,8 @@ class LookoutFlask:
             _mount_metrics(
                 app, resolved["metrics_url"], resolved["metrics_registry"], config, lookout
             )
+        if resolved["dashboard_url"]:
+            _mount_dashboard(app, resolved, config, lookout)
 
     @staticmethod
     def _lookout_from_config(app: Flask) -> Lookout:
@@ -591,6 +611,28 @@ class LookoutFlask:
             return view
 
         return decorate
+
+
+def _mount_dashboard(
+    app: Flask, resolved: dict[str, Any], config: _Config, lookout: Lookout
+) -> None:
+    """Serve the dashboard (not itself recorded) over this Lookout's store."""
+    from lookout.dashboard import BLUEPRINT_NAME, DashboardOptions, create_blueprint
+
+    options = DashboardOptions(
+        admin_password=resolved["dashboard_admin_password"],
+        guest_passwords=tuple(resolved["dashboard_guest_passwords"] or ()),
+        auth=bool(resolved["dashboard_auth"]),
+        colors=dict(resolved["dashboard_colors"] or {}),
+        stats=lookout.stats,
+    )
+    app.register_blueprint(
+        create_blueprint(lambda: lookout.store, options),
+        url_prefix=resolved["dashboard_url"].rstrip("/"),
+    )
+    config.exclude_endpoints = config.exclude_endpoints | {
+        endpoint for endpoint in app.view_functions if endpoint.startswith(BLUEPRINT_NAME + ".")
+    }
 
 
 METRICS_ENDPOINT = "lookout_metrics"

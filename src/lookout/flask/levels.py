@@ -15,6 +15,7 @@ the request path only ever reads two dicts.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -35,6 +36,11 @@ THRESHOLD_WINDOW_S = 3600.0
 
 def level_key_prefix(app_name: str) -> str:
     return f"flask.level:{app_name}:"
+
+
+def endpoints_key(app_name: str) -> str:
+    """Where an app lists its endpoints and default level, for the dashboard to offer."""
+    return f"flask.endpoints:{app_name}"
 
 
 class EndpointLevels:
@@ -59,8 +65,11 @@ class EndpointLevels:
         outlier_constant: float = 2.5,
         outlier_warmup: int = 10,
         refresh_interval: float = 10.0,
+        endpoints: Callable[[], list[str]] | None = None,
     ) -> None:
         self.app_name = app_name
+        self._endpoints = endpoints
+        self._registered = False
         self._store = store
         self.default_level = check_level(default_level)
         self.outlier_constant = outlier_constant
@@ -90,6 +99,10 @@ class EndpointLevels:
         store = self._store()
         if store is None:
             return
+        if not self._registered and self._endpoints is not None:
+            registry = {"endpoints": self._endpoints(), "default_level": self.default_level}
+            write_setting(store, endpoints_key(self.app_name), json.dumps(registry))
+            self._registered = True
         stored = read_settings(store, level_key_prefix(self.app_name))
         self.levels = {
             endpoint: int(value)
