@@ -123,7 +123,10 @@ def demo(seconds: float, customers: int, port: int, serve: bool, store_url: str 
         console.print(
             f"The shop keeps serving at [bold]http://127.0.0.1:{server.port}/[/bold] "
             "(try /products, /search?q=product-1, /export.csv); every request you make is "
-            "recorded. Press Ctrl+C to stop."
+            "recorded.\n"
+            f"Dashboard: [bold]http://127.0.0.1:{server.port}/dashboard/[/bold]  "
+            f"log in as [bold]admin[/bold] / [bold]{server.dashboard_password}[/bold]\n"
+            "Press Ctrl+C to stop."
         )
         try:
             while True:
@@ -186,6 +189,48 @@ def prune(store_url: str | None, older_than: float, rollups_older_than: float | 
         f"Deleted {result.events:,} events, {result.minute_rollups:,} minute rollups and "
         f"{result.hour_rollups:,} hour rollups from {store.safe_url}."
     )
+
+
+@main.command()
+@click.option("--store", "store_url", default=None, help="Store URL (default: the configured one).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5001, show_default=True, help="Port to listen on.")
+@click.option(
+    "--admin-password",
+    envvar="LOOKOUT_DASHBOARD_ADMIN_PASSWORD",
+    default=None,
+    help="The admin's password (default: generated at first start and logged once).",
+)
+@click.option(
+    "--guest-password",
+    "guest_passwords",
+    multiple=True,
+    envvar="LOOKOUT_DASHBOARD_GUEST_PASSWORDS",
+    help="A read-only guest password (repeatable).",
+)
+@click.option("--no-auth", is_flag=True, help="No login at all: local development only.")
+def dashboard(
+    store_url: str | None,
+    host: str,
+    port: int,
+    admin_password: str | None,
+    guest_passwords: tuple[str, ...],
+    no_auth: bool,
+) -> None:
+    """Serve the dashboard over a store (e.g. a central one many app instances write to)."""
+    import logging
+
+    from waitress import serve as waitress_serve
+
+    from lookout.dashboard import create_app
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    url = _store_url(store_url)
+    app = create_app(
+        url, admin_password=admin_password, guest_passwords=guest_passwords, auth=not no_auth
+    )
+    console.print(f"Dashboard over {url}: [bold]http://{host}:{port}/dashboard/[/bold]")
+    waitress_serve(app, host=host, port=port, threads=8, _quiet=True)
 
 
 @main.command()

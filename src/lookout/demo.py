@@ -13,6 +13,7 @@ import http.client
 import json
 import logging
 import random
+import secrets
 import socket
 import threading
 import time
@@ -42,9 +43,9 @@ def _pause(mean_ms: float, sigma: float = 0.4) -> None:
     time.sleep(random.lognormvariate(0, sigma) * mean_ms / 1000)
 
 
-def create_shop(lk: Lookout, version: str) -> Flask:
-    """The shop's Flask app, recording into ``lk``."""
-    app = Flask(f"lookout-demo-shop-{version}")
+def create_shop(lk: Lookout, version: str, dashboard_password: str | None = None) -> Flask:
+    """The shop's Flask app, recording into ``lk``, with the dashboard at ``/dashboard``."""
+    app = Flask("lookout-demo-shop")  # one name across versions: levels set on 1.0 stay
     # The demo's failures are on purpose and their tracebacks are in the store; keep the
     # terminal for the progress bar.
     app.logger.setLevel(logging.CRITICAL)
@@ -54,6 +55,8 @@ def create_shop(lk: Lookout, version: str) -> Flask:
         lk,
         group_by=lambda: g.get("user_id"),
         track_g={"POST": ["user_id", "cart"], "GET": ["user_id"]},
+        dashboard_admin_password=dashboard_password,
+        level_refresh_interval=2.0,
     )
 
     @lk.monitor(name="shop.inventory.reserve", tags={"team": "fulfilment"})
@@ -220,6 +223,7 @@ class ShopServer:
                 probe.bind(("127.0.0.1", port))
         self.server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
         self.port = self.server.port
+        self.dashboard_password: str | None = None
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -243,8 +247,9 @@ def run_demo(
     caller stops the server and closes the instance.
     """
     options: dict[str, Any] = {} if store is None else {"store": store}
+    password = secrets.token_urlsafe(9)
     old = Lookout(app_version="1.0", **options)
-    server = ShopServer(create_shop(old, "1.0"), port)
+    server = ShopServer(create_shop(old, "1.0", password), port)
     current: dict[str, Any] = {"port": server.port, "version": "1.0"}
     stop = threading.Event()
     traffic = Traffic()
@@ -262,7 +267,7 @@ def run_demo(
         if new is None and elapsed >= seconds / 2:  # the deploy: 1.1 replaces 1.0
             new = Lookout(app_version="1.1", **options)
             server.stop()
-            server = ShopServer(create_shop(new, "1.1"), current["port"])
+            server = ShopServer(create_shop(new, "1.1", password), current["port"])
             current["version"] = "1.1"
             old.close()
         if on_tick is not None:
@@ -273,6 +278,7 @@ def run_demo(
         thread.join(15)
     if on_tick is not None:
         on_tick(seconds, traffic.requests, current["version"])
+    server.dashboard_password = password
     if new is None:  # too short a run for a deploy
         return server, old, traffic
     return server, new, traffic

@@ -271,7 +271,10 @@ def create_blueprint(
     @blueprint.get("/vendor/plotly.min.js")
     def plotly() -> Response:
         """plotly.js from the installed ``plotly`` package: no CDN, works offline."""
-        path = Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))
+        try:
+            path = Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))
+        except ModuleNotFoundError:
+            abort(404, "charts need plotly: pip install 'lookout[flask]'")
         response = send_file(path, mimetype="text/javascript", max_age=7 * 86400)
         response.headers["Cache-Control"] = "public, max-age=604800"
         return response

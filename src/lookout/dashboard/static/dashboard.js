@@ -157,14 +157,21 @@ async function detailPage() {
       kind === "request" ? api(path("profile", { range })) : Promise.resolve(null), api(path("tracked", { range })),
     ]);
     const t = series.points.map((p) => new Date(p.t * 1000));
+    const seconds = { "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800, "30d": 2592000 }[range];
+    const latency = (key, name, line) => ({ x: t, y: series.points.map((p) => p[key]), name, mode: "lines+markers", marker: { size: 4 }, line });
     Plotly.react("chart-timeseries", [
-      { x: t, y: series.points.map((p) => p.count), type: "bar", name: "hits", yaxis: "y2", marker: { color: css("--line") || "#e5e7eb" } },
-      { x: t, y: series.points.map((p) => p.p50_ms), name: "p50 ms", line: { color: css("--primary") } },
-      { x: t, y: series.points.map((p) => p.p90_ms), name: "p90 ms", line: { dash: "dot", color: css("--primary") } },
-      { x: t, y: series.points.map((p) => p.p99_ms), name: "p99 ms", line: { dash: "dash", color: css("--error") } },
-    ], layout({ yaxis: { title: "ms" }, yaxis2: { overlaying: "y", side: "right", showgrid: false, title: "hits" } }), plotConfig);
-    Plotly.react("chart-heatmap", [{ z: heat.counts, y: heat.weekdays, x: [...Array(24).keys()], type: "heatmap", colorscale: "Blues" }],
-      layout({ xaxis: { title: "hour (UTC)", dtick: 3 } }), plotConfig);
+      { x: t, y: series.points.map((p) => p.count), type: "bar", name: "hits", yaxis: "y2", width: series.bucket_s * 1000 * 0.9, marker: { color: css("--line") || "#e5e7eb" } },
+      latency("p50_ms", "p50 ms", { color: css("--primary") }),
+      latency("p90_ms", "p90 ms", { dash: "dot", color: css("--primary") }),
+      latency("p99_ms", "p99 ms", { dash: "dash", color: css("--error") }),
+    ], layout({
+      xaxis: { type: "date", range: [new Date(Date.now() - seconds * 1000), new Date()] },
+      yaxis: { title: "ms", rangemode: "tozero" },
+      yaxis2: { overlaying: "y", side: "right", showgrid: false, title: "hits", rangemode: "tozero" },
+    }), plotConfig);
+    Plotly.react("chart-heatmap", [{ z: heat.counts, y: heat.weekdays, x: [...Array(24).keys()], type: "heatmap",
+      colorscale: [[0, css("--card") || "#f9fafb"], [1, css("--primary") || "#2563eb"]] }],
+      layout({ xaxis: { title: "hour (UTC)", dtick: 3 }, yaxis: { autorange: "reversed" } }), plotConfig);
     Plotly.react("chart-versions", [
       { x: versions.rows.map((r) => r.key), y: versions.rows.map((r) => r.p50_ms), type: "bar", name: "p50 ms" },
       { x: versions.rows.map((r) => r.key), y: versions.rows.map((r) => r.p90_ms), type: "bar", name: "p90 ms" },
@@ -206,7 +213,7 @@ function renderProfile(profile) {
 
 function renderTracked(tracked) {
   const table = document.getElementById("tracked");
-  const columns = ["time", "request id", "user", ...tracked.columns];
+  const columns = ["time", "request id", "group", ...tracked.columns];
   table.querySelector("thead").replaceChildren(el("tr", {}, ...columns.map((c) => el("th", { text: c }))));
   fillTable(table, tracked.rows, (r) => [fmt.time(r.start_ns), r.request_id, r.group,
     ...tracked.columns.map((c) => r.values[c] === undefined ? "" : typeof r.values[c] === "string" ? r.values[c] : JSON.stringify(r.values[c]))]);
