@@ -305,3 +305,72 @@ def test_logout_needs_the_csrf_token(shop: tuple[Flask, Lookout]) -> None:
     out = client.post("/dashboard/logout", data={"csrf_token": csrf})
     assert out.status_code == 302
     assert client.get("/dashboard/api/overview").status_code == 401
+
+
+def test_lookout_dashboard_serves_a_store_on_its_own(tmp_path: Any) -> None:
+    import http.client
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time as time_module
+    import urllib.parse
+
+    from lookout import make_event
+
+    store = f"sqlite:///{tmp_path / 'central.db'}"
+    lk = Lookout(store=store)
+    lk.emit(make_event("call", "billing.charge", duration_ns=5_000_000))
+    lk.close()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from lookout.cli import run; run()",
+            "dashboard",
+            "--store",
+            store,
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LOOKOUT_DASHBOARD_ADMIN_PASSWORD": "s3cret-admin"},
+    )
+
+    def request(
+        method: str, path: str, body: str = "", headers: dict[str, str] | None = None
+    ) -> Any:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        response.body = response.read()
+        connection.close()
+        return response
+
+    try:
+        deadline = time_module.monotonic() + 30
+        while True:
+            try:
+                assert request("GET", "/").status == 302
+                break
+            except OSError:
+                assert server.poll() is None and time_module.monotonic() < deadline
+                time_module.sleep(0.2)
+        form = urllib.parse.urlencode({"username": "admin", "password": "s3cret-admin"})
+        login = request(
+            "POST", "/dashboard/login", form, {"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        assert login.status == 302
+        cookie = login.getheader("Set-Cookie").split(";")[0]
+        overview = request("GET", "/dashboard/api/overview", headers={"Cookie": cookie})
+        rows = json.loads(overview.body)["rows"]
+        assert [row["name"] for row in rows] == ["billing.charge"]
+        assert request("GET", "/dashboard/vendor/plotly.min.js").status == 200  # offline charts
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -126,9 +126,12 @@ class Authenticator:
         self.admin_user = admin_user
         self.guest_user = guest_user
         self._guest_hashes = [generate_password_hash(p) for p in guest_passwords if p]
-        self._admin_hash = (
-            generate_password_hash(admin_password) if admin_password else self._stored_admin_hash()
-        )
+        if admin_password:
+            self._admin_hash = generate_password_hash(admin_password)
+        elif enabled:
+            self._admin_hash = self._stored_admin_hash()
+        else:  # no login at all: nothing to generate or log
+            self._admin_hash = generate_password_hash(secrets.token_urlsafe(32))
         secret = _insert_if_absent(store, SECRET_KEY, secrets.token_urlsafe(32))
         self._serializer = URLSafeTimedSerializer(secret, salt="lookout-dashboard-session")
         self.limiter = RateLimiter()

@@ -2,8 +2,8 @@
 
 A summary over a window merges that window's rollup rows per name: counts and sums add, min
 and max combine, latency sketches merge, so the answer costs one row per name per bucket
-whatever the number of events. Windows up to a day read minute rollups; longer ones read hour
-rollups (whole hours, so the window's start is rounded down to the hour).
+whatever the number of events. Windows shorter than a day read minute rollups; a day or more
+reads hour rollups (whole hours, so the window's start is rounded down to the hour).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def summarize(
 ) -> list[NameSummary]:
     """One summary per (kind, name) seen in the last ``since_s`` seconds, busiest first."""
     now_ns = time.time_ns() if now_ns is None else now_ns
-    bucket_s = 60 if since_s <= MINUTE_ROLLUPS_UP_TO_S else 3600
+    bucket_s = 60 if since_s < MINUTE_ROLLUPS_UP_TO_S else 3600
     table = rollups_minute if bucket_s == 60 else rollups_hour
     start_s = ((now_ns // NS) - int(since_s)) // bucket_s * bucket_s
     query = (
