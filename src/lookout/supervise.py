@@ -116,6 +116,10 @@ class Supervisor(contextlib.ContextDecorator):
             atexit.register(self._at_exit)
         return self
 
+    def add_notifier(self, notifier: Notifier) -> None:
+        """Send this job's messages through ``notifier`` too."""
+        self._extra_notifiers.append(notifier)
+
     def summary(self, text: str) -> None:
         """Add a line to the run's summary (recorded, and sent in the summary message)."""
         self._summary.append(str(text))

@@ -57,7 +57,9 @@ DEFAULTS: dict[str, Any] = {
     "metrics_url": None,
     "metrics_registry": None,
     "dashboard_url": "/dashboard",
+    "dashboard_admin_user": "admin",
     "dashboard_admin_password": None,
+    "dashboard_guest_user": "guest",
     "dashboard_guest_passwords": (),
     "dashboard_auth": True,
     "dashboard_colors": None,
@@ -516,7 +518,10 @@ class LookoutFlask:
             first start, stored hashed, logged once).
         dashboard_guest_passwords: passwords of the read-only ``guest`` login.
         dashboard_auth: False turns the dashboard's login off (local development only).
-        dashboard_colors: ``{"primary": ..., "error": ..., "ok": ...}`` CSS colours.
+        dashboard_admin_user: the admin's login name (default ``admin``).
+        dashboard_guest_user: the read-only login name (default ``guest``).
+        dashboard_colors: ``{"primary": ..., "error": ..., "ok": ...}`` CSS colours, and an
+            endpoint's name for the colour of its charts.
 
     Every option can also be set as ``app.config["LOOKOUT_<OPTION>"]``; arguments win.
     """
@@ -620,7 +625,9 @@ def _mount_dashboard(
     from lookout.dashboard import BLUEPRINT_NAME, DashboardOptions, create_blueprint
 
     options = DashboardOptions(
+        admin_user=resolved["dashboard_admin_user"],
         admin_password=resolved["dashboard_admin_password"],
+        guest_user=resolved["dashboard_guest_user"],
         guest_passwords=tuple(resolved["dashboard_guest_passwords"] or ()),
         auth=bool(resolved["dashboard_auth"]),
         colors=dict(resolved["dashboard_colors"] or {}),

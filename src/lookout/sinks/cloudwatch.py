@@ -46,6 +46,8 @@ class CloudWatchSink(BaseSink):
         region_name: AWS region for the default client.
         endpoint_url: another endpoint (a local stand-in, a VPC endpoint).
         storage_resolution: 60 (standard) or 1 (high resolution).
+        kinds: which events become metrics: ``request``, ``call`` (latency, count, errors)
+            and ``metric`` (custom metrics); each metric costs money in CloudWatch.
     """
 
     name = "cloudwatch"
@@ -59,12 +61,14 @@ class CloudWatchSink(BaseSink):
         region_name: str | None = None,
         endpoint_url: str | None = None,
         storage_resolution: int = 60,
+        kinds: Sequence[str] = ("request", "call", "metric"),
     ) -> None:
         if storage_resolution not in (1, 60):
             raise ValueError("storage_resolution must be 1 or 60")
         self.namespace = namespace
         self.dimensions = {str(k): str(v) for k, v in (dimensions or {}).items()}
         self.storage_resolution = storage_resolution
+        self.kinds = frozenset(kinds)
         self._client_options = {"region_name": region_name, "endpoint_url": endpoint_url}
         self.client = client or boto3.client("cloudwatch", **self._client_options)
 
@@ -95,6 +99,8 @@ class CloudWatchSink(BaseSink):
                 entry[3] = max(entry[3], value)
 
         for event in batch:
+            if event.kind not in self.kinds:
+                continue
             minute = event.start_ns // 60_000_000_000
             failed = 1.0 if event.outcome == ERROR else 0.0
             if event.kind == "request":

@@ -71,6 +71,9 @@ def event_point(
         value = getattr(event, key)
         if value is not None:
             point.field(key, value)
+    tracked_g = fields.pop("g", None)  # the Flask integration's g variables: one field each
+    if isinstance(tracked_g, dict):
+        fields = {**tracked_g, **fields}
     for key, value in fields.items():
         if value is not None:
             point.field(f"_{key}" if key in RESERVED_FIELDS else key, _field_value(value))
@@ -137,7 +140,7 @@ class InfluxSink(BaseSink):
             raise ValueError(
                 "InfluxSink: give database= (v1 API) or bucket= with org= and token= (v2 API)"
             )
-        if bucket is not None and (not org or not token):
+        if bucket is not None and (not org or token is None):
             raise ValueError("InfluxSink: the v2 API needs org= and token= with bucket=")
         self.url = url.rstrip("/")
         self.database, self.bucket, self.org = database, bucket, org

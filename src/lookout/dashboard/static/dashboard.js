@@ -7,6 +7,8 @@ const BASE = body.dataset.base;            // e.g. "/dashboard/"
 const CSRF = body.dataset.csrf;
 const IS_ADMIN = body.dataset.role === "admin";
 const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+const COLORS = JSON.parse(body.dataset.colors || "{}");  // per endpoint, from the settings
+const colorOf = (name) => COLORS[name] || css("--primary");
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -48,7 +50,7 @@ const fmt = {
   time: (ns) => new Date(ns / 1e6).toISOString().replace("T", " ").slice(0, 19) + " UTC",
 };
 
-function sparkline(values) {
+function sparkline(values, name) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("class", "spark");
@@ -57,6 +59,7 @@ function sparkline(values) {
   const max = Math.max(1, ...values);
   const line = document.createElementNS(ns, "polyline");
   line.setAttribute("points", values.map((v, i) => `${i},${23 - (22 * v) / max}`).join(" "));
+  if (COLORS[name]) line.style.stroke = COLORS[name];
   svg.append(line);
   return svg;
 }
@@ -96,7 +99,7 @@ async function overviewPage() {
       r.kind, [fmt.n(r.hits_1h), "num"], [fmt.n(r.hits_24h), "num"], [fmt.n(r.hits_7d), "num"],
       [fmt.ms(r.p50_ms), "num"], [fmt.ms(r.p90_ms), "num"], [fmt.ms(r.p99_ms), "num"],
       [fmt.pct(r.error_rate), "num" + (r.error_rate > 0.01 ? " bad" : "")],
-      fmt.ago(r.last_ns), sparkline(r.sparkline), levelCell(r),
+      fmt.ago(r.last_ns), sparkline(r.sparkline, r.name), levelCell(r),
     ]);
   };
   table.querySelectorAll("th[data-key]").forEach((th) => th.addEventListener("click", () => {
@@ -161,8 +164,8 @@ async function detailPage() {
     const latency = (key, name, line) => ({ x: t, y: series.points.map((p) => p[key]), name, mode: "lines+markers", marker: { size: 4 }, line });
     Plotly.react("chart-timeseries", [
       { x: t, y: series.points.map((p) => p.count), type: "bar", name: "hits", yaxis: "y2", width: series.bucket_s * 1000 * 0.9, marker: { color: css("--line") || "#e5e7eb" } },
-      latency("p50_ms", "p50 ms", { color: css("--primary") }),
-      latency("p90_ms", "p90 ms", { dash: "dot", color: css("--primary") }),
+      latency("p50_ms", "p50 ms", { color: colorOf(name) }),
+      latency("p90_ms", "p90 ms", { dash: "dot", color: colorOf(name) }),
       latency("p99_ms", "p99 ms", { dash: "dash", color: css("--error") }),
     ], layout({
       xaxis: { type: "date", range: [new Date(Date.now() - seconds * 1000), new Date()] },
