@@ -114,3 +114,24 @@ def receiver() -> Iterator[Receiver]:
     server = Receiver()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def cloudwatch_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's CloudWatch-compatible server on 127.0.0.1, with dummy credentials; boto3 clients
+    made without an endpoint go there too (``AWS_ENDPOINT_URL``)."""
+    from moto.server import ThreadedMotoServer
+
+    for key, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "eu-west-1"),
+    ):
+        monkeypatch.setenv(key, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    yield url
+    server.stop()

@@ -46,3 +46,8 @@ def external_function_monitor(url: str, **extra: Any) -> Callable[[F], F]:
         return lookout.monitor(name=function.__name__, extra=extra)(function)
 
     return decorate
+
+
+def flush(timeout: float = 10.0) -> bool:
+    """Send everything reported so far (before exit, or in tests)."""
+    return all(instance.flush(timeout) for instance in list(_instances.values()))

@@ -92,7 +92,7 @@ class SendGridHandler(MessageHandler):
         project_name: str = "",
         project_version: str = "",
     ) -> None:
-        from lookout.notify.sendgrid import SENDGRID_API, SendGridNotifier
+        from lookout.notify.sendgrid import SendGridNotifier
 
         super().__init__(
             SendGridNotifier(
@@ -100,7 +100,7 @@ class SendGridHandler(MessageHandler):
                 from_address=sendgrid_settings["from_address"],
                 to_addresses=_recipients(sendgrid_settings),
                 subject_prefix=_prefix(sendgrid_settings, project_name, project_version),
-                api_base_url=sendgrid_settings.get("api_base_url", SENDGRID_API),
+                api_base_url=sendgrid_settings.get("api_base_url"),
             )
         )
 

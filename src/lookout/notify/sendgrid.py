@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,7 +26,8 @@ class SendGridNotifier:
         from_address: a verified sender.
         to_addresses: one address or several.
         subject_prefix: put before every subject.
-        api_base_url: SendGrid's API (another URL for a proxy or a test server).
+        api_base_url: SendGrid's API (another URL for a proxy or a test server; default
+            ``$LOOKOUT_SENDGRID_API_URL`` or ``https://api.sendgrid.com``).
         timeout: seconds for connecting and for the answer.
     """
 
@@ -38,7 +40,7 @@ class SendGridNotifier:
         from_address: str,
         to_addresses: str | Sequence[str],
         subject_prefix: str = "",
-        api_base_url: str = SENDGRID_API,
+        api_base_url: str | None = None,
         timeout: float = 30.0,
     ) -> None:
         self._api_key = api_key
@@ -47,7 +49,8 @@ class SendGridNotifier:
         if not self.to_addresses:
             raise ValueError("SendGridNotifier: to_addresses is empty")
         self.subject_prefix = subject_prefix
-        self.url = api_base_url.rstrip("/") + "/v3/mail/send"
+        base = api_base_url or os.environ.get("LOOKOUT_SENDGRID_API_URL") or SENDGRID_API
+        self.url = base.rstrip("/") + "/v3/mail/send"
         self.timeout = timeout
         self._session = requests.Session()
 

@@ -1,0 +1,222 @@
+"""function-ext-monitor, flask-cloudwatch-metric and agrc supervisor: each README's example,
+changed only in its import line, against real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import email
+import email.policy
+import gzip
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from flask import Flask
+
+from tests.notify.test_notifiers import Mailbox, smtp_server  # noqa: F401 - a fixture
+from tests.receivers import Receiver
+
+
+# -- function-ext-monitor -------------------------------------------------------------------------
+def test_function_ext_monitor_readme_example(receiver: Receiver) -> None:
+    from lookout.compat import function_ext_monitor as module
+    from lookout.compat.function_ext_monitor import external_function_monitor
+
+    EXTRA_DATA_TO_SEND = {
+        "interval_in_seconds": 7,
+        "author": "John Doe",
+        "timestamp": lambda _: datetime.datetime.now(),
+        "headers": {
+            "Authorization": "Bearer your-auth-token",
+        },
+    }
+
+    @external_function_monitor(receiver.url, **EXTRA_DATA_TO_SEND)
+    def simple_addition(first_number: int, second_number: int) -> int:
+        """
+        This function adds the first_number to the second_number
+        and returns the sum
+        """
+        return first_number + second_number
+
+    assert simple_addition(2, 3) == 5
+    assert simple_addition(10, -4) == 6
+    assert simple_addition.__doc__ is not None and "adds" in simple_addition.__doc__
+    assert module.flush(10)
+    assert len(receiver.requests) == 2  # one POST per call
+    request = receiver.requests[0]
+    headers: dict[str, str] = request["headers"]  # type: ignore[assignment]
+    assert headers["Authorization"] == "Bearer your-auth-token"
+    assert headers["Content-Type"] == "application/json"
+    body = json.loads(request["body"])  # type: ignore[arg-type]
+    assert body["function_name"] == "simple_addition" and body["computer_name"]
+    assert (body["interval_in_seconds"], body["author"]) == (7, "John Doe")
+    assert datetime.datetime.fromisoformat(body["timestamp"]).year >= 2024  # ISO 8601
+    assert "headers" not in body
+
+
+def test_function_ext_monitor_leaves_exceptions_alone(receiver: Receiver) -> None:
+    from lookout.compat import function_ext_monitor as module
+    from lookout.compat.function_ext_monitor import external_function_monitor
+
+    @external_function_monitor(receiver.url, team="billing")
+    def divide(a: int, b: int) -> float:
+        return a / b
+
+    with pytest.raises(ZeroDivisionError):
+        divide(1, 0)
+    assert module.flush(10)
+    [request] = receiver.requests
+    assert json.loads(request["body"])["team"] == "billing"  # type: ignore[arg-type]
+
+
+# -- flask-cloudwatch-metric -------------------------------------------------------------------------
+def test_cloudwatch_readme_example(cloudwatch_endpoint: str) -> None:
+    from lookout.compat.cloudwatch import CloudWatchMetricsReporter
+
+    app = Flask(__name__)
+    metrics_reporter = CloudWatchMetricsReporter(app)
+
+    @app.route("/")
+    def main() -> Any:
+        response = "hello"
+        metrics_reporter.add_metric(
+            metric_name="RequestCount", value=1, unit="Count", dimensions=[]
+        )
+        return response, 200
+
+    client = app.test_client()
+    for _ in range(25):
+        assert client.get("/").status_code == 200
+    assert metrics_reporter.lookout.flush(20)
+    reader = boto3.client("cloudwatch")  # AWS_ENDPOINT_URL: moto's server
+    now = datetime.datetime.now(datetime.timezone.utc)
+    points = reader.get_metric_statistics(
+        Namespace="FlaskApp",
+        MetricName="RequestCount",
+        StartTime=now - datetime.timedelta(minutes=10),
+        EndTime=now + datetime.timedelta(minutes=5),
+        Period=60,
+        Statistics=["Sum", "SampleCount"],
+    )["Datapoints"]
+    assert sum(p["Sum"] for p in points) == 25
+    names = {m["MetricName"] for m in reader.list_metrics(Namespace="FlaskApp")["Metrics"]}
+    assert names == {"RequestCount"}  # only what the app added, as the original published
+    metrics_reporter.lookout.close()
+
+
+# -- agrc supervisor ---------------------------------------------------------------------------------
+SUCCESS_SCRIPT = """
+import datetime
+import logging
+from logging.handlers import RotatingFileHandler
+
+from lookout.compat.supervisor import ConsoleHandler, SendGridHandler, MessageDetails, Supervisor
+
+my_logger = logging.getLogger('my_project')
+log_handler = RotatingFileHandler(r'{log}', backupCount=10)
+my_logger.addHandler(log_handler)
+my_logger.setLevel(logging.INFO)
+my_logger.info('doing things')
+
+supervisor = Supervisor(handle_errors=True, logger=my_logger, log_path=r'{log}')
+sendgrid_settings = {{
+   'from_address': 'me@utah.gov',
+   'to_address': 'you@utah.gov',
+   'api_key': 'its_a_secret!',
+}}
+supervisor.add_message_handler(SendGridHandler(sendgrid_settings=sendgrid_settings, project_name='my_project', project_version='1.5.0'))
+supervisor.add_message_handler(ConsoleHandler())
+
+#: Do your stuff here...
+outcome = 'all good'
+
+summary_message = MessageDetails()
+summary_message.subject = 'my_project Update Summary'
+summary_message.message = '\\n'.join([f'my_project run at {{datetime.datetime.now()}}', f'Outcome: {{outcome}}'])
+summary_message.attachments = r'{log}'
+
+supervisor.notify(summary_message)
+"""
+
+FAILING_SCRIPT = """
+import logging
+from lookout.compat.supervisor import EmailHandler, Supervisor
+
+logging.basicConfig(filename=r'{log}', level=logging.INFO)
+my_logger = logging.getLogger('my_project')
+my_logger.info('starting the import')
+supervisor = Supervisor(handle_errors=True, logger=my_logger, log_path=r'{log}')
+supervisor.add_message_handler(EmailHandler({{
+    'smtpServer': '127.0.0.1', 'smtpPort': {port}, 'from_address': 'robot@utah.gov',
+    'to_addresses': ['ops@utah.gov'], 'prefix': 'my_project'}}))
+
+def do_things():
+    raise ValueError('the import broke')
+
+do_things()
+"""
+
+
+def _run(script: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_supervisor_readme_example(tmp_path: Path, receiver: Receiver) -> None:
+    receiver.plan = [(202, {})]
+    log = tmp_path / "log.log"
+    result = _run(
+        textwrap.dedent(SUCCESS_SCRIPT.format(log=log)),
+        {"LOOKOUT_SENDGRID_API_URL": receiver.url.rsplit("/", 1)[0]},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "my_project Update Summary" in result.stderr  # the ConsoleHandler
+    [request] = receiver.requests
+    assert request["path"] == "/v3/mail/send"
+    headers: dict[str, str] = request["headers"]  # type: ignore[assignment]
+    assert headers["Authorization"] == "Bearer its_a_secret!"
+    payload = json.loads(request["body"])  # type: ignore[arg-type]
+    assert payload["subject"] == "my_project 1.5.0 my_project Update Summary"
+    assert payload["personalizations"] == [{"to": [{"email": "you@utah.gov"}]}]
+    assert "Outcome: all good" in payload["content"][0]["value"]
+    [attachment] = payload["attachments"]
+    assert attachment["filename"] == "log.log.gz"
+    assert "doing things" in gzip.decompress(base64.b64decode(attachment["content"])).decode()
+
+
+def test_supervisor_sends_uncaught_errors_to_every_handler(
+    tmp_path: Path,
+    smtp_server: tuple[Mailbox, int, list[tuple[str, str]]],  # noqa: F811
+) -> None:
+    mailbox, port, _ = smtp_server
+    log = tmp_path / "import.log"
+    result = _run(textwrap.dedent(FAILING_SCRIPT.format(log=log, port=port)))
+    assert result.returncode == 1
+    assert "ValueError: the import broke" in result.stderr  # Python's own report
+    assert "without TLS" in result.stderr  # the compatibility warning, once
+    [(_, recipients, raw)] = mailbox.messages
+    assert recipients == ["ops@utah.gov"]
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert (
+        mail["Subject"].startswith("my_project ")
+        and "ValueError: the import broke" in mail["Subject"]
+    )
+    [attachment] = list(mail.iter_attachments())
+    text = gzip.decompress(attachment.get_content()).decode()
+    assert "starting the import" in text
+    assert "ERROR:my_project" in log.read_text()  # logged at ERROR with the traceback
