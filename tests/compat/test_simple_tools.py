@@ -59,6 +59,7 @@ def test_function_ext_monitor_readme_example(receiver: Receiver) -> None:
     assert (body["interval_in_seconds"], body["author"]) == (7, "John Doe")
     assert datetime.datetime.fromisoformat(body["timestamp"]).year >= 2024  # ISO 8601
     assert "headers" not in body
+    assert module.stats()[receiver.url]["written"] == 2
 
 
 def test_function_ext_monitor_leaves_exceptions_alone(receiver: Receiver) -> None:

@@ -51,3 +51,8 @@ def external_function_monitor(url: str, **extra: Any) -> Callable[[F], F]:
 def flush(timeout: float = 10.0) -> bool:
     """Send everything reported so far (before exit, or in tests)."""
     return all(instance.flush(timeout) for instance in list(_instances.values()))
+
+
+def stats() -> dict[str, dict[str, object]]:
+    """Per endpoint: what was sent, retried, failed or dropped."""
+    return {url: instance.stats()["sinks"]["http"] for (url, _), instance in _instances.items()}
