@@ -12,7 +12,8 @@ in docs/migrating/flask-monitoring-dashboard.md): APP_VERSION (or GIT's HEAD com
 version, CUSTOM_LINK the dashboard's URL, USERNAME/PASSWORD the admin login (admin/admin only
 when written in the file, with a warning), GUEST_USERNAME/GUEST_PASSWORD the read-only logins,
 DATABASE the store, OUTLIER_DETECTION_CONSTANT the outlier constant, COLORS each endpoint's
-chart colour. TEST_DIR, N and SUBMIT_RESULTS_URL are read but not used yet (with a warning).
+chart colour. TEST_DIR, N and SUBMIT_RESULTS_URL are read but not used (a warning points to
+Lookout's pytest plugin, which records test-suite performance for the Tests page).
 """
 
 from __future__ import annotations
@@ -112,8 +113,8 @@ class Config:
         if self.test_dir or self.submit_results_url:
             warn_once(
                 "fmd-tests",
-                "TEST_DIR/N/SUBMIT_RESULTS_URL: test-suite performance collection is not part "
-                "of Lookout yet; these settings are read and not used",
+                "TEST_DIR/N/SUBMIT_RESULTS_URL are not used: record test-suite performance "
+                "with Lookout's pytest plugin (pytest --lookout-store URL) instead",
             )
         constant = get("OUTLIER_DETECTION_CONSTANT")
         if constant is not None:

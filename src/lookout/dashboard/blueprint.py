@@ -260,6 +260,17 @@ def create_blueprint(
     def jobs_page() -> str:
         return page("jobs.html", page_name="jobs")
 
+    @blueprint.get("/tests")
+    def tests_page() -> str:
+        return page("tests.html", page_name="tests")
+
+    @blueprint.get("/api/tests")
+    def api_tests() -> Response:
+        args = _params({"range": _range})
+        return jsonify(
+            {"rows": data.suite_tests(the_store(), since_s=args.get("range", 30 * 86400))}
+        )
+
     @blueprint.get("/metrics")
     def metrics_page() -> str:
         return page("metrics.html", page_name="metrics")

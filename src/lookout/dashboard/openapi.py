@@ -66,6 +66,7 @@ def openapi_document(base: str) -> dict[str, Any]:
         ),
         "/api/jobs": _get("Supervised jobs and their latest runs.", [RANGE]),
         "/api/metrics": _get("Custom metrics per hour.", [RANGE]),
+        "/api/tests": _get("Test durations and outcomes (the pytest plugin).", [RANGE]),
         "/api/system": _get("Lookout's version, store size, and this process's counters."),
         "/api/levels": {
             **_get("Monitoring levels per Flask app and endpoint."),

@@ -232,6 +232,15 @@ async function jobsPage() {
   ]);
 }
 
+async function testsPage() {
+  const { rows } = await api("tests");
+  fillTable(document.getElementById("tests"), rows, (r) => [
+    r.name, [fmt.n(r.runs), "num"], [fmt.n(r.failures), "num" + (r.failures ? " bad" : "")],
+    [fmt.ms(r.p50_ms), "num"], [fmt.ms(r.p90_ms), "num"], [fmt.ms(r.max_ms), "num"], fmt.ago(r.last_ns),
+    [r.last_outcome, r.last_outcome === "passed" ? "good" : r.last_outcome === "failed" ? "bad" : ""], r.last_version || "",
+  ]);
+}
+
 async function metricsPage() {
   const { metrics } = await api("metrics");
   const box = document.getElementById("metrics");
@@ -293,6 +302,6 @@ document.getElementById("theme-toggle")?.addEventListener("click", () => {
   document.documentElement.dataset.theme = next;
   localStorage.setItem("lookout-theme", next);
 });
-const pages = { overview: overviewPage, detail: detailPage, jobs: jobsPage, metrics: metricsPage, system: systemPage };
+const pages = { overview: overviewPage, detail: detailPage, jobs: jobsPage, tests: testsPage, metrics: metricsPage, system: systemPage };
 const start = pages[body.dataset.page];
 if (start) start().catch((error) => status("Could not load: " + error.message));
