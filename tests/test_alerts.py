@@ -84,6 +84,13 @@ def test_on_error_fires_throttles_reminds_and_resolves(setup: Any) -> None:
     [resolved] = engine.evaluate()
     assert resolved.subject == "[RESOLVED] error: jobs.sync" and resolved.severity == "resolved"
     assert engine.evaluate() == []
+    assert engine.describe()["firing"] == []
+    recent = [m["subject"] for m in engine.describe()["recent"]]
+    assert recent == [
+        "[RESOLVED] error: jobs.sync",
+        "[ALERT] error: jobs.sync (still)",
+        "[ALERT] error: jobs.sync",
+    ]
     assert inbox.subjects == [
         "[ALERT] error: jobs.sync",
         "[ALERT] error: jobs.sync (still)",

@@ -405,6 +405,24 @@ class AlertEngine:
             )
         return None
 
+    def describe(self) -> dict[str, Any]:
+        """The rules, which keys are firing, and the latest messages (for the dashboard)."""
+        with self._lock:
+            firing = [
+                {
+                    "rule": rule_id,
+                    "key": key,
+                    "since_last_message_s": round(self.clock() - s.last_sent),
+                    "held_back": s.suppressed,
+                }
+                for (rule_id, key), s in self.states.items()
+                if s.firing
+            ]
+            recent = [
+                {"subject": m.subject, "severity": m.severity} for m in reversed(self.sent[-20:])
+            ]
+        return {"rules": [rule.rule_id for rule in self.rules], "firing": firing, "recent": recent}
+
     # -- background evaluation ------------------------------------------------------------------
     def start(self) -> AlertEngine:
         if self._thread is None:

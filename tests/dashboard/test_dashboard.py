@@ -121,6 +121,7 @@ def test_detail_apis(shop: tuple[Flask, Lookout]) -> None:
     system = client.get("/dashboard/api/system").get_json()
     assert system["store"]["rows"]["lookout_events"] >= 62
     assert system["recorder"]["sinks"]["sql"]["failed"] == 0
+    assert system["alerts"] is None  # no rules in this process
     page = client.get("/dashboard/detail/request/item")
     assert page.status_code == 200 and 'data-name="item"' in page.get_data(as_text=True)
 

@@ -72,6 +72,8 @@ class DashboardOptions:
     colors: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: The serving process's Lookout, for the System page's counters (None: none shown).
     stats: Callable[[], dict[str, Any]] | None = None
+    #: The serving process's alert rules and their state, for the System page.
+    alerts: Callable[[], dict[str, Any] | None] | None = None
 
 
 class ApiError(Exception):
@@ -384,6 +386,7 @@ def create_blueprint(
                 "version": __version__,
                 "store": data.store_size(the_store()),
                 "recorder": options.stats() if options.stats else None,
+                "alerts": options.alerts() if options.alerts else None,
             }
         )
 

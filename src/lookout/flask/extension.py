@@ -632,6 +632,7 @@ def _mount_dashboard(
         auth=bool(resolved["dashboard_auth"]),
         colors=dict(resolved["dashboard_colors"] or {}),
         stats=lookout.stats,
+        alerts=lambda: None if lookout.alerts is None else lookout.alerts.describe(),
     )
     app.register_blueprint(
         create_blueprint(lambda: lookout.store, options),

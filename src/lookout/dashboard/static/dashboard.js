@@ -268,6 +268,18 @@ async function systemPage() {
   fillTable(document.getElementById("sinks"), sinks, ([name, s]) => [name, [fmt.n(s.written), "num"],
     [fmt.n(s.dropped), "num" + (s.dropped ? " bad" : "")], [fmt.n(s.failed), "num" + (s.failed ? " bad" : "")],
     [fmt.n(s.retried), "num"], [fmt.n(s.queue_depth), "num"], s.last_error || ""]);
+  const alerts = document.getElementById("alerts");
+  if (!system.alerts) {
+    alerts.replaceChildren(el("p", { text: "No alert rules in this process (see docs/alerts.md; lookout watch runs them beside a central store)." }));
+  } else {
+    alerts.replaceChildren(
+      el("ul", {}, ...system.alerts.rules.map((rule) => el("li", { text: rule }))),
+      el("h3", { text: "Firing" }),
+      el("ul", {}, ...(system.alerts.firing.length ? system.alerts.firing.map((f) => el("li", { class: "bad", text: `${f.rule}: ${f.key} (${f.held_back} held back)` })) : [el("li", { text: "nothing" })])),
+      el("h3", { text: "Latest messages" }),
+      el("ul", {}, ...(system.alerts.recent.length ? system.alerts.recent.map((m) => el("li", { text: `[${m.severity}] ${m.subject}` })) : [el("li", { text: "none" })])),
+    );
+  }
   if (IS_ADMIN) await tokensSection();
 }
 
