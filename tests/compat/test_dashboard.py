@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 
 from lookout.compat import dashboard as compat_dashboard
+from tests.dashboard.helpers import post_login
 
 COMMIT = "3f2a9c1d5e7b8a0c4d6e8f1a2b3c4d5e6f708192"
 
@@ -74,9 +75,9 @@ def test_readme_setup(tmp_path: Path, fresh_config: None) -> None:
     assert client.get("/dashboard/").status_code == 404  # moved to CUSTOM_LINK
     anonymous = client.get("/monitor/")
     assert anonymous.status_code == 302 and "/monitor/login" in anonymous.headers["Location"]
-    wrong = client.post("/monitor/login", data={"username": "admin", "password": "admin"})
+    wrong = post_login(client, "admin", "admin", prefix="/monitor")
     assert wrong.status_code == 401  # no admin/admin unless the file says so
-    ok = client.post("/monitor/login", data={"username": "boss", "password": "s3cret-pass"})
+    ok = post_login(client, "boss", "s3cret-pass", prefix="/monitor")
     assert ok.status_code == 302
     me = client.get("/monitor/api/me").get_json()
     assert (me["user"], me["role"]) == ("boss", "admin")
@@ -94,12 +95,7 @@ def test_readme_setup(tmp_path: Path, fresh_config: None) -> None:
     page = client.get("/monitor/").get_data(as_text=True)
     assert "rgb(0, 97, 255)" in page  # COLORS: the endpoint 'main' draws in its colour
     guest = user_app.test_client()
-    assert (
-        guest.post(
-            "/monitor/login", data={"username": "guest", "password": "second_pw!"}
-        ).status_code
-        == 302
-    )
+    assert post_login(guest, "guest", "second_pw!", prefix="/monitor").status_code == 302
     assert guest.get("/monitor/api/me").get_json()["role"] == "guest"
     lookout.close()
 

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from lookout import Lookout
 from lookout.flask import LookoutFlask, add_metric
+from tests.dashboard.helpers import form_token, post_login
 
 ADMIN_PASSWORD = "correct horse battery staple"
 GUEST_PASSWORD = "guest pass"
@@ -58,7 +59,7 @@ def shop(store_url: str) -> Iterator[tuple[Flask, Lookout]]:
 
 
 def login(client: FlaskClient, user: str = "admin", password: str = ADMIN_PASSWORD) -> str:
-    response = client.post("/dashboard/login", data={"username": user, "password": password})
+    response = post_login(client, user, password)
     assert response.status_code == 302, response.get_data(as_text=True)
     me = client.get("/dashboard/api/me").get_json()
     return str(me["csrf"])
@@ -82,9 +83,7 @@ def test_admin_session_cookie_is_safe_and_the_overview_has_the_numbers(
 ) -> None:
     app, _ = shop
     client = app.test_client()
-    response = client.post(
-        "/dashboard/login", data={"username": "admin", "password": ADMIN_PASSWORD}
-    )
+    response = post_login(client, "admin", ADMIN_PASSWORD)
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/dashboard/" in cookie
     rows = {row["name"]: row for row in client.get("/dashboard/api/overview").get_json()["rows"]}
@@ -196,13 +195,11 @@ def test_logins_are_rate_limited_per_address(shop: tuple[Flask, Lookout]) -> Non
     app, _ = shop
     client = app.test_client()
     for _ in range(5):
-        bad = client.post("/dashboard/login", data={"username": "admin", "password": "nope"})
+        bad = post_login(client, "admin", "nope")
         assert bad.status_code == 401 and "Wrong user name or password" in bad.get_data(
             as_text=True
         )
-    blocked = client.post(
-        "/dashboard/login", data={"username": "admin", "password": ADMIN_PASSWORD}
-    )
+    blocked = post_login(client, "admin", ADMIN_PASSWORD)
     assert blocked.status_code == 429
     assert re.search(r"Too many failed logins; try again in \d+ s", blocked.get_data(as_text=True))
 
@@ -362,9 +359,17 @@ def test_lookout_dashboard_serves_a_store_on_its_own(tmp_path: Any) -> None:
             except OSError:
                 assert server.poll() is None and time_module.monotonic() < deadline
                 time_module.sleep(0.2)
-        form = urllib.parse.urlencode({"username": "admin", "password": "s3cret-admin"})
+        page = request("GET", "/dashboard/login")
+        form_cookie = page.getheader("Set-Cookie").split(";")[0]
+        token = form_token(page.body.decode())
+        form = urllib.parse.urlencode(
+            {"username": "admin", "password": "s3cret-admin", "csrf_token": token}
+        )
         login = request(
-            "POST", "/dashboard/login", form, {"Content-Type": "application/x-www-form-urlencoded"}
+            "POST",
+            "/dashboard/login",
+            form,
+            {"Content-Type": "application/x-www-form-urlencoded", "Cookie": form_cookie},
         )
         assert login.status == 302
         cookie = login.getheader("Set-Cookie").split(";")[0]
@@ -375,3 +380,12 @@ def test_lookout_dashboard_serves_a_store_on_its_own(tmp_path: Any) -> None:
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_the_login_form_needs_its_csrf_token(shop: tuple[Flask, Lookout]) -> None:
+    app, _ = shop
+    client = app.test_client()
+    forged = client.post("/dashboard/login", data={"username": "admin", "password": ADMIN_PASSWORD})
+    assert forged.status_code == 403 and "expired" in forged.get_data(as_text=True)
+    assert "lookout_session" not in forged.headers.get("Set-Cookie", "")
+    assert post_login(client, "admin", ADMIN_PASSWORD).status_code == 302

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import json
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from importlib import resources
@@ -46,6 +47,7 @@ from lookout.store.engine import SqlStore
 from lookout.store.settings import read_settings, write_setting
 
 BLUEPRINT_NAME = "lookout_dashboard"
+LOGIN_COOKIE = "lookout_login_csrf"
 RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 KINDS = ("request", "call", "run", "metric")
 CSP = (
@@ -208,7 +210,14 @@ def create_blueprint(
     @blueprint.route("/login", methods=["GET", "POST"])
     def login() -> Any:
         message, status = None, 200
-        if request.method == "POST":
+        # Login CSRF: the form's token must match a cookie set with the form (double submit),
+        # so another site cannot log a visitor into an account of its choosing.
+        sent_token = request.cookies.get(LOGIN_COOKIE) or ""
+        if request.method == "POST" and not (
+            sent_token and hmac.compare_digest(request.form.get("csrf_token", ""), sent_token)
+        ):
+            message, status = "The login form expired; please try again.", 403
+        elif request.method == "POST":
             auth = authenticator()
             user = request.form.get("username", "")[:100]
             password = request.form.get("password", "")[:1000]
@@ -236,10 +245,25 @@ def create_blueprint(
                     return response
                 auth.limiter.failed(*keys)
                 message, status = "Wrong user name or password.", 401
+        form_token = secrets.token_urlsafe(24)
         html = render_template(
-            "lookout/login.html", title=options.title, message=message, colors=colors
+            "lookout/login.html",
+            title=options.title,
+            message=message,
+            colors=colors,
+            csrf=form_token,
         )
-        return make_response(html, status)
+        response = make_response(html, status)
+        response.set_cookie(
+            LOGIN_COOKIE,
+            form_token,
+            max_age=3600,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure,
+            path=url_for(f"{BLUEPRINT_NAME}.overview"),
+        )
+        return response
 
     @blueprint.post("/logout")
     def logout() -> Any:
