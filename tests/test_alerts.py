@@ -221,3 +221,33 @@ def test_lookout_watch_notices_a_missed_run_in_the_store(tmp_path: Any, receiver
     assert message["subject"] == "[ALERT] missed_run: hourly-sync"
     no_rules = lookout_cli("watch", "--store", store, "--once")
     assert no_rules.returncode == 2 and "no alert rules" in no_rules.stderr
+
+
+def test_a_forked_child_evaluates_alerts_too(receiver: Receiver) -> None:
+    import contextlib
+    import multiprocessing
+    import os
+
+    lk = Lookout(
+        store=None,
+        batch_interval=0.01,
+        notifiers=[WebhookNotifier(receiver.url)],
+        alert_rules=[OnError(names=["child.*"])],
+    )
+    assert lk.alerts is not None
+
+    def child() -> None:
+        failing = lk.monitor(name="child.job")(lambda: 1 / 0)
+        with contextlib.suppress(ZeroDivisionError):
+            failing()
+        assert lk.alerts is not None and lk.alerts._thread is not None  # restarted here
+        lk.flush(10)
+        os._exit(0)
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    process.join(30)
+    lk.close()
+    assert process.exitcode == 0
+    [message] = [json.loads(r["body"]) for r in receiver.requests]  # type: ignore[arg-type]
+    assert message["subject"] == "[ALERT] error: child.job"

@@ -18,6 +18,7 @@ import datetime as dt
 import fnmatch
 import logging
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -351,6 +352,14 @@ class AlertEngine:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        if hasattr(os, "register_at_fork"):  # gunicorn --preload: each worker evaluates too
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        if self._thread is not None:
+            self._thread = None
+            self.start()
 
     def observe(self, events: Iterable[Event]) -> None:
         for event in events:
