@@ -226,11 +226,28 @@ def dashboard(
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     url = _store_url(store_url)
+    settings, _ = load_settings()
+    watcher = None
+    if settings.alerts:  # the process showing the store also watches it
+        from lookout.watch import StoreWatcher
+
+        watcher = StoreWatcher(url, settings)
     app = create_app(
-        url, admin_password=admin_password, guest_passwords=guest_passwords, auth=not no_auth
+        url,
+        admin_password=admin_password,
+        guest_passwords=guest_passwords,
+        auth=not no_auth,
+        alerts=None if watcher is None else watcher.engine.describe,
     )
     console.print(f"Dashboard over {url}: [bold]http://{host}:{port}/dashboard/[/bold]")
-    waitress_serve(app, host=host, port=port, threads=8, _quiet=True)
+    if watcher is not None:
+        watcher.start(15.0)
+        console.print(f"Evaluating {len(watcher.engine.rules)} alert rule(s) every 15s")
+    try:
+        waitress_serve(app, host=host, port=port, threads=8, _quiet=True)
+    finally:
+        if watcher is not None:
+            watcher.stop()
 
 
 @main.command()
@@ -250,41 +267,28 @@ def watch(store_url: str | None, config_file: str | None, interval: float, once:
     Run one watcher beside a central store: it sees every app instance's events, and it is
     the process that notices a supervised job that did not run (a missed heartbeat).
     """
-    from lookout.alerts import AlertEngine, build_rule
-    from lookout.core import Lookout
-    from lookout.store.tail import events_after, last_event_id, latest_runs
+    from lookout.watch import StoreWatcher
 
     settings, _ = load_settings(config_file=config_file)
     url = store_url or settings.store
     if url is None:
         raise ConfigError("no store is configured; pass --store URL")
-    rules = [build_rule(spec) for spec in settings.alerts]
-    if not rules:
-        raise ConfigError("no alert rules are configured: add [[alerts]] tables or LOOKOUT_ALERTS")
     if not settings.notifiers:
         err_console.print("lookout watch: no notifiers configured; messages go nowhere")
-    # Its own messages are recorded in the same store; its rules run here, not in-process.
-    lk = Lookout(store=url, config_file=config_file, alerts=())
-    store = lk.store
-    assert store is not None
-    engine = AlertEngine(lk, rules)
-    engine.observe(latest_runs(store))
-    cursor = last_event_id(store)
-    console.print(f"lookout watch: {len(rules)} rule(s) over {store.safe_url}")
+    watcher = StoreWatcher(url, settings, config_file)
+    console.print(
+        f"lookout watch: {len(watcher.engine.rules)} rule(s) over {watcher.store.safe_url}"
+    )
     try:
-        while True:
-            events, cursor = events_after(store, cursor)
-            engine.observe(events)
-            for message in engine.evaluate():
+        if once:
+            for message in watcher.step()[1]:
                 console.print(f"sent: {message.subject}")
-            if once:
-                break
-            if len(events) < 5000:  # behind: read on at once
-                time.sleep(interval)
+        else:
+            watcher.run(interval, lambda message: console.print(f"sent: {message.subject}"))
     except KeyboardInterrupt:
         pass
     finally:
-        lk.close()
+        watcher.stop()
 
 
 @main.command()

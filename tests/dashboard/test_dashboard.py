@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from lookout import Lookout
 from lookout.flask import LookoutFlask, add_metric
 from tests.dashboard.helpers import form_token, post_login
+from tests.receivers import Receiver
 
 ADMIN_PASSWORD = "correct horse battery staple"
 GUEST_PASSWORD = "guest pass"
@@ -319,7 +320,10 @@ def test_lookout_dashboard_serves_a_store_on_its_own(tmp_path: Any) -> None:
     store = f"sqlite:///{tmp_path / 'central.db'}"
     lk = Lookout(store=store)
     lk.emit(make_event("call", "billing.charge", duration_ns=5_000_000))
+    two_hours_ago = time_module.time_ns() - 2 * 3600 * 10**9
+    lk.emit(make_event("run", "hourly-sync", start_ns=two_hours_ago, fields={"schedule": "1h"}))
     lk.close()
+    receiver = Receiver()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -337,7 +341,13 @@ def test_lookout_dashboard_serves_a_store_on_its_own(tmp_path: Any) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "LOOKOUT_DASHBOARD_ADMIN_PASSWORD": "s3cret-admin"},
+        env={
+            **os.environ,
+            "LOOKOUT_DASHBOARD_ADMIN_PASSWORD": "s3cret-admin",
+            # the process showing the store also watches it for missed runs
+            "LOOKOUT_ALERTS": json.dumps([{"type": "missed_run"}]),
+            "LOOKOUT_NOTIFIERS": json.dumps([{"type": "webhook", "url": receiver.url}]),
+        },
     )
 
     def request(
@@ -376,10 +386,20 @@ def test_lookout_dashboard_serves_a_store_on_its_own(tmp_path: Any) -> None:
         overview = request("GET", "/dashboard/api/overview", headers={"Cookie": cookie})
         rows = json.loads(overview.body)["rows"]
         assert [row["name"] for row in rows] == ["billing.charge"]
+        system = json.loads(
+            request("GET", "/dashboard/api/system", headers={"Cookie": cookie}).body
+        )
+        assert system["alerts"]["rules"] == ["missed_run(grace 300s)"]
+        deadline = time_module.monotonic() + 30
+        while not receiver.requests and time_module.monotonic() < deadline:
+            time_module.sleep(0.2)
+        [alert] = [json.loads(r["body"]) for r in receiver.requests]  # type: ignore[arg-type]
+        assert alert["subject"] == "[ALERT] missed_run: hourly-sync"
         assert request("GET", "/dashboard/vendor/plotly.min.js").status == 200  # offline charts
     finally:
         server.terminate()
         server.wait(10)
+        receiver.stop()
 
 
 def test_the_login_form_needs_its_csrf_token(shop: tuple[Flask, Lookout]) -> None:

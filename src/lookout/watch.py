@@ -1,0 +1,74 @@
+"""Following a store's events and evaluating alert rules over them (``lookout watch``, and
+``lookout dashboard`` when alert rules are configured).
+
+A follower reads rows by id as they are written, so it sees every app instance writing to the
+store; at start it reads each job's latest run, so missed heartbeats are noticed even for jobs
+that ran before it started.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lookout.alerts import AlertEngine, build_rule
+from lookout.config import ConfigError, Settings
+from lookout.core import Lookout
+from lookout.notify import Message
+from lookout.store.tail import events_after, last_event_id, latest_runs
+
+BATCH = 5000
+
+
+class StoreWatcher:
+    """Evaluates ``settings.alerts`` over the events of the store at ``store_url``.
+
+    Its own messages are recorded into the same store (so the dashboard shows them); its rules
+    run here, not in the applications.
+    """
+
+    def __init__(
+        self, store_url: str, settings: Settings, config_file: str | Path | None = None
+    ) -> None:
+        rules = [build_rule(spec) for spec in settings.alerts]
+        if not rules:
+            raise ConfigError(
+                "no alert rules are configured: add [[alerts]] tables or LOOKOUT_ALERTS"
+            )
+        self.lookout = Lookout(store=store_url, config_file=config_file, alerts=())
+        store = self.lookout.store
+        assert store is not None
+        self.store = store
+        self.engine = AlertEngine(self.lookout, rules)
+        self.engine.observe(latest_runs(store))
+        self.cursor = last_event_id(store)
+        self._stop = threading.Event()
+
+    def step(self) -> tuple[int, list[Message]]:
+        """Read what was written since the last step and evaluate: (events read, messages)."""
+        events, self.cursor = events_after(self.store, self.cursor, BATCH)
+        self.engine.observe(events)
+        return len(events), self.engine.evaluate()
+
+    def run(self, interval: float, on_message: Callable[[Message], Any] | None = None) -> None:
+        """Step every ``interval`` seconds (at once while behind) until :meth:`stop`."""
+        while not self._stop.is_set():
+            read, messages = self.step()
+            for message in messages:
+                if on_message is not None:
+                    on_message(message)
+            if read < BATCH:
+                self._stop.wait(interval)
+
+    def start(self, interval: float) -> threading.Thread:
+        thread = threading.Thread(
+            target=self.run, args=(interval,), name="lookout-watch", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.lookout.close()
