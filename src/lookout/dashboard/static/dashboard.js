@@ -73,14 +73,14 @@ function layout(extra = {}) {
 }
 const plotConfig = { displaylogo: false, responsive: true };
 
-function fillTable(table, rows, cells) {
+function fillTable(table, rows, cells, empty = "Nothing recorded yet.") {
   const tbody = table.querySelector("tbody");
   tbody.replaceChildren(...rows.map((row) => el("tr", {}, ...cells(row).map((cell) => {
     if (cell instanceof Node) return el("td", {}, cell);
     const [value, cls] = Array.isArray(cell) ? cell : [cell, ""];
     return el("td", { text: value ?? "–", class: cls });
   }))));
-  if (!rows.length) tbody.append(el("tr", {}, el("td", { text: "Nothing recorded yet.", colspan: "20" })));
+  if (!rows.length) tbody.append(el("tr", {}, el("td", { text: empty, colspan: "20" })));
 }
 
 // -- overview -------------------------------------------------------------------------------------
@@ -292,7 +292,7 @@ async function tokensSection() {
       const revoke = el("button", { type: "button", text: "Revoke" });
       revoke.addEventListener("click", async () => { await api("tokens/" + t.id, { method: "DELETE" }); await load(); });
       return [t.name, t.role, fmt.time(t.created_ns), revoke];
-    });
+    }, "No API tokens yet.");
   };
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
