@@ -75,6 +75,7 @@ def test_demo_records_and_stats_reads_it_back(tmp_path: Path) -> None:
         "products",
         "recommendations",
         "search",
+        "shop.nightly-export",  # a supervised job run
     ):
         assert f" {name} " in demo.stdout, name
     assert "0 dropped, 0 failed" in demo.stdout
