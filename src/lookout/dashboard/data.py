@@ -206,6 +206,11 @@ def _raw(
         return list(connection.execute(query))
 
 
+def _sampling(rows: list[Any]) -> dict[str, Any]:
+    """How many raw events an answer read, and whether that was all of them."""
+    return {"sampled": len(rows), "complete": len(rows) < RAW_LIMIT}
+
+
 def _distribution(rows: Iterable[tuple[str, int, int]]) -> list[dict[str, Any]]:
     sketches: dict[str, LatencySketch] = defaultdict(LatencySketch)
     counts: Counter[str] = Counter()
@@ -235,8 +240,7 @@ def by_version(
     )
     return {
         "rows": _distribution((v or "(none)", d, x) for v, d, x in rows),
-        "sampled": len(rows),
-        "complete": len(rows) < RAW_LIMIT,
+        **_sampling(rows),
     }
 
 
@@ -262,8 +266,7 @@ def by_group(
     )
     return {
         "rows": _distribution(rows)[:top],
-        "sampled": len(rows),
-        "complete": len(rows) < RAW_LIMIT,
+        **_sampling(rows),
     }
 
 
@@ -284,8 +287,7 @@ def statuses_and_clients(
     return {
         "statuses": [{"status": k, "count": v} for k, v in sorted(statuses.items())],
         "clients": [{"client_ip": k, "count": v} for k, v in clients.most_common(top)],
-        "sampled": len(rows),
-        "complete": len(rows) < RAW_LIMIT,
+        **_sampling(rows),
     }
 
 
