@@ -10,12 +10,13 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from lookout import _internal
-from tests.receivers import Receiver
+from tests.receivers import Mailbox, Receiver
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "LOOKOUT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -135,3 +136,37 @@ def cloudwatch_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("AWS_ENDPOINT_URL", url)
     yield url
     server.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Mailbox, int, list[tuple[str, str]]]]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 accepting the password ``right``; yields
+    its mailbox, port and every login tried."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    logins: list[tuple[str, str]] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        user, password = data.login.decode(), data.password.decode()
+        logins.append((user, password))
+        return AuthResult(success=password == "right", handled=False)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    mailbox = Mailbox()
+    controller = Controller(
+        mailbox,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticator,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        yield mailbox, port, logins
+    finally:
+        controller.stop()

@@ -1,5 +1,6 @@
-"""A real HTTP server on 127.0.0.1 that records what it receives: the stand-in for services
-that cannot run here (an ingest endpoint, InfluxDB 2.x, Slack, SendGrid)."""
+"""Real servers on 127.0.0.1 that record what they receive: an HTTP server standing in for
+services that cannot run here (an ingest endpoint, InfluxDB 2.x, Slack, SendGrid), and the
+mailbox of an SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import gzip
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 class Receiver:
@@ -59,3 +61,14 @@ class Receiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class Mailbox:
+    """aiosmtpd handler keeping every message: (sender, recipients, raw bytes)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"

@@ -19,8 +19,7 @@ import boto3
 import pytest
 from flask import Flask
 
-from tests.notify.test_notifiers import Mailbox, smtp_server  # noqa: F401 - a fixture
-from tests.receivers import Receiver
+from tests.receivers import Mailbox, Receiver
 
 
 # -- function-ext-monitor -------------------------------------------------------------------------
@@ -202,7 +201,7 @@ def test_supervisor_readme_example(tmp_path: Path, receiver: Receiver) -> None:
 
 def test_supervisor_sends_uncaught_errors_to_every_handler(
     tmp_path: Path,
-    smtp_server: tuple[Mailbox, int, list[tuple[str, str]]],  # noqa: F811
+    smtp_server: tuple[Mailbox, int, list[tuple[str, str]]],
 ) -> None:
     mailbox, port, _ = smtp_server
     log = tmp_path / "import.log"

@@ -13,7 +13,6 @@ import io
 import json
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from lookout.notify.slack import MAX_BLOCKS, SECTION_LIMIT, SlackNotifier
 from lookout.notify.smtp import SmtpNotifier
 from lookout.notify.webhook import WebhookNotifier
 from lookout.recorder import RetryPolicy
-from tests.receivers import Receiver
+from tests.receivers import Mailbox, Receiver
 
 LOG_TEXT = "".join(f"2026-11-23 03:00:{n % 60:02d} INFO row {n} imported\n" for n in range(2000))
 
@@ -50,50 +49,7 @@ def _prepared(log_file: Path, **options: Any) -> PreparedMessage:
     )
 
 
-# -- SMTP --------------------------------------------------------------------------------------
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Mailbox, int, list[tuple[str, str]]]]:
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult
-
-    logins: list[tuple[str, str]] = []
-
-    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
-        user, password = data.login.decode(), data.password.decode()
-        logins.append((user, password))
-        return AuthResult(success=password == "right", handled=False)
-
-    mailbox = Mailbox()
-    port = _free_port()
-    controller = Controller(
-        mailbox,
-        hostname="127.0.0.1",
-        port=port,
-        authenticator=authenticator,
-        auth_require_tls=False,
-    )
-    controller.start()
-    try:
-        yield mailbox, port, logins
-    finally:
-        controller.stop()
-
-
+# -- SMTP (a real server: the ``smtp_server`` fixture in tests/conftest.py) ----------------------
 def test_smtp_mail_with_html_alternative_and_gzipped_log(
     smtp_server: tuple[Mailbox, int, list[tuple[str, str]]], log_file: Path
 ) -> None:

@@ -31,5 +31,4 @@ def create_app(store_url: str, *, url_prefix: str = "/dashboard", **options: Any
     def root() -> Any:
         return redirect(url_prefix + "/")
 
-    app.extensions["lookout_dashboard_store"] = store
     return app

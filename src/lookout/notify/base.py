@@ -122,10 +122,6 @@ class Notifications:
         self.counters: dict[str, NotifierCounters] = {}
         self._lock = threading.Lock()
 
-    def add(self, notifier: Notifier) -> None:
-        with self._lock:
-            self.notifiers.append(notifier)
-
     def send(self, message: Message | PreparedMessage) -> dict[str, str | None]:
         """Send through every notifier; return, per notifier, None when sent or the error.
 
