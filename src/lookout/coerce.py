@@ -12,12 +12,13 @@ import dataclasses
 import datetime as dt
 import decimal
 import enum
-import json
 import math
 import pathlib
 import uuid
 from collections.abc import Mapping
 from typing import Any, TypeAlias
+
+from lookout.jsontext import to_json_bytes
 
 JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
 
@@ -159,9 +160,16 @@ def _size_upper_bound(fields: Mapping[str, Any]) -> int:
     total = 2
     for key, value in fields.items():
         total += 6 * len(key) + 4
-        if isinstance(value, str):
+        kind = type(value)
+        if kind is str:
             total += 6 * len(value) + 2
-        elif value is None or isinstance(value, (bool, int, float)):
+        elif kind is int:
+            total += 32 if value.bit_length() < 100 else 4096
+        elif kind is float or kind is bool or value is None:
+            total += 32
+        elif isinstance(value, str):
+            total += 6 * len(value) + 2
+        elif isinstance(value, (bool, int, float)):
             total += 32 if not isinstance(value, int) or value.bit_length() < 100 else 4096
         else:
             return 1 << 62  # nested: measure it properly
@@ -176,7 +184,9 @@ def bound_fields(fields: Mapping[str, Any], max_bytes: int) -> Mapping[str, Any]
     """
     if not fields or _size_upper_bound(fields) <= max_bytes:
         return fields
-    sizes = {key: len(json.dumps(value, ensure_ascii=False)) for key, value in fields.items()}
+    if len(to_json_bytes(fields)) <= max_bytes:  # nested, but small: the common case
+        return fields
+    sizes = {key: len(to_json_bytes(value)) for key, value in fields.items()}
     total = sum(sizes.values()) + sum(len(key) + 4 for key in fields) + 2
     if total <= max_bytes:
         return fields

@@ -419,7 +419,7 @@ class Recorder:
             return entry[1]
         cleaned: Any = coerce_fields(mapping, self.limits) if coerce_values else mapping
         cleaned = bound_fields(self.redactor.redact(cleaned), self.limits.max_event_bytes)
-        if cleaned == mapping:
+        if cleaned is not mapping and cleaned == mapping:
             cleaned = mapping  # nothing changed: keep the original and skip the _replace
         if entry is not None:
             entry[1] = cleaned

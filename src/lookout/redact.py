@@ -16,6 +16,8 @@ DEFAULT_REDACT_PATTERN = (
 )
 REDACTED = "[REDACTED]"
 _CACHE_LIMIT = 4096
+#: Values that hold no keys, so nothing inside them can be secret.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 class Redactor:
@@ -43,11 +45,21 @@ class Redactor:
         """``data`` with secret values replaced, at any depth of mappings and lists.
 
         Returns ``data`` itself when nothing in it is secret (the common case, and no copy),
-        otherwise a new dict; the input is never modified.
+        otherwise a new dict; the input is never modified. Runs for every event: a key seen
+        before and a scalar value cost two lookups.
         """
+        decisions = self._decisions
         changed: dict[str, Any] | None = None
         for key, value in data.items():
-            clean = REDACTED if self.is_secret(key) else self._redact_value(value)
+            secret = decisions.get(key)
+            if secret is None:
+                secret = self.is_secret(key)
+            if secret:
+                clean: Any = REDACTED
+            elif type(value) in _SCALARS:
+                clean = value
+            else:
+                clean = self._redact_value(value)
             if clean is not value and changed is None:
                 changed = dict(data)
             if changed is not None:

@@ -7,14 +7,12 @@ as one self-contained JSON object.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 
 from lookout.events import Event, event_document
+from lookout.jsontext import to_json
 from lookout.sinks.base import BaseSink
-
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr).encode
 
 
 class LoggingSink(BaseSink):
@@ -46,7 +44,7 @@ class LoggingSink(BaseSink):
         for event in batch:
             level = self.error_level if event.outcome == "error" else self.level
             if enabled(level):
-                log(level, "%s", _dumps(event_document(event)))
+                log(level, "%s", to_json(event_document(event)))
 
     def check(self) -> str:
         handlers = bool(self.logger.handlers) or self.logger.propagate

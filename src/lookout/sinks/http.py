@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import email.utils
 import gzip
-import json
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from lookout._internal import optional_dependency
 from lookout.events import Event, event_document
+from lookout.jsontext import to_json_bytes
 from lookout.sinks.base import BaseSink, BatchMemo, PermanentWriteError, RetryLater
 
 with optional_dependency("http", "the HTTP sink"):
@@ -24,8 +24,6 @@ with optional_dependency("http", "the HTTP sink"):
 
 PayloadGenerator = Callable[[Any], Any]
 HeaderValue = str | Callable[[Any], Any]
-
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr).encode
 
 
 def default_payload(events_or_event: Sequence[Event] | Event) -> Any:
@@ -138,7 +136,7 @@ class HttpSink(BaseSink):
         elif isinstance(body, bytes):
             data = body
         else:
-            data = _dumps(body).encode("utf-8")
+            data = to_json_bytes(body)
             if not any(name.lower() == "content-type" for name in headers):
                 headers["Content-Type"] = "application/json"
         if self.gzip_body:

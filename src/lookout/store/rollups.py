@@ -13,15 +13,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, tuple_
+from sqlalchemy import Connection, Select, Table, bindparam, select, tuple_
 
 from lookout.store.dialects import insert_ignoring_conflicts, upsert_replacing
 from lookout.store.sketch import LatencySketch
-
-#: Rows per upsert statement (SQLite allows 999 bound parameters before 3.32; 10 per row).
-UPSERT_CHUNK = 90
 
 #: (name id, bucket start in epoch seconds)
 RollupKey = tuple[int, int]
@@ -134,40 +132,22 @@ def merge_into(connection: Connection, table: Table, deltas: dict[RollupKey, Rol
        every key has a row that step 2 can lock;
     2. read the rows, locked (``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` already holds the
        database's write lock), in key order so that concurrent writers cannot deadlock;
-    3. write the merged values back in one multi-row upsert.
-    Three statements per table whatever the number of keys, each a single round trip (and for
-    SQLite a single release of the GIL, see ``writer._insert_events``).
+    3. write the merged values back in one upsert.
+    Three statements per table whatever the number of keys, each compiled once (see
+    :mod:`lookout.store.dialects`); a batch has only a few keys (names x minutes), so the
+    ``executemany`` of steps 1 and 3 costs a few rows.
     """
     if not deltas:
         return
     keys: Sequence[RollupKey] = sorted(deltas)
-    dialect = connection.dialect.name
-    if dialect != "sqlite":
-        placeholders = [
-            {
-                "name_id": name_id,
-                "bucket_start": start,
-                "count": 0,
-                "errors": 0,
-                "total_ns": 0,
-                "sumsq_ms2": 0.0,
-                "min_ns": None,
-                "max_ns": None,
-                "last_ns": 0,
-                "sketch": "[]",
-            }
-            for name_id, start in keys
-        ]
-        connection.execute(insert_ignoring_conflicts(connection, table).values(placeholders))
-    key_columns = tuple_(table.c.name_id, table.c.bucket_start)
+    if connection.dialect.name != "sqlite":
+        connection.execute(
+            insert_ignoring_conflicts(connection, table),
+            [{**_EMPTY_ROW, "name_id": name_id, "bucket_start": start} for name_id, start in keys],
+        )
     current = {
         (row.name_id, row.bucket_start): row
-        for row in connection.execute(
-            select(table)
-            .where(key_columns.in_(keys))
-            .order_by(table.c.name_id, table.c.bucket_start)
-            .with_for_update()
-        )
+        for row in connection.execute(_locked_rows(table), {"keys": keys})
     }
     merged_rows = []
     for key in keys:
@@ -190,12 +170,29 @@ def merge_into(connection: Connection, table: Table, deltas: dict[RollupKey, Rol
                 "sketch": merged.sketch.to_json(),
             }
         )
-    for start in range(0, len(merged_rows), UPSERT_CHUNK):
-        connection.execute(
-            upsert_replacing(
-                connection,
-                table,
-                ("name_id", "bucket_start"),
-                merged_rows[start : start + UPSERT_CHUNK],
-            )
-        )
+    connection.execute(
+        upsert_replacing(connection, table, ("name_id", "bucket_start")), merged_rows
+    )
+
+
+_EMPTY_ROW: dict[str, Any] = {
+    "count": 0,
+    "errors": 0,
+    "total_ns": 0,
+    "sumsq_ms2": 0.0,
+    "min_ns": None,
+    "max_ns": None,
+    "last_ns": 0,
+    "sketch": "[]",
+}
+
+
+@lru_cache(maxsize=16)
+def _locked_rows(table: Table) -> Select[Any]:
+    """The rows of some keys, locked, in key order; ``keys`` expands at execution."""
+    return (
+        select(table)
+        .where(tuple_(table.c.name_id, table.c.bucket_start).in_(bindparam("keys", expanding=True)))
+        .order_by(table.c.name_id, table.c.bucket_start)
+        .with_for_update()
+    )

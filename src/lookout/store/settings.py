@@ -27,10 +27,6 @@ def read_settings(store: SqlStore, prefix: str) -> dict[str, str]:
 def write_setting(store: SqlStore, key: str, value: str) -> None:
     with store.engine.begin() as connection:
         connection.execute(
-            upsert_replacing(
-                connection,
-                settings,
-                ("key",),
-                [{"key": key, "value": value, "updated_ns": time.time_ns()}],
-            )
+            upsert_replacing(connection, settings, ("key",)),
+            [{"key": key, "value": value, "updated_ns": time.time_ns()}],
         )

@@ -8,7 +8,6 @@ that were rolled back.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import chain
@@ -17,11 +16,10 @@ from typing import Any
 from sqlalchemy import Connection, Dialect, Engine, Table, select, tuple_
 
 from lookout.events import ERROR, Event
+from lookout.jsontext import to_json
 from lookout.store import rollups
 from lookout.store.dialects import insert_ignoring_conflicts
 from lookout.store.schema import EVENT_COLUMNS, ROLLUP_TABLES, events, names, sources
-
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr).encode
 
 NameKey = tuple[str, str]
 SourceKey = tuple[str, int, str]
@@ -40,7 +38,7 @@ class _JsonOfSameObjects:
     def __call__(self, mapping: Any) -> str:
         text = self._cache.get(id(mapping))
         if text is None:
-            text = self._cache[id(mapping)] = _dumps(mapping)
+            text = self._cache[id(mapping)] = to_json(mapping)
         return text
 
 
@@ -75,7 +73,7 @@ class BatchWriter:
                 e.group,
                 e.client_ip,
                 tags_json(e.tags) if e.tags else None,
-                _dumps(e.fields) if e.fields else None,
+                to_json(e.fields) if e.fields else None,
                 e.error_type,
                 e.error_message,
                 e.traceback,
