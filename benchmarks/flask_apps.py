@@ -26,7 +26,7 @@ VARIANTS = (
 
 
 def _folder() -> str:
-    return os.environ.get("LOOKOUT_BENCH_DIR") or tempfile.mkdtemp(prefix="flask-bench-")
+    return os.environ.get("FLASK_BENCH_DIR") or tempfile.mkdtemp(prefix="flask-bench-")
 
 
 def create(variant: str = "bare") -> Flask:

@@ -57,10 +57,12 @@ print(json.dumps({{"wall_us": wall / count * 1e6, "cpu_us": cpu / count * 1e6,
 """
 
 
-def in_process(requests: int, rounds: int) -> dict[str, tuple[float, float, float]]:
-    results: dict[str, list[dict[str, float]]] = {variant: [] for variant in VARIANTS}
+def in_process(
+    variants: list[str], requests: int, rounds: int
+) -> dict[str, tuple[float, float, float]]:
+    results: dict[str, list[dict[str, float]]] = {variant: [] for variant in variants}
     for _ in range(rounds):
-        for variant in VARIANTS:
+        for variant in variants:
             with tempfile.TemporaryDirectory() as folder:
                 out = subprocess.run(
                     [sys.executable, "-c", CHILD.format(here=str(HERE)), variant, str(requests)],
@@ -68,7 +70,7 @@ def in_process(requests: int, rounds: int) -> dict[str, tuple[float, float, floa
                     text=True,
                     cwd=folder,
                     check=True,
-                    env={**os.environ, "LOOKOUT_BENCH_DIR": folder},
+                    env={**os.environ, "FLASK_BENCH_DIR": folder},
                 ).stdout
             line = [text for text in out.splitlines() if text.startswith('{"wall_us"')][-1]
             results[variant].append(json.loads(line))
@@ -88,9 +90,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def over_http(seconds: int) -> dict[str, float]:
+def over_http(variants: list[str], seconds: int) -> dict[str, float]:
     rates: dict[str, float] = {}
-    for variant in VARIANTS:
+    for variant in variants:
         port = _free_port()
         with tempfile.TemporaryDirectory() as folder:
             server = subprocess.Popen(
@@ -109,7 +111,7 @@ def over_http(seconds: int) -> dict[str, float]:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 cwd=folder,
-                env={**os.environ, "LOOKOUT_BENCH_DIR": folder},
+                env={**os.environ, "FLASK_BENCH_DIR": folder},
             )
             try:
                 deadline = time.monotonic() + 30
@@ -142,38 +144,49 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--wrk-seconds", type=int, default=5)
+    parser.add_argument(
+        "--variants", help="comma-separated subset, e.g. bare,lookout,sentry (default: all)"
+    )
+    parser.add_argument("--no-http", action="store_true", help="skip (b), gunicorn + wrk")
     args = parser.parse_args()
+    variants = list(VARIANTS) if not args.variants else args.variants.split(",")
+    unknown = set(variants) - set(VARIANTS) or {"bare", "lookout"} - set(variants)
+    if unknown:
+        parser.error(f"--variants: needs bare and lookout, from {', '.join(VARIANTS)}")
 
-    timings = in_process(args.requests, args.rounds)
+    timings = in_process(variants, args.requests, args.rounds)
     bare_wall, _, bare_own = timings["bare"]
-    added = {v: timings[v][0] - bare_wall for v in VARIANTS}
-    peers = [v for v in VARIANTS if not v.startswith(("bare", "lookout"))]
-    cheapest = min(peers, key=added.__getitem__)
+    added = {v: timings[v][0] - bare_wall for v in variants}
+    peers = [v for v in variants if not v.startswith(("bare", "lookout"))]
     print(f"(a) test client, median of {args.rounds} rounds x {args.requests:,} requests")
     print(
         f"{'variant':<28} {'µs/request':>11} {'added µs':>9} {'caller CPU added':>17} "
         f"{'process CPU µs/request':>23}"
     )
-    for variant in VARIANTS:
+    for variant in variants:
         wall, cpu, own = timings[variant]
         print(
             f"{variant:<28} {wall:>11.1f} {added[variant]:>9.1f} {own - bare_own:>17.1f} "
             f"{cpu:>23.1f}"
         )
-    ratio = added["lookout"] / added[cheapest]
-    print(
-        f"Lookout level 1 adds {added['lookout']:.1f} µs, {ratio:.2f}x the cheapest peer "
-        f"({cheapest}, {added[cheapest]:.1f} µs); target <= 0.5x: "
-        f"{'met' if ratio <= 0.5 else 'NOT met'}"
-    )
+    if peers:
+        cheapest = min(peers, key=added.__getitem__)
+        ratio = added["lookout"] / added[cheapest]
+        print(
+            f"Lookout level 1 adds {added['lookout']:.1f} µs, {ratio:.2f}x the cheapest peer "
+            f"({cheapest}, {added[cheapest]:.1f} µs); target <= 0.5x: "
+            f"{'met' if ratio <= 0.5 else 'NOT met'}"
+        )
 
+    if args.no_http:
+        return
     if shutil.which("wrk") is None:
         print("\n(b) skipped: wrk is not installed (apt-get install wrk)")
         return
-    rates = over_http(args.wrk_seconds)
+    rates = over_http(variants, args.wrk_seconds)
     print(f"\n(b) gunicorn 2 sync workers + wrk -t2 -c16 -d{args.wrk_seconds}s on 127.0.0.1")
     print(f"{'variant':<28} {'requests/s':>11} {'x bare':>7}")
-    for variant in VARIANTS:
+    for variant in variants:
         print(f"{variant:<28} {rates[variant]:>11,.0f} {rates[variant] / rates['bare']:>7.1%}")
     share = rates["lookout"] / rates["bare"]
     print(

@@ -20,7 +20,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -50,6 +50,11 @@ class CaptureSource(Protocol):
 
     Integrations put ``(source, *data)`` tuples on the ingress so the hot path allocates only a
     tuple; ``source.build_event(item, context)`` runs later in the dispatcher thread.
+
+    A source whose class sets ``sanitizes_own_events = True`` promises that its events' tags and
+    fields are already redacted and bounded: it passes what it cannot vouch for through
+    ``context.sanitize``, and the dispatcher skips its own pass (2.3 of the 3.4 µs it took to
+    build a Flask request's event).
     """
 
     def build_event(self, item: tuple[Any, ...], context: BuildContext) -> Event | None: ...
@@ -65,6 +70,12 @@ class BuildContext:
     pid: int
     app_version: str | None
     limits: Limits
+    #: redacts and bounds a mapping of tags or coerced fields (what the dispatcher does)
+    sanitize: Callable[[Mapping[str, Any]], Mapping[str, Any]]
+    #: whether the redactor replaces the value of a key of this name
+    is_secret: Callable[[str], bool]
+    #: a source's decisions that hold for one drain (the settings cannot change within it)
+    memo: dict[Any, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,6 +369,9 @@ class Recorder:
             pid=os.getpid(),
             app_version=self.app_version,
             limits=self.limits,
+            sanitize=self._clean_coerced,
+            is_secret=self.redactor.is_secret,
+            memo={},
         )
         build = self._build
         events: list[Event] = []
@@ -386,8 +400,11 @@ class Recorder:
         try:
             if type(item) is Event:
                 return self._sanitize(item, context, coerce_values=True)
-            built = item[0].build_event(item, context)
-            return None if built is None else self._sanitize(built, context, coerce_values=False)
+            source: CaptureSource = item[0]
+            built = source.build_event(item, context)
+            if built is None or getattr(source, "sanitizes_own_events", False):
+                return built
+            return self._sanitize(built, context, coerce_values=False)
         except Exception:
             self.invalid += 1
             with swallow_internal_errors("building an event"):
@@ -423,6 +440,10 @@ class Recorder:
             cleaned = mapping  # nothing changed: keep the original and skip the _replace
         if entry is not None:
             entry[1] = cleaned
+        return cleaned
+
+    def _clean_coerced(self, mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+        cleaned: Mapping[str, Any] = self._clean(mapping, False)
         return cleaned
 
     def mark_static(self, mapping: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 
@@ -334,3 +335,61 @@ def test_unknown_option_is_a_clear_error() -> None:
         LookoutFlask(track_gg=["x"])
     with pytest.raises(ValueError, match="trusted_proxies"):
         LookoutFlask(Flask("x"), trusted_proxies=-1)
+
+
+def test_the_request_id_replaces_one_the_app_set_and_bodiless_statuses_finish_at_once(
+    events: CapturedEvents,
+) -> None:
+    app = make_app(events)
+
+    @app.get("/own-id")
+    def own_id() -> tuple[str, int, dict[str, str]]:
+        return "", 204, {"x-request-id": "set-by-the-app"}
+
+    response = app.test_client().get("/own-id", headers={"X-Request-ID": "trace-9"})
+    assert response.headers.getlist("X-Request-ID") == ["trace-9"]
+    [event] = events.refresh()  # no Content-Length on a 204, yet no body to wait for
+    assert (event.name, event.status, event.request_id) == ("own_id", 204, "trace-9")
+
+
+def test_requests_flask_refuses_before_any_view_are_recorded(events: CapturedEvents) -> None:
+    app = make_app(events)
+    client = app.test_client()
+    assert client.delete("/items/1").status_code == 405
+    assert client.open("/items/1", method="X" * 300).status_code == 405
+    assert client.get("/nowhere").status_code == 404
+    refused = events.refresh()
+    assert [(e.name, e.status) for e in refused] == [
+        ("[unmatched]", 405),  # routing failed: no endpoint
+        ("[unmatched]", 405),
+        ("[unmatched]", 404),
+    ]
+    assert refused[0].fields["path"] == "/items/1"
+    assert refused[1].tags == {"method": "X" * 16}  # a hostile method is bounded
+
+
+def test_redaction_and_size_settings_apply_to_the_request_s_own_fields() -> None:
+    with capture_events(redact_pattern="path|token") as captured:
+        make_app(captured).test_client().get("/items/5?token=abc")
+        [event] = captured.refresh()
+    assert event.fields["path"] == "[REDACTED]"
+    assert event.fields["rule"] == "/items/<int:item_id>"
+    with capture_events(max_event_bytes=200) as captured:
+        make_app(captured).test_client().get("/items/" + "7" * 200)
+        [event] = captured.refresh()
+    assert len(json.dumps(event.fields, ensure_ascii=False).encode()) <= 200
+    assert event.fields["path"].startswith("…[left out: 209 bytes")
+    assert event.fields["method"] == "GET"
+
+
+def test_a_middleware_added_after_lookout_still_sees_the_request_id(
+    events: CapturedEvents,
+) -> None:
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    app = make_app(events)
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)  # type: ignore[method-assign]
+    response = app.test_client().get("/items/2", headers={"X-Forwarded-For": "203.0.113.9"})
+    [event] = events.refresh()
+    assert event.client_ip == "203.0.113.9"
+    assert event.request_id == response.headers["X-Request-ID"]

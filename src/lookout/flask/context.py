@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from flask import has_request_context, request
+from flask import Request, has_request_context, request
 
 from lookout.flask.sampler import WatchedRequest
 from lookout.units import CLOUDWATCH_UNITS
@@ -17,35 +17,77 @@ STATE_KEY = "lookout.state"
 
 
 class RequestState:
-    """What Lookout remembers about the request being served."""
+    """What Lookout remembers about the request being served.
+
+    It is also the ``start_response`` the app sees (:meth:`start_response`): the response's
+    status and headers pass through it, and the request id header is added there.
+    """
 
     __slots__ = (
+        "content_length",
         "details",
         "error",
+        "extra",
         "finished",
+        "group",
+        "header",
         "metrics",
+        "request",
         "request_id",
-        "response_seen",
+        "server_start_response",
         "size",
+        "status",
         "t0",
         "tb",
         "thread_id",
         "watched",
     )
 
-    def __init__(self, t0: int, request_id: str) -> None:
+    def __init__(
+        self,
+        t0: int,
+        request_id: str,
+        server_start_response: Callable[..., Any] | None = None,
+        header_name: str = "X-Request-ID",
+    ) -> None:
         self.t0 = t0
         self.request_id = request_id
+        self.server_start_response = server_start_response
+        self.header = (header_name, request_id)
+        self.status = "500 INTERNAL SERVER ERROR"
+        #: Flask's request object, kept by LookoutFlask's URL value preprocessor
+        self.request: Request | None = None
+        self.content_length: int | None = None
         self.metrics: list[tuple[str, float, str, dict[str, str]]] | None = None
         self.error: BaseException | None = None
         self.tb: TracebackType | None = None
         self.size: int | None = None
-        self.response_seen = False
         self.finished = False
+        #: tracked g variables and the group_by result, read in teardown_request
+        self.extra: dict[str, Any] | None = None
+        self.group: Any = None
         #: level 2+: what the sampler collects, the request's thread, headers and arguments
         self.watched: WatchedRequest | None = None
         self.thread_id = 0
         self.details: dict[str, Any] | None = None
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Any:
+        """The WSGI ``start_response`` given to the app: notes status and Content-Length, and
+        echoes the request id (replacing one the app set itself)."""
+        self.status = status
+        header_name = self.header[0].lower()
+        echoed = [self.header]
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == "content-length":
+                self.content_length = int(value) if value.isdigit() else None
+            elif lowered == header_name:
+                continue
+            echoed.append((name, value))
+        assert self.server_start_response is not None
+        return self.server_start_response(status, echoed, exc_info)
 
 
 def current_state() -> RequestState | None:

@@ -79,6 +79,8 @@ class EndpointLevels:
         self.levels: dict[str, int] = {}
         #: endpoint -> outlier threshold in ns (read on every level-2+ request)
         self.thresholds_ns: dict[str, int] = {}
+        #: called after levels change, here or in the store
+        self.on_change: Callable[[], None] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if hasattr(os, "register_at_fork"):
@@ -90,6 +92,8 @@ class EndpointLevels:
     def set_level(self, endpoint: str, level: int) -> None:
         """Change an endpoint's level now in this process, and for all others via the store."""
         self.levels[endpoint] = check_level(level)
+        if self.on_change is not None:
+            self.on_change()
         store = self._store()
         if store is not None:
             write_setting(store, level_key_prefix(self.app_name) + endpoint, str(level))
@@ -109,6 +113,8 @@ class EndpointLevels:
             for endpoint, value in stored.items()
             if value.isdigit() and int(value) in LEVELS
         }
+        if self.on_change is not None:
+            self.on_change()
         thresholds: dict[str, int] = {}
         for summary in summarize(store, since_s=THRESHOLD_WINDOW_S, kind="request"):
             if summary.count >= self.outlier_warmup:
