@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask import Blueprint, Flask, g, stream_with_context
@@ -393,3 +394,20 @@ def test_a_middleware_added_after_lookout_still_sees_the_request_id(
     [event] = events.refresh()
     assert event.client_ip == "203.0.113.9"
     assert event.request_id == response.headers["X-Request-ID"]
+
+
+def test_a_middleware_inside_lookout_may_answer_without_flask(events: CapturedEvents) -> None:
+    app = make_app(events)
+    flask_app = app.wsgi_app.wsgi_app  # type: ignore[attr-defined]
+
+    def maintenance(environ: dict[str, object], start_response: Any) -> Any:
+        if environ["PATH_INFO"] == "/down":
+            start_response("503 SERVICE UNAVAILABLE", [("Content-Length", "0")])
+            return [b""]
+        return flask_app(environ, start_response)
+
+    app.wsgi_app.wsgi_app = maintenance  # type: ignore[attr-defined]
+    response = app.test_client().get("/down")
+    assert response.status_code == 503 and response.headers["X-Request-ID"]
+    assert app.test_client().get("/items/1").status_code == 200
+    assert [(e.name, e.status) for e in events.refresh()] == [("[unmatched]", 503), ("item", 200)]

@@ -199,3 +199,36 @@ def test_unreachable_database_is_retried_then_counted_failed_with_a_short_error(
     assert stats["last_error"].startswith("OperationalError: ")
     assert "\n" not in stats["last_error"]
     lk.close()
+
+
+def test_null_columns_stay_null_and_an_application_none_adapter_is_kept(sqlite_url: str) -> None:
+    import sqlite3
+
+    key = (type(None), sqlite3.PrepareProtocol)
+    own = sqlite3.adapters.pop(key, None)
+    try:
+        marker: list[object] = []
+
+        def application_adapter(value: None) -> None:
+            marker.append(value)
+
+        sqlite3.register_adapter(type(None), application_adapter)
+        sink = SqlSink(sqlite_url)
+        sink.write([make_event("call", "shop.noop", start_ns=time.time_ns())])
+        assert sqlite3.adapters[key] is application_adapter  # Lookout did not replace it
+        assert marker  # and the NULLs went through it
+    finally:
+        sqlite3.adapters.pop(key, None)
+        if own is not None:
+            sqlite3.adapters[key] = own
+    sink = SqlSink(sqlite_url)  # now with Lookout's own adapter
+    sink.write([make_event("call", "shop.other", start_ns=time.time_ns())])
+    with sink.store.read_engine.connect() as connection:
+        nulls = connection.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.sum(sa.case((events.c.group_key.is_(None), 1), else_=0)),
+                sa.func.sum(sa.case((events.c.traceback.is_(None), 1), else_=0)),
+            )
+        ).one()
+    assert tuple(nulls) == (2, 2, 2)

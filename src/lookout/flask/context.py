@@ -55,7 +55,7 @@ class RequestState:
         self.server_start_response = server_start_response
         self.header = (header_name, request_id)
         self.status = "500 INTERNAL SERVER ERROR"
-        #: Flask's request object, kept by LookoutFlask's URL value preprocessor
+        #: Flask's request object, kept by :meth:`start_response` (or the exception signal)
         self.request: Request | None = None
         self.content_length: int | None = None
         self.metrics: list[tuple[str, float, str, dict[str, str]]] | None = None
@@ -77,6 +77,12 @@ class RequestState:
         """The WSGI ``start_response`` given to the app: notes status and Content-Length, and
         echoes the request id (replacing one the app set itself)."""
         self.status = status
+        # Flask calls this from inside the request's context, the last moment the request
+        # object (endpoint, URL rule) is at hand: it unlinks it when the context ends.
+        try:
+            self.request = request._get_current_object()  # type: ignore[attr-defined]
+        except RuntimeError:  # a middleware inside Lookout's answered without Flask
+            self.request = None
         header_name = self.header[0].lower()
         echoed = [self.header]
         for name, value in headers:

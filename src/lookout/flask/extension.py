@@ -344,16 +344,12 @@ class _AppHooks:
         self._finish(environ, state)
         return body
 
-    def note_request(self) -> None:
-        """The first ``before_request`` hook: keeps the request object (Flask unlinks it from
-        the environ before the middleware's end) and, once some endpoint is at level 2 or 3,
-        lets the sampler watch the request's thread while the view runs."""
+    def watch_slow_requests(self) -> None:
+        """``before_request`` hook, first in line while some endpoint is at level 2 or 3: lets
+        the sampler look at the request's thread while the view runs."""
         req = request._get_current_object()  # type: ignore[attr-defined]
         state: RequestState | None = req.environ.get(STATE_KEY)
-        if state is None:
-            return
-        state.request = req
-        if self.watching:
+        if state is not None:
             self._watch(state, req.endpoint)
 
     def _watch(self, state: RequestState, endpoint: str | None) -> None:
@@ -397,8 +393,12 @@ class _AppHooks:
 
     def on_exception(self, sender: Flask, exception: BaseException, **_: Any) -> None:
         state: RequestState | None = request.environ.get(STATE_KEY)
-        if state is not None and state.error is None:
+        if state is None:
+            return
+        if state.error is None:
             state.error, state.tb = exception, exception.__traceback__
+        if state.request is None:  # it propagates: start_response will not see the request
+            state.request = request._get_current_object()  # type: ignore[attr-defined]
 
     # -- capture ----------------------------------------------------------------------------------
     def _finish(self, environ: dict[str, Any], state: RequestState) -> None:
@@ -502,9 +502,15 @@ class _AppHooks:
     def levels_changed(self) -> None:
         """Called when levels change (here or read from the store): profiling needs a hook."""
         levels = self.levels
-        self.watching = levels.default_level >= 2 or any(
-            level >= 2 for level in levels.levels.values()
-        )
+        watching = levels.default_level >= 2 or any(level >= 2 for level in levels.levels.values())
+        with self._hook_lock:
+            self.watching = watching
+            hooks = self.app.before_request_funcs.setdefault(None, [])
+            present = self.watch_slow_requests in hooks
+            if watching and not present:
+                hooks.insert(0, self.watch_slow_requests)
+            elif present and not watching:
+                hooks.remove(self.watch_slow_requests)
 
     def _generate_request_id(self) -> str:
         try:
@@ -634,7 +640,8 @@ class LookoutFlask:
         app.wsgi_app = hooks  # type: ignore[method-assign]
         if config.track_g is not None or config.group_by is not None or self._per_route_tracking:
             hooks.ensure_context_hook()
-        app.before_request_funcs.setdefault(None, []).insert(0, hooks.note_request)
+        if hooks.watching:
+            hooks.levels_changed()
         hooks.levels.on_change = hooks.levels_changed
         self._hooks.append(hooks)
         got_request_exception.connect(hooks.on_exception, app, weak=False)

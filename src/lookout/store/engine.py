@@ -94,7 +94,29 @@ def _create(url: URL, *, immediate_writes: bool) -> Engine:
     return engine
 
 
+def _bind_none_cheaply() -> None:
+    """Give the sqlite3 module an adapter for None, unless the application has one.
+
+    The module binds int, float and str directly, but looks every other value up as a
+    possible adapter, and for None that lookup fails through two raised and cleared
+    AttributeErrors: 0.25 µs per NULL. An event row has five NULLs on average, so this was
+    1.3 µs of the 4 µs its insert took (measured here); the adapter returns None, which binds
+    the same NULL as before. Process-wide, and harmless to any other user of sqlite3.
+    """
+    import sqlite3
+
+    key = (type(None), sqlite3.PrepareProtocol)
+    if key not in sqlite3.adapters:
+        sqlite3.register_adapter(type(None), _none_to_null)
+
+
+def _none_to_null(value: None) -> None:
+    return value
+
+
 def _configure_sqlite(engine: Engine, *, immediate_writes: bool) -> None:
+    _bind_none_cheaply()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the sqlite3 module so that BEGIN is ours.
