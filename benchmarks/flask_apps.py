@@ -16,6 +16,7 @@ from flask import Flask, g
 VARIANTS = (
     "bare",
     "lookout",
+    "lookout store-process",
     "lookout+g",
     "lookout level 3",
     "flask-monitoringdashboard",
@@ -50,9 +51,12 @@ def instrument(app: Flask, variant: str) -> Any:
         from lookout.flask import LookoutFlask
 
         lk = Lookout(
-            store=f"sqlite:///{folder}/lookout.db", queue_size=2_000_000, sink_queue_size=2_000_000
+            store=f"sqlite:///{folder}/lookout.db",
+            queue_size=2_000_000,
+            sink_queue_size=2_000_000,
+            store_process=variant == "lookout store-process",  # written by a helper process
         )
-        if variant == "lookout":
+        if variant in ("lookout", "lookout store-process"):
             return LookoutFlask(app, lk)
         if variant == "lookout level 3":  # the sampling profiler on every request
             return LookoutFlask(app, lk, default_level=3)

@@ -3,9 +3,10 @@
 (a) in-process: N requests through Flask's test client, each variant in its own fresh
     process (Sentry patches Flask globally), rounds interleaved, median per variant; reported
     as microseconds added to the bare app's wall time per request, and process CPU per
-    request including the time to write everything out where the tool has a flush.
+    request including the time to write everything out where the tool has a flush (and the
+    CPU of Lookout's writer process with store_process).
 (b) over HTTP: gunicorn with 2 sync workers on 127.0.0.1, loaded by wrk; requests/s as a
-    ratio to the bare app.
+    ratio to the bare app, median of interleaved rounds.
 
 (c) optionally (--instructions), instructions per request in every thread under valgrind's
     callgrind: the machine's noise does not reach them.
@@ -48,6 +49,18 @@ extension = app.extensions.get("lookout")
 if extension is not None:  # steady state: the store is open and the levels were read once
     extension.lookout.flush(120)
     time.sleep(0.5)
+
+def helper_cpu_ns():
+    # CPU of Lookout's writer process (store_process), which process_time() cannot see
+    sinks = extension.lookout.sinks if extension else []
+    children = [getattr(sink, "_child", None) for sink in sinks]
+    total = 0
+    for child in filter(None, children):
+        with open(f"/proc/{{child.pid}}/schedstat") as stat:
+            total += int(stat.read().split()[0])
+    return total
+
+helper0 = helper_cpu_ns()
 cpu0, wall0, own0 = time.process_time(), time.perf_counter(), time.thread_time()
 for _ in range(count):
     client.get("/")
@@ -55,7 +68,7 @@ wall = time.perf_counter() - wall0
 own = time.thread_time() - own0
 if extension is not None:
     extension.lookout.flush(120)
-cpu = time.process_time() - cpu0
+cpu = time.process_time() - cpu0 + (helper_cpu_ns() - helper0) / 1e9
 print(json.dumps({{"wall_us": wall / count * 1e6, "cpu_us": cpu / count * 1e6,
                   "own_us": own / count * 1e6}}))
 """
@@ -152,53 +165,60 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def over_http(variants: list[str], seconds: int) -> dict[str, float]:
-    rates: dict[str, float] = {}
-    for variant in variants:
-        port = _free_port()
-        with tempfile.TemporaryDirectory() as folder:
-            server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "--workers",
-                    "2",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--chdir",
-                    str(HERE),
-                    f"flask_apps:create({variant!r})",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                cwd=folder,
-                env={**os.environ, "FLASK_BENCH_DIR": folder},
-            )
-            try:
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline:
-                    with socket.socket() as probe:
-                        if probe.connect_ex(("127.0.0.1", port)) == 0:
-                            break
-                    time.sleep(0.2)
-                subprocess.run(
-                    ["wrk", "-t1", "-c8", "-d1s", f"http://127.0.0.1:{port}/"],
-                    capture_output=True,
-                    check=True,
-                )  # warm-up
-                out = subprocess.run(
-                    ["wrk", "-t2", "-c16", f"-d{seconds}s", f"http://127.0.0.1:{port}/"],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
-            finally:
-                server.send_signal(signal.SIGTERM)
-                server.wait(60)
-        match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-        rates[variant] = float(match.group(1)) if match else float("nan")
-    return rates
+def over_http(variants: list[str], seconds: int, rounds: int) -> dict[str, float]:
+    """Median requests/s per variant over ``rounds`` interleaved rounds (the machine's load
+    drifts over minutes: one run per variant measures the drift as much as the tool)."""
+    rates: dict[str, list[float]] = {variant: [] for variant in variants}
+    for _ in range(rounds):
+        for variant in variants:
+            rates[variant].append(_requests_per_second(variant, seconds))
+    return {variant: statistics.median(values) for variant, values in rates.items()}
+
+
+def _requests_per_second(variant: str, seconds: int) -> float:
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--chdir",
+                str(HERE),
+                f"flask_apps:create({variant!r})",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=folder,
+            env={**os.environ, "FLASK_BENCH_DIR": folder},
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                time.sleep(0.2)
+            subprocess.run(
+                ["wrk", "-t1", "-c8", "-d1s", f"http://127.0.0.1:{port}/"],
+                capture_output=True,
+                check=True,
+            )  # warm-up
+            out = subprocess.run(
+                ["wrk", "-t2", "-c16", f"-d{seconds}s", f"http://127.0.0.1:{port}/"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(60)
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    return float(match.group(1)) if match else float("nan")
 
 
 def main() -> None:
@@ -206,6 +226,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--wrk-seconds", type=int, default=5)
+    parser.add_argument("--http-rounds", type=int, default=3)
     parser.add_argument(
         "--variants", help="comma-separated subset, e.g. bare,lookout,sentry (default: all)"
     )
@@ -252,8 +273,11 @@ def main() -> None:
     if shutil.which("wrk") is None:
         print("\n(b) skipped: wrk is not installed (apt-get install wrk)")
         return
-    rates = over_http(variants, args.wrk_seconds)
-    print(f"\n(b) gunicorn 2 sync workers + wrk -t2 -c16 -d{args.wrk_seconds}s on 127.0.0.1")
+    rates = over_http(variants, args.wrk_seconds, args.http_rounds)
+    print(
+        f"\n(b) gunicorn 2 sync workers + wrk -t2 -c16 -d{args.wrk_seconds}s on 127.0.0.1, "
+        f"median of {args.http_rounds} interleaved rounds"
+    )
     print(f"{'variant':<28} {'requests/s':>11} {'x bare':>7}")
     for variant in variants:
         print(f"{variant:<28} {rates[variant]:>11,.0f} {rates[variant] / rates['bare']:>7.1%}")

@@ -256,6 +256,11 @@ class Settings:
         _optional_duration,
         "Hour rollups older than this are deleted (none keeps them).",
     )
+    store_process: bool = _setting(
+        False,
+        _boolean,
+        "Write the store from a helper process, out of the application's GIL (web servers).",
+    )
     sinks: tuple[dict[str, Any], ...] = _setting(
         (),
         _sink_specs,

@@ -19,6 +19,7 @@ from lookout.notify.base import Severity
 from lookout.recorder import Recorder, RetryPolicy
 from lookout.redact import Redactor
 from lookout.sinks.base import Sink
+from lookout.sinks.process import ProcessSink
 from lookout.sinks.registry import build_sink
 from lookout.sinks.sql import SqlSink
 from lookout.store.engine import SqlStore
@@ -99,7 +100,22 @@ class Lookout:
                 retention_s=settings.retention,
                 rollup_retention_s=settings.rollup_retention,
             )
-            sinks.append(self._sql_sink)
+            if settings.store_process:
+                # The helper process writes; this one keeps the SqlSink for reads (levels,
+                # dashboard) and closes it with the instance.
+                sinks.append(
+                    ProcessSink(
+                        {
+                            "type": "sql",
+                            "url": settings.store,
+                            "retention_s": settings.retention,
+                            "rollup_retention_s": settings.rollup_retention,
+                        }
+                    )
+                )
+                self.on_close(self._sql_sink.close)
+            else:
+                sinks.append(self._sql_sink)
         for number, spec in enumerate(settings.sinks, 1):
             try:
                 sinks.append(build_sink(spec))

@@ -108,15 +108,20 @@ APP_MODULE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("preload", [False, True], ids=["fork-then-import", "preload"])
-def test_gunicorn_workers_share_one_sqlite_store(tmp_path: Path, preload: bool) -> None:
+@pytest.mark.parametrize(
+    ("preload", "store_process"),
+    [(False, False), (True, False), (True, True)],
+    ids=["fork-then-import", "preload", "preload-store-process"],
+)
+def test_gunicorn_workers_share_one_sqlite_store(
+    tmp_path: Path, preload: bool, store_process: bool
+) -> None:
     (tmp_path / "served_app.py").write_text(APP_MODULE)
     db = tmp_path / "gunicorn.db"
     port = _free_port()
     options = ["--graceful-timeout", "20", *(["--preload"] if preload else [])]
-    server = _gunicorn(
-        "served_app:app", tmp_path, port, options, {"LOOKOUT_STORE": f"sqlite:///{db}"}
-    )
+    env = {"LOOKOUT_STORE": f"sqlite:///{db}", "LOOKOUT_STORE_PROCESS": str(store_process)}
+    server = _gunicorn("served_app:app", tmp_path, port, options, env)
     try:
         deadline = time.monotonic() + 30
         while True:

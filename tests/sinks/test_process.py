@@ -1,0 +1,135 @@
+"""ProcessSink: the SQL store written from a helper process, with a real child and SQLite."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from lookout import Lookout, make_event
+from lookout.events import Event
+from lookout.sinks import process
+from lookout.sinks.process import ProcessSink
+
+
+def _metric(value: int) -> Event:
+    return make_event("metric", "x", start_ns=time.time_ns(), fields={"value": value})
+
+
+def _count(db: Path) -> int:
+    engine = sa.create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(sa.text("SELECT count(*) FROM lookout_events")).scalar())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def lookout(tmp_path: Path) -> Iterator[Lookout]:
+    instance = Lookout(
+        store=f"sqlite:///{tmp_path / 'p.db'}", store_process=True, retry_backoff=0.01
+    )
+    yield instance
+    instance.close()
+
+
+def _sink(lookout: Lookout) -> ProcessSink:
+    [sink] = lookout.sinks
+    assert isinstance(sink, ProcessSink)
+    return sink
+
+
+def test_batches_are_written_by_the_child_with_exact_counts(
+    lookout: Lookout, tmp_path: Path
+) -> None:
+    @lookout.monitor
+    def charge(n: int) -> int:
+        return n
+
+    for n in range(2500):
+        charge(n)
+    assert lookout.flush(30)
+    assert _count(tmp_path / "p.db") == 2500
+    stats = lookout.stats()["sinks"]["sql"]
+    assert (stats["written"], stats["failed"], stats["dropped"]) == (2500, 0, 0)
+    sink = _sink(lookout)
+    assert sink._child is not None and sink._child.pid != os.getpid()
+    assert "writable (from the writer process" in sink.check()
+    assert lookout.store is not None  # reads stay in this process (levels, dashboard)
+
+
+def test_a_child_that_dies_is_replaced_and_nothing_is_lost(
+    lookout: Lookout, tmp_path: Path
+) -> None:
+    lookout.emit(_metric(1))
+    assert lookout.flush(30)
+    sink = _sink(lookout)
+    first = sink._child
+    assert first is not None
+    first.kill()
+    first.wait()
+    for n in range(10):
+        lookout.emit(_metric(n))
+    assert lookout.flush(30)
+    assert sink.starts == 2 and sink._child is not first
+    assert _count(tmp_path / "p.db") == 11
+
+
+def test_a_hung_child_is_killed_and_the_batch_retried(
+    lookout: Lookout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lookout.emit(_metric(1))
+    assert lookout.flush(30)
+    sink = _sink(lookout)
+    assert sink._child is not None
+    monkeypatch.setattr(process, "REPLY_TIMEOUT_S", 0.5)
+    os.kill(sink._child.pid, signal.SIGSTOP)  # alive, but never answers
+    lookout.emit(_metric(2))
+    assert lookout.flush(30)
+    stats = lookout.stats()["sinks"]["sql"]
+    assert stats["retried"] == 1 and stats["failed"] == 0
+    assert "stopped answering (TimeoutError" in stats["last_error"]
+    assert _count(tmp_path / "p.db") == 2
+
+
+def test_write_errors_in_the_child_come_back_as_failures(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    with Lookout(
+        store=f"sqlite:///{blocker / 'x.db'}",
+        store_process=True,
+        max_retries=1,
+        retry_backoff=0.01,
+    ) as instance:
+        instance.emit(_metric(1))
+        instance.flush(30)
+        stats = instance.stats()["sinks"]["sql"]
+    assert (stats["failed"], stats["retried"]) == (1, 1)
+    assert stats["last_error"].startswith("WriterProcessError: FileExistsError")
+
+
+def test_close_stops_the_child_and_signals_do_not_kill_it_first(tmp_path: Path) -> None:
+    instance = Lookout(store=f"sqlite:///{tmp_path / 'p.db'}", store_process=True)
+    instance.emit(_metric(1))
+    assert instance.flush(30)
+    child = _sink(instance)._child
+    assert child is not None
+    os.kill(child.pid, signal.SIGTERM)  # a service stop reaching the process group
+    os.kill(child.pid, signal.SIGINT)  # a Ctrl-C in the terminal
+    time.sleep(0.2)
+    assert child.poll() is None
+    instance.emit(_metric(2))
+    assert instance.close()
+    assert child.poll() == 0
+    assert _count(tmp_path / "p.db") == 2
+
+
+def test_only_the_sql_store_runs_in_a_process() -> None:
+    with pytest.raises(ValueError, match="only the SQL store"):
+        ProcessSink({"type": "http", "url": "http://127.0.0.1:9"})
