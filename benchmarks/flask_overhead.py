@@ -76,7 +76,7 @@ print(json.dumps({{"wall_us": wall / count * 1e6, "cpu_us": cpu / count * 1e6,
 
 def in_process(
     variants: list[str], requests: int, rounds: int
-) -> dict[str, tuple[float, float, float]]:
+) -> dict[str, tuple[float, float, float, float]]:
     results: dict[str, list[dict[str, float]]] = {variant: [] for variant in variants}
     for _ in range(rounds):
         for variant in variants:
@@ -96,6 +96,7 @@ def in_process(
             statistics.median(r["wall_us"] for r in runs),
             statistics.median(r["cpu_us"] for r in runs),
             statistics.median(r["own_us"] for r in runs),
+            min(r["wall_us"] for r in runs),
         )
         for variant, runs in results.items()
     }
@@ -243,28 +244,31 @@ def main() -> None:
         parser.error(f"--variants: needs bare and lookout, from {', '.join(VARIANTS)}")
 
     timings = in_process(variants, args.requests, args.rounds)
-    bare_wall, _, bare_own = timings["bare"]
+    bare_wall, _, bare_own, bare_fastest = timings["bare"]
     added = {v: timings[v][0] - bare_wall for v in variants}
+    # The machine's noise only ever adds time: the fastest round is the steadiest estimate.
+    added_fastest = {v: timings[v][3] - bare_fastest for v in variants}
     peers = [v for v in variants if not v.startswith(("bare", "lookout"))]
     print(f"(a) test client, median of {args.rounds} rounds x {args.requests:,} requests")
     print(
-        f"{'variant':<28} {'µs/request':>11} {'added µs':>9} {'caller CPU added':>17} "
-        f"{'process CPU µs/request':>23}"
+        f"{'variant':<28} {'µs/request':>11} {'added µs':>9} {'added, fastest':>15} "
+        f"{'caller CPU added':>17} {'process CPU µs/request':>23}"
     )
     for variant in variants:
-        wall, cpu, own = timings[variant]
+        wall, cpu, own, _ = timings[variant]
         print(
-            f"{variant:<28} {wall:>11.1f} {added[variant]:>9.1f} {own - bare_own:>17.1f} "
-            f"{cpu:>23.1f}"
+            f"{variant:<28} {wall:>11.1f} {added[variant]:>9.1f} {added_fastest[variant]:>15.1f} "
+            f"{own - bare_own:>17.1f} {cpu:>23.1f}"
         )
     if peers:
         cheapest = min(peers, key=added.__getitem__)
-        ratio = added["lookout"] / added[cheapest]
-        print(
-            f"Lookout level 1 adds {added['lookout']:.1f} µs, {ratio:.2f}x the cheapest peer "
-            f"({cheapest}, {added[cheapest]:.1f} µs); target <= 0.5x: "
-            f"{'met' if ratio <= 0.5 else 'NOT met'}"
-        )
+        for lookout_variant in [v for v in variants if v.startswith("lookout")]:
+            ratio = added[lookout_variant] / added[cheapest]
+            print(
+                f"{lookout_variant} adds {added[lookout_variant]:.1f} µs, {ratio:.2f}x the "
+                f"cheapest peer ({cheapest}, {added[cheapest]:.1f} µs); target <= 0.5x: "
+                f"{'met' if ratio <= 0.5 else 'NOT met'}"
+            )
 
     if args.instructions:
         _report_instructions(variants, peers)
@@ -281,11 +285,12 @@ def main() -> None:
     print(f"{'variant':<28} {'requests/s':>11} {'x bare':>7}")
     for variant in variants:
         print(f"{variant:<28} {rates[variant]:>11,.0f} {rates[variant] / rates['bare']:>7.1%}")
-    share = rates["lookout"] / rates["bare"]
-    print(
-        f"Lookout level 1 keeps {share:.1%} of bare throughput; target >= 95%: "
-        f"{'met' if share >= 0.95 else 'NOT met'}"
-    )
+    for lookout_variant in [v for v in variants if v.startswith("lookout")]:
+        share = rates[lookout_variant] / rates["bare"]
+        print(
+            f"{lookout_variant} keeps {share:.1%} of bare throughput; target >= 95%: "
+            f"{'met' if share >= 0.95 else 'NOT met'}"
+        )
 
 
 def _report_instructions(variants: list[str], peers: list[str]) -> None:
