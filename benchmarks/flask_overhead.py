@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -137,10 +138,11 @@ def instructions(variants: list[str]) -> dict[str, float]:
         totals = []
         for count in (200, 1200):
             with tempfile.TemporaryDirectory() as folder:
-                err = subprocess.run(
+                run = subprocess.run(
                     [
                         "valgrind",
                         "--tool=callgrind",
+                        "--trace-children=yes",  # Lookout's writer process counts too
                         "--callgrind-out-file=/dev/null",
                         sys.executable,
                         "-c",
@@ -152,10 +154,10 @@ def instructions(variants: list[str]) -> dict[str, float]:
                     text=True,
                     cwd=folder,
                     env={**os.environ, "FLASK_BENCH_DIR": folder},
-                    check=True,
-                ).stderr
-            match = re.search(r"Collected : (\d+)", err)
-            totals.append(int(match.group(1)) if match else 0)
+                    check=False,
+                )
+            collected = [int(n) for n in re.findall(r"Collected : (\d+)", run.stderr)]
+            totals.append(sum(collected) if run.returncode == 0 and collected else math.nan)
         counts[variant] = (totals[1] - totals[0]) / 1000
     return counts
 

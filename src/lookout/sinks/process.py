@@ -44,8 +44,11 @@ class WriterProcessError(Exception):
 
 
 def send_frame(stream: IO[bytes], payload: bytes) -> None:
-    stream.write(_HEADER.pack(len(payload)) + payload)
-    stream.flush()
+    """Write one frame whole: an unbuffered pipe may take a large write in parts."""
+    view = memoryview(_HEADER.pack(len(payload)) + payload)
+    while view:
+        written = stream.write(view)
+        view = view[written or 0 :]
 
 
 def read_exactly(stream: IO[bytes], size: int) -> bytes:
