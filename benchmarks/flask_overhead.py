@@ -44,7 +44,7 @@ from flask_apps import create
 variant, count = sys.argv[1], int(sys.argv[2])
 app = create(variant)
 client = app.test_client()
-for _ in range(200):
+for _ in range(1100):  # more than a batch: the store's statements are prepared
     client.get("/")
 extension = app.extensions.get("lookout")
 if extension is not None:  # steady state: the store is open and the levels were read once
@@ -118,7 +118,7 @@ variant, count = sys.argv[1], int(sys.argv[2])
 app = create(variant)
 client = app.test_client()
 extension = app.extensions.get("lookout")
-for _ in range(50):
+for _ in range(1100):  # more than a batch: the store's statements are prepared
     client.get("/")
 if extension is not None:
     extension.lookout.flush(600)

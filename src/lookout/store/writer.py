@@ -129,13 +129,18 @@ def _insert_events(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
                 copy.write_row(row)
         return
     if dialect.name == "sqlite":
-        chunk = _sqlite_rows_per_statement()
-        for start in range(0, len(rows), chunk):
-            part = rows[start : start + chunk]
+        # Statements of a few fixed sizes (powers of two), so that SQLite's prepared statements
+        # are reused: preparing a 1,000-row INSERT costs 3.7 ms, four times executing it, and
+        # batches cut by time have any size.
+        largest = _sqlite_rows_per_statement()
+        start = 0
+        while start < len(rows):
+            size = min(largest, 1 << ((len(rows) - start).bit_length() - 1))
+            part = rows[start : start + size]
             connection.exec_driver_sql(
-                _multi_row_insert_sql(dialect, len(part)),
-                tuple(chain.from_iterable(part)),
+                _multi_row_insert_sql(dialect, size), tuple(chain.from_iterable(part))
             )
+            start += size
         return
     # PyMySQL (and most drivers) turn executemany of INSERT ... VALUES into multi-row inserts.
     connection.exec_driver_sql(_multi_row_insert_sql(dialect, 1), rows)
@@ -162,8 +167,10 @@ def _multi_row_insert_sql(dialect: Dialect, row_count: int) -> str:
 
 @lru_cache(maxsize=1)
 def _sqlite_rows_per_statement() -> int:
-    """Rows per statement within SQLite's bound-parameter limit (999 before SQLite 3.32)."""
+    """The most rows per statement: a power of two within SQLite's bound-parameter limit
+    (999 before SQLite 3.32)."""
     import sqlite3
 
     limit = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
-    return max(1, min(1000, limit // len(EVENT_COLUMNS)))
+    most = max(1, min(1024, limit // len(EVENT_COLUMNS)))
+    return 1 << (most.bit_length() - 1)  # a power of two
