@@ -153,7 +153,8 @@ def instructions(variants: list[str]) -> dict[str, float]:
                     capture_output=True,
                     text=True,
                     cwd=folder,
-                    env={**os.environ, "FLASK_BENCH_DIR": folder},
+                    # a fixed hash seed: dict layouts, and so instruction counts, repeat
+                    env={**os.environ, "FLASK_BENCH_DIR": folder, "PYTHONHASHSEED": "0"},
                     check=False,
                 )
             collected = [int(n) for n in re.findall(r"Collected : (\d+)", run.stderr)]

@@ -158,6 +158,14 @@ REQUEST_FIELD_NAMES = ("method", "path", "rule", "response_bytes", "user_agent")
 REQUEST_FIELDS_MAX_BYTES = 16 * 1024
 #: Most distinct methods whose tags object is shared (clients can send any method name).
 MAX_METHOD_TAGS = 32
+#: Most endpoint names remembered in their bounded form (an app has as many as it has views).
+MAX_ENDPOINT_NAMES = 10_000
+
+
+def _new_event(values: tuple[Any, ...]) -> Event:
+    """An Event from its 17 values, without the Python-level ``__new__`` of a named tuple
+    (this runs for every request recorded)."""
+    return tuple.__new__(Event, values)
 
 
 class RequestSource:
@@ -175,6 +183,7 @@ class RequestSource:
         self.config = config
         self.recorder = recorder
         self._method_tags: dict[str, dict[str, str]] = {}
+        self._names: dict[str | None, str] = {}
 
     def tags_for(self, method: str) -> dict[str, str]:
         """The same tags object for every request of a common method."""
@@ -212,7 +221,7 @@ class RequestSource:
             fields["response_bytes"] = size
         if agent is not None:
             fields["user_agent"] = user_agent_family(agent)
-        tags: Mapping[str, str] = self.tags_for(method)
+        tags: Mapping[str, str] = self._method_tags.get(method) or self.tags_for(method)
         own_fields_safe = context.memo.get(RequestSource)
         if own_fields_safe is None:
             own_fields_safe = context.memo[RequestSource] = (
@@ -230,24 +239,32 @@ class RequestSource:
         error_type = message = tb_text = None
         if error is not None:
             error_type, message, tb_text = describe_error(error, context.limits, tb)
-        return Event(
-            "request",
-            bound_name(endpoint or UNMATCHED),
-            t0 + context.clock_offset_ns,
-            t1 - t0,
-            outcome,
-            status,
-            HOSTNAME,
-            context.pid,
-            context.app_version,
-            rid,
-            group,
-            client_ip(remote_addr, forwarded, self.config.trusted_proxies),
-            tags,
-            fields,
-            error_type,
-            message,
-            tb_text,
+        name = self._names.get(endpoint)
+        if name is None:
+            name = bound_name(endpoint or UNMATCHED)
+            if len(self._names) < MAX_ENDPOINT_NAMES:
+                self._names[endpoint] = name
+        proxies = self.config.trusted_proxies
+        return _new_event(
+            (
+                "request",
+                name,
+                t0 + context.clock_offset_ns,
+                t1 - t0,
+                outcome,
+                status,
+                HOSTNAME,
+                context.pid,
+                context.app_version,
+                rid,
+                group,
+                remote_addr if not proxies else client_ip(remote_addr, forwarded, proxies),
+                tags,
+                fields,
+                error_type,
+                message,
+                tb_text,
+            )
         )
 
 

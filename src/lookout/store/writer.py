@@ -25,23 +25,6 @@ NameKey = tuple[str, str]
 SourceKey = tuple[str, int, str]
 
 
-class _JsonOfSameObjects:
-    """JSON of mappings, computed once per object within one batch.
-
-    Many events of a batch share one tags object (a function's static tags, a method's tags);
-    the objects stay alive for the batch, so their ids cannot be reused meanwhile.
-    """
-
-    def __init__(self) -> None:
-        self._cache: dict[int, str] = {}
-
-    def __call__(self, mapping: Any) -> str:
-        text = self._cache.get(id(mapping))
-        if text is None:
-            text = self._cache[id(mapping)] = to_json(mapping)
-        return text
-
-
 class BatchWriter:
     """Writes batches into one store, remembering the ids of names and sources it has seen."""
 
@@ -60,26 +43,34 @@ class BatchWriter:
             ("host", "pid", "app_version"),
             {(e.host, e.pid, e.app_version or "") for e in batch},
         )
-        tags_json = _JsonOfSameObjects()
-        rows = [
-            (
-                name_ids[(e.kind, e.name)],
-                e.start_ns,
-                e.duration_ns,
-                1 if e.outcome == ERROR else 0,
-                e.status,
-                source_ids[(e.host, e.pid, e.app_version or "")],
-                e.request_id,
-                e.group,
-                e.client_ip,
-                tags_json(e.tags) if e.tags else None,
-                to_json(e.fields) if e.fields else None,
-                e.error_type,
-                e.error_message,
-                e.traceback,
+        # Many events share one tags object (a function's static tags, a method's tags): its
+        # JSON is made once per batch (the objects outlive the batch, so ids stay unique).
+        tags_json: dict[int, str | None] = {}
+        rows: list[tuple[Any, ...]] = []
+        append = rows.append
+        for e in batch:
+            tags, fields = e.tags, e.fields
+            tags_text = tags_json.get(id(tags), "")
+            if tags_text == "":
+                tags_text = tags_json[id(tags)] = to_json(tags) if tags else None
+            append(
+                (
+                    name_ids[(e.kind, e.name)],
+                    e.start_ns,
+                    e.duration_ns,
+                    1 if e.outcome == ERROR else 0,
+                    e.status,
+                    source_ids[(e.host, e.pid, e.app_version or "")],
+                    e.request_id,
+                    e.group,
+                    e.client_ip,
+                    tags_text,
+                    to_json(fields) if fields else None,
+                    e.error_type,
+                    e.error_message,
+                    e.traceback,
+                )
             )
-            for e in batch
-        ]
         with self.engine.begin() as connection:
             _insert_events(connection, rows)
             minute = rollups.aggregate(rows, 60)
