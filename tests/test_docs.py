@@ -33,7 +33,11 @@ def test_every_non_python_file_of_the_package_is_declared_as_package_data() -> N
     """A non-editable install (the quick start's demo) ships only what package-data names:
     a template missing there is a 500 on the installed dashboard, never seen in the tests."""
     import fnmatch
-    import tomllib
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     patterns = config["tool"]["setuptools"]["package-data"]["lookout"]
