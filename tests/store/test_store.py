@@ -232,3 +232,21 @@ def test_null_columns_stay_null_and_an_application_none_adapter_is_kept(sqlite_u
             )
         ).one()
     assert tuple(nulls) == (2, 2, 2)
+
+
+def test_batches_of_every_size_land_exactly(sqlite_url: str) -> None:
+    """Rows go in as full chunks plus power-of-two statements (reused prepared statements)."""
+    sink = SqlSink(sqlite_url)
+    now_ns = time.time_ns()
+    sizes = [1, 2, 3, 7, 999, 1000, 1001, 2500]
+    for size in sizes:
+        sink.write(_events(now_ns, size, name=f"size-{size}"))
+    with sink.store.read_engine.connect() as connection:
+        counts = dict(
+            connection.execute(
+                sa.select(names.c.name, sa.func.count())
+                .select_from(events.join(names, names.c.id == events.c.name_id))
+                .group_by(names.c.name)
+            ).all()
+        )
+    assert counts == {f"size-{size}": size for size in sizes}

@@ -120,13 +120,15 @@ def _insert_events(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
                 copy.write_row(row)
         return
     if dialect.name == "sqlite":
-        # Statements of a few fixed sizes (powers of two), so that SQLite's prepared statements
-        # are reused: preparing a 1,000-row INSERT costs 3.7 ms, four times executing it, and
-        # batches cut by time have any size.
+        # Full chunks in one statement, the rest in statements of power-of-two sizes, so that
+        # SQLite's prepared statements are reused: preparing a 1,000-row INSERT costs 3.7 ms,
+        # four times executing it, and batches cut by time have any size. (Not all in powers
+        # of two: every statement releases and retakes the GIL, a turn the host's threads pay.)
         largest = _sqlite_rows_per_statement()
         start = 0
         while start < len(rows):
-            size = min(largest, 1 << ((len(rows) - start).bit_length() - 1))
+            left = len(rows) - start
+            size = largest if left >= largest else 1 << (left.bit_length() - 1)
             part = rows[start : start + size]
             connection.exec_driver_sql(
                 _multi_row_insert_sql(dialect, size), tuple(chain.from_iterable(part))
@@ -158,10 +160,8 @@ def _multi_row_insert_sql(dialect: Dialect, row_count: int) -> str:
 
 @lru_cache(maxsize=1)
 def _sqlite_rows_per_statement() -> int:
-    """The most rows per statement: a power of two within SQLite's bound-parameter limit
-    (999 before SQLite 3.32)."""
+    """The most rows per statement within SQLite's bound-parameter limit (999 before 3.32)."""
     import sqlite3
 
     limit = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
-    most = max(1, min(1024, limit // len(EVENT_COLUMNS)))
-    return 1 << (most.bit_length() - 1)  # a power of two
+    return max(1, min(1000, limit // len(EVENT_COLUMNS)))
