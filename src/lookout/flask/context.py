@@ -25,7 +25,6 @@ class RequestState:
 
     __slots__ = (
         "content_length",
-        "details",
         "error",
         "extra",
         "finished",
@@ -66,10 +65,9 @@ class RequestState:
         #: tracked g variables and the group_by result, read in teardown_request
         self.extra: dict[str, Any] | None = None
         self.group: Any = None
-        #: level 2+: what the sampler collects, the request's thread, headers and arguments
+        #: level 2+: what the sampler collects, and the request's thread
         self.watched: WatchedRequest | None = None
         self.thread_id = 0
-        self.details: dict[str, Any] | None = None
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: Any = None

@@ -1,11 +1,13 @@
 """``LookoutFlask``: records every request of a Flask app as a ``request`` event.
 
-The extension hooks in with ``before_request`` (first), ``after_request`` (last) and
-``teardown_request``, which apply to every route and blueprint whenever they are registered.
-A request's duration ends when its response is complete; for a streamed response, when the
-WSGI server closes it after the last chunk. Per request, the hot path takes two clock
-readings, reads a few attributes, and appends one tuple to the Recorder's queue; the event
-(client IP from proxy headers, user-agent family, fields) is built later in the dispatcher.
+The extension wraps ``app.wsgi_app`` (a WSGI middleware, so it covers every route and
+blueprint whenever they are registered, and requests Flask refuses before any view); it adds a
+``teardown_request`` hook only to read ``g`` and a ``before_request`` hook only while some
+endpoint is at level 2 or 3. A request's duration ends when its response is complete; for a
+streamed response, when the WSGI server closes it after the last chunk. Per request, the hot
+path takes two clock readings, reads a few attributes, and appends one tuple to the Recorder's
+queue; the event (client IP from proxy headers, user-agent family, fields) is built later in
+the dispatcher.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from lookout.flask.useragent import user_agent_family
 
 if TYPE_CHECKING:
     from lookout.core import Lookout
-    from lookout.recorder import BuildContext, Recorder
+    from lookout.recorder import BuildContext
 
 logger = logging.getLogger("lookout.flask")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -179,9 +181,8 @@ class RequestSource:
 
     sanitizes_own_events = True
 
-    def __init__(self, config: _Config, recorder: Recorder) -> None:
+    def __init__(self, config: _Config) -> None:
         self.config = config
-        self.recorder = recorder
         self._method_tags: dict[str, dict[str, str]] = {}
         self._names: dict[str | None, str] = {}
 
@@ -221,7 +222,7 @@ class RequestSource:
             fields["response_bytes"] = size
         if agent is not None:
             fields["user_agent"] = user_agent_family(agent)
-        tags: Mapping[str, str] = self._method_tags.get(method) or self.tags_for(method)
+        tags: Mapping[str, str] = self.tags_for(method)
         own_fields_safe = context.memo.get(RequestSource)
         if own_fields_safe is None:
             own_fields_safe = context.memo[RequestSource] = (
@@ -304,7 +305,7 @@ class _AppHooks:
         self.lookout = lookout
         self.config = config
         self.recorder = lookout.recorder
-        self.source = RequestSource(config, lookout.recorder)
+        self.source = RequestSource(config)
         self.app = app
         self._tracked_by_endpoint: dict[tuple[str | None, str], tuple[str, ...] | str | None] = {}
         self.levels = EndpointLevels(
@@ -327,7 +328,7 @@ class _AppHooks:
         self._hook_lock = threading.Lock()
         #: some endpoint is at level 2 or 3: requests must be looked at as they start
         self.watching = config.default_level >= 2
-        #: the app's WSGI callable inside Lookout (set by LookoutFlask.init_app)
+        #: the app's WSGI callable, which Lookout's middleware (this object) wraps
         self.wsgi_app: Callable[..., Any] = app.wsgi_app
 
     # -- the middleware: every request passes here ------------------------------------------
@@ -653,7 +654,6 @@ class LookoutFlask:
         lookout.on_close(hooks.sampler.stop)
         # A WSGI middleware rather than before/after_request hooks: it costs a third as much
         # per request, sees requests Flask fails before any hook, and times streamed bodies.
-        hooks.wsgi_app = app.wsgi_app
         app.wsgi_app = hooks  # type: ignore[method-assign]
         if config.track_g is not None or config.group_by is not None or self._per_route_tracking:
             hooks.ensure_context_hook()
