@@ -1,8 +1,9 @@
 """What each Flask monitoring tool adds to a hello-world request, side by side in one run.
 
 (a) in-process: N requests through Flask's test client, each variant in its own fresh
-    process (Sentry patches Flask globally), rounds interleaved, median per variant; reported
-    as microseconds added to the bare app's wall time per request, and process CPU per
+    process (Sentry patches Flask globally), rounds interleaved in a rotating order; reported
+    as microseconds added to the bare app's wall time per request (the median of each round's
+    difference to that round's bare run, with its interquartile range), and process CPU per
     request including the time to write everything out where the tool has a flush (and the
     CPU of Lookout's writer process with store_process).
 (b) over HTTP: gunicorn with 2 sync workers on 127.0.0.1, loaded by wrk; requests/s as a
@@ -11,7 +12,7 @@
 (c) optionally (--instructions), instructions per request in every thread under valgrind's
     callgrind: the machine's noise does not reach them.
 
-    python benchmarks/flask_overhead.py [--requests 5000] [--rounds 5] [--wrk-seconds 5]
+    python benchmarks/flask_overhead.py [--requests 3000] [--rounds 9] [--wrk-seconds 5]
         [--variants bare,lookout,sentry] [--no-http] [--instructions]
 """
 
@@ -75,12 +76,17 @@ print(json.dumps({{"wall_us": wall / count * 1e6, "cpu_us": cpu / count * 1e6,
 """
 
 
-def in_process(
-    variants: list[str], requests: int, rounds: int
-) -> dict[str, tuple[float, float, float, float]]:
+def in_process(variants: list[str], requests: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Per variant: median wall, CPU and own-thread µs per request, and the median of the
+    per-round differences to the bare app. Each round runs every variant once, in an order
+    that rotates from round to round, so a round's bare run is its baseline: the machine's
+    speed drifts over minutes, and a difference within a round cancels most of that drift."""
     results: dict[str, list[dict[str, float]]] = {variant: [] for variant in variants}
-    for _ in range(rounds):
-        for variant in variants:
+    added: dict[str, list[float]] = {variant: [] for variant in variants}
+    for number in range(rounds):
+        shift = number % len(variants)
+        this_round: dict[str, dict[str, float]] = {}
+        for variant in variants[shift:] + variants[:shift]:
             with tempfile.TemporaryDirectory() as folder:
                 out = subprocess.run(
                     [sys.executable, "-c", CHILD.format(here=str(HERE)), variant, str(requests)],
@@ -91,16 +97,28 @@ def in_process(
                     env={**os.environ, "FLASK_BENCH_DIR": folder},
                 ).stdout
             line = [text for text in out.splitlines() if text.startswith('{"wall_us"')][-1]
-            results[variant].append(json.loads(line))
+            this_round[variant] = json.loads(line)
+        for variant, run in this_round.items():
+            results[variant].append(run)
+            added[variant].append(run["wall_us"] - this_round["bare"]["wall_us"])
     return {
-        variant: (
-            statistics.median(r["wall_us"] for r in runs),
-            statistics.median(r["cpu_us"] for r in runs),
-            statistics.median(r["own_us"] for r in runs),
-            min(r["wall_us"] for r in runs),
-        )
+        variant: {
+            "wall_us": statistics.median(r["wall_us"] for r in runs),
+            "cpu_us": statistics.median(r["cpu_us"] for r in runs),
+            "own_us": statistics.median(r["own_us"] for r in runs),
+            "added_us": statistics.median(added[variant]),
+            "added_q1": _quartiles(added[variant])[0],
+            "added_q3": _quartiles(added[variant])[1],
+        }
         for variant, runs in results.items()
     }
+
+
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return values[0], values[0]
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return q1, q3
 
 
 #: (c): the same requests under callgrind, counting instructions in every thread. Whatever
@@ -227,8 +245,8 @@ def _requests_per_second(variant: str, seconds: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--wrk-seconds", type=int, default=5)
     parser.add_argument("--http-rounds", type=int, default=3)
     parser.add_argument(
@@ -247,21 +265,23 @@ def main() -> None:
         parser.error(f"--variants: needs bare and lookout, from {', '.join(VARIANTS)}")
 
     timings = in_process(variants, args.requests, args.rounds)
-    bare_wall, _, bare_own, bare_fastest = timings["bare"]
-    added = {v: timings[v][0] - bare_wall for v in variants}
-    # The machine's noise only ever adds time: the fastest round is the steadiest estimate.
-    added_fastest = {v: timings[v][3] - bare_fastest for v in variants}
+    bare_own = timings["bare"]["own_us"]
+    added = {v: timings[v]["added_us"] for v in variants}
     peers = [v for v in variants if not v.startswith(("bare", "lookout"))]
-    print(f"(a) test client, median of {args.rounds} rounds x {args.requests:,} requests")
     print(
-        f"{'variant':<28} {'µs/request':>11} {'added µs':>9} {'added, fastest':>15} "
+        f"(a) test client, {args.rounds} rounds x {args.requests:,} requests; added = median of "
+        "the per-round differences to bare (interquartile range)"
+    )
+    print(
+        f"{'variant':<28} {'µs/request':>11} {'added µs':>9} {'IQR of added':>15} "
         f"{'caller CPU added':>17} {'process CPU µs/request':>23}"
     )
     for variant in variants:
-        wall, cpu, own, _ = timings[variant]
+        t = timings[variant]
+        spread = f"{t['added_q1']:.1f}..{t['added_q3']:.1f}"
         print(
-            f"{variant:<28} {wall:>11.1f} {added[variant]:>9.1f} {added_fastest[variant]:>15.1f} "
-            f"{own - bare_own:>17.1f} {cpu:>23.1f}"
+            f"{variant:<28} {t['wall_us']:>11.1f} {added[variant]:>9.1f} {spread:>15} "
+            f"{t['own_us'] - bare_own:>17.1f} {t['cpu_us']:>23.1f}"
         )
     if peers:
         cheapest = min(peers, key=added.__getitem__)

@@ -60,6 +60,13 @@ class CaptureSource(Protocol):
     def build_event(self, item: tuple[Any, ...], context: BuildContext) -> Event | None: ...
 
 
+#: A source may also offer ``portable(item, context) -> tuple | None``: the item as plain data
+#: (str, int, float, None, tuples) whose first value names a builder in :mod:`lookout.portable`.
+#: When every sink takes portable items (``accepts_portable = True``: the store's writer
+#: process), the dispatcher hands those on instead of building Events, and the Event is built
+#: where it is written.
+
+
 @dataclass(slots=True)
 class BuildContext:
     """Per-drain facts the dispatcher gives to :meth:`CaptureSource.build_event`."""
@@ -311,6 +318,7 @@ class Recorder:
         }
         self.workers = [SinkWorker(sink, **self._worker_options) for sink in sinks]
         _give_unique_names(self.workers)
+        self._forward_portable = _all_accept_portable(self.workers)
         self._init_state()
         for worker in self.workers:
             worker.start()
@@ -374,7 +382,7 @@ class Recorder:
             memo={},
         )
         build = self._build
-        events: list[Event] = []
+        events: list[Any] = []
         append = events.append
         while ingress:
             item = ingress.popleft()
@@ -395,12 +403,18 @@ class Recorder:
                     append = events.append
         self._deliver(events)
 
-    def _build(self, item: Any, context: BuildContext) -> Event | None:
+    def _build(self, item: Any, context: BuildContext) -> Event | tuple[Any, ...] | None:
         self.processed += 1
         try:
             if type(item) is Event:
                 return self._sanitize(item, context, coerce_values=True)
             source: CaptureSource = item[0]
+            if self._forward_portable:
+                portable = getattr(source, "portable", None)
+                if portable is not None:
+                    plain: tuple[Any, ...] | None = portable(item, context)
+                    if plain is not None:
+                        return plain
             built = source.build_event(item, context)
             if built is None or getattr(source, "sanitizes_own_events", False):
                 return built
@@ -456,7 +470,7 @@ class Recorder:
             self._static_mappings[id(mapping)] = [mapping, None]
         return mapping
 
-    def _deliver(self, events: list[Event]) -> None:
+    def _deliver(self, events: list[Any]) -> None:
         if events:
             with self._workers_lock:
                 for worker in self.workers:
@@ -483,6 +497,7 @@ class Recorder:
         _give_unique_names(new_workers)
         with self._workers_lock:
             old_workers, self.workers = self.workers, new_workers
+            self._forward_portable = _all_accept_portable(new_workers)
             self.app_version, self.limits, self.redactor = app_version, limits, redactor
             for entry in self._static_mappings.values():
                 entry[1] = None  # cleaned under the old rules: clean again on next use
@@ -576,6 +591,12 @@ def describe_failure(error: BaseException) -> str:
     """
     lines = str(error).strip().splitlines()
     return f"{type(error).__name__}: {lines[0] if lines else ''}"[:500]
+
+
+def _all_accept_portable(workers: Sequence[SinkWorker]) -> bool:
+    return bool(workers) and all(
+        getattr(worker.sink, "accepts_portable", False) for worker in workers
+    )
 
 
 def _give_unique_names(workers: list[SinkWorker]) -> None:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from lookout import Lookout, make_event
 from lookout.events import Event
 from lookout.sinks import process
+from lookout.sinks.console import LoggingSink
 from lookout.sinks.process import ProcessSink
 
 
@@ -133,3 +134,116 @@ def test_close_stops_the_child_and_signals_do_not_kill_it_first(tmp_path: Path) 
 def test_only_the_sql_store_runs_in_a_process() -> None:
     with pytest.raises(ValueError, match="only the SQL store"):
         ProcessSink({"type": "http", "url": "http://127.0.0.1:9"})
+
+
+def _stored_requests(lookout: Lookout) -> list[Event]:
+    from lookout.store.tail import events_after
+
+    assert lookout.store is not None
+    events, _ = events_after(lookout.store, 0)
+    return sorted(
+        (event for event in events if event.kind == "request"), key=lambda e: e.request_id or ""
+    )
+
+
+def _serve_requests(lookout: Lookout) -> None:
+    from flask import Flask, g
+
+    from lookout.flask import LookoutFlask
+
+    app = Flask("portable")
+    LookoutFlask(app, lookout, trusted_proxies=1, track_g={"POST": ["user"]})
+
+    @app.route("/items/<int:n>", methods=["GET", "POST"])
+    def item(n: int) -> str:
+        g.user = n
+        if n == 13:
+            raise RuntimeError("unlucky")
+        return "x" * n
+
+    client = app.test_client()
+    for n, method in [(1, "GET"), (2, "GET"), (3, "POST"), (13, "GET")]:
+        client.open(
+            f"/items/{n}",
+            method=method,
+            headers={
+                "X-Request-ID": f"req-{n}",
+                "X-Forwarded-For": f"10.0.0.{n}",
+                "User-Agent": "curl/8.0",
+            },
+        )
+    client.get("/nowhere", headers={"X-Request-ID": "req-404"})
+    assert lookout.flush(30)
+
+
+def test_requests_built_in_the_child_equal_those_built_in_process(tmp_path: Path) -> None:
+    """Plain requests travel as portable tuples and are built by the writer process; those with
+    g values or errors are built here. Either way the stored events are the same."""
+    stored = {}
+    for store_process in (False, True):
+        instance = Lookout(
+            store=f"sqlite:///{tmp_path / f'{store_process}.db'}",
+            store_process=store_process,
+            app_version="7.1",
+        )
+        try:
+            if store_process:
+                assert instance.recorder._forward_portable
+            _serve_requests(instance)
+            stored[store_process] = _stored_requests(instance)
+        finally:
+            instance.close()
+
+    def comparable(event: Event) -> tuple[object, ...]:
+        return event._replace(start_ns=0, duration_ns=0, traceback=None)
+
+    in_process, in_child = stored[False], stored[True]
+    assert [comparable(event) for event in in_child] == [comparable(e) for e in in_process]
+    assert [e.request_id for e in in_child] == ["req-1", "req-13", "req-2", "req-3", "req-404"]
+    plain = in_child[0]
+    assert (plain.name, plain.status, plain.pid, plain.app_version) == (
+        "item",
+        200,
+        os.getpid(),
+        "7.1",
+    )
+    assert plain.client_ip == "10.0.0.1"  # decided here, with the trusted proxies
+    assert plain.fields == {
+        "method": "GET",
+        "path": "/items/1",
+        "rule": "/items/<int:n>",
+        "response_bytes": 1,
+        "user_agent": "curl",
+    }
+    assert in_child[1].outcome == "error" and in_child[1].error_type == "RuntimeError"
+    assert in_child[3].fields["g"] == {"user": 3}
+    assert in_child[4].name == "[unmatched]" and in_child[4].status == 404
+    # the start time crossed processes as epoch nanoseconds: it is now, not a perf_counter value
+    assert all(abs(time.time_ns() - event.start_ns) < 60e9 for event in in_child)
+
+
+def test_requests_are_built_here_when_a_setting_redacts_their_fields(tmp_path: Path) -> None:
+    instance = Lookout(
+        store=f"sqlite:///{tmp_path / 'r.db'}", store_process=True, redact_pattern="path|agent"
+    )
+    try:
+        _serve_requests(instance)
+        [plain, *_] = _stored_requests(instance)
+    finally:
+        instance.close()
+    assert plain.fields["path"] == "[REDACTED]"
+    assert plain.fields["user_agent"] == "[REDACTED]"
+
+
+def test_other_sinks_get_events_so_nothing_is_forwarded(tmp_path: Path) -> None:
+    instance = Lookout(
+        store=f"sqlite:///{tmp_path / 'o.db'}",
+        store_process=True,
+        sinks=[LoggingSink()],
+    )
+    try:
+        assert not instance.recorder._forward_portable
+        _serve_requests(instance)
+        assert len(_stored_requests(instance)) == 5
+    finally:
+        instance.close()

@@ -23,12 +23,18 @@ from flask import Flask, Request, Response, g, got_request_exception, request
 from lookout._internal import optional_dependency
 from lookout.coerce import coerce
 from lookout.config import SETTING_NAMES
-from lookout.events import ERROR, HOSTNAME, OK, Event, bound_name, describe_error
+from lookout.events import HOSTNAME, OK, Event, bound_name, describe_error
 from lookout.flask.context import STATE_KEY, RequestState
 from lookout.flask.ids import is_valid_request_id, new_request_id
 from lookout.flask.levels import EndpointLevels, check_level
+from lookout.flask.request_events import (
+    PORTABLE_REQUEST,
+    RequestNaming,
+    new_event,
+    outcome_of,
+    request_fields,
+)
 from lookout.flask.sampler import StackSampler, WatchedRequest
-from lookout.flask.useragent import user_agent_family
 
 if TYPE_CHECKING:
     from lookout.core import Lookout
@@ -38,7 +44,6 @@ logger = logging.getLogger("lookout.flask")
 F = TypeVar("F", bound=Callable[..., Any])
 _perf_ns = time.perf_counter_ns
 
-UNMATCHED = "[unmatched]"
 TRACK_ATTRIBUTE = "__lookout_track_g__"
 
 #: Extension options: name -> default. Each may also be set as ``app.config["LOOKOUT_<NAME>"]``.
@@ -158,16 +163,6 @@ def client_ip(
 #: bounded to 1,024 characters (six bytes each when escaped), the rest are short.
 REQUEST_FIELD_NAMES = ("method", "path", "rule", "response_bytes", "user_agent")
 REQUEST_FIELDS_MAX_BYTES = 16 * 1024
-#: Most distinct methods whose tags object is shared (clients can send any method name).
-MAX_METHOD_TAGS = 32
-#: Most endpoint names remembered in their bounded form (an app has as many as it has views).
-MAX_ENDPOINT_NAMES = 10_000
-
-
-def _new_event(values: tuple[Any, ...]) -> Event:
-    """An Event from its 17 values, without the Python-level ``__new__`` of a named tuple
-    (this runs for every request recorded)."""
-    return tuple.__new__(Event, values)
 
 
 class RequestSource:
@@ -176,24 +171,47 @@ class RequestSource:
     It sanitizes its own events (see :class:`~lookout.recorder.CaptureSource`): its fields have
     fixed, bounded values under fixed names, so only tracked ``g`` values, outlier details and
     profiles, or settings that redact one of those names or allow less than
-    ``REQUEST_FIELDS_MAX_BYTES``, need the dispatcher's full pass.
+    ``REQUEST_FIELDS_MAX_BYTES``, need the dispatcher's full pass. Such plain requests can also
+    be built by the store's writer process (:meth:`portable`).
     """
 
     sanitizes_own_events = True
 
     def __init__(self, config: _Config) -> None:
         self.config = config
-        self._method_tags: dict[str, dict[str, str]] = {}
-        self._names: dict[str | None, str] = {}
+        self.naming = RequestNaming()
 
-    def tags_for(self, method: str) -> dict[str, str]:
-        """The same tags object for every request of a common method."""
-        tags = self._method_tags.get(method)
-        if tags is None:
-            tags = {"method": method}
-            if len(self._method_tags) < MAX_METHOD_TAGS:
-                self._method_tags[method] = tags
-        return tags
+    def _own_fields_safe(self, context: BuildContext) -> bool:
+        """Whether the settings of this drain leave the fixed request fields as they are."""
+        safe: bool | None = context.memo.get(RequestSource)
+        if safe is None:
+            safe = context.memo[RequestSource] = (
+                context.limits.max_event_bytes >= REQUEST_FIELDS_MAX_BYTES
+                and not any(context.is_secret(name) for name in REQUEST_FIELD_NAMES)
+            )
+        return safe
+
+    def _client_ip(self, remote_addr: str | None, forwarded: str | None) -> str | None:
+        proxies = self.config.trusted_proxies
+        return remote_addr if not proxies else client_ip(remote_addr, forwarded, proxies)
+
+    def portable(self, item: tuple[Any, ...], context: BuildContext) -> tuple[Any, ...] | None:
+        """The request as plain data (see :mod:`lookout.flask.request_events`), or None when
+        its event needs this process: g values or outlier details, an error, or settings that
+        redact or shorten the fixed fields."""
+        if item[14] or item[15] is not None or not self._own_fields_safe(context):
+            return None
+        t0 = item[1]
+        return (
+            PORTABLE_REQUEST,
+            t0 + context.clock_offset_ns,
+            item[2] - t0,
+            *item[3:9],
+            self._client_ip(item[9], item[10]),
+            *item[11:14],
+            context.pid,
+            context.app_version,
+        )
 
     def build_event(self, item: tuple[Any, ...], context: BuildContext) -> Event:
         (
@@ -215,20 +233,10 @@ class RequestSource:
             error,
             tb,
         ) = item
-        fields: dict[str, Any] = {"method": method, "path": path}
-        if rule is not None:
-            fields["rule"] = rule
-        if size is not None:
-            fields["response_bytes"] = size
-        if agent is not None:
-            fields["user_agent"] = user_agent_family(agent)
-        tags: Mapping[str, str] = self.tags_for(method)
-        own_fields_safe = context.memo.get(RequestSource)
-        if own_fields_safe is None:
-            own_fields_safe = context.memo[RequestSource] = (
-                context.limits.max_event_bytes >= REQUEST_FIELDS_MAX_BYTES
-                and not any(context.is_secret(name) for name in REQUEST_FIELD_NAMES)
-            )
+        fields: dict[str, Any] = request_fields(method, path, rule, size, agent)
+        naming = self.naming
+        tags: Mapping[str, str] = naming.tags_for(method)
+        own_fields_safe = self._own_fields_safe(context)
         if extra_fields:
             fields.update(extra_fields)
             fields = dict(context.sanitize(fields))
@@ -236,30 +244,23 @@ class RequestSource:
             fields = dict(context.sanitize(fields))
         if not own_fields_safe:
             tags = context.sanitize(tags)
-        outcome = OK if error is None and (status is None or status < 500) else ERROR
         error_type = message = tb_text = None
         if error is not None:
             error_type, message, tb_text = describe_error(error, context.limits, tb)
-        name = self._names.get(endpoint)
-        if name is None:
-            name = bound_name(endpoint or UNMATCHED)
-            if len(self._names) < MAX_ENDPOINT_NAMES:
-                self._names[endpoint] = name
-        proxies = self.config.trusted_proxies
-        return _new_event(
+        return new_event(
             (
                 "request",
-                name,
+                naming.name_for(endpoint),
                 t0 + context.clock_offset_ns,
                 t1 - t0,
-                outcome,
+                outcome_of(status, error is not None),
                 status,
                 HOSTNAME,
                 context.pid,
                 context.app_version,
                 rid,
                 group,
-                remote_addr if not proxies else client_ip(remote_addr, forwarded, proxies),
+                self._client_ip(remote_addr, forwarded),
                 tags,
                 fields,
                 error_type,

@@ -156,8 +156,18 @@ class ProcessSink(BaseSink):
         return reply
 
     # -- Sink ------------------------------------------------------------------------------
-    def write(self, batch: Sequence[Event]) -> None:
-        reply = self._call(marshal.dumps([tuple(event) for event in batch]))
+    #: Plain requests arrive as portable tuples and their Events are built in the child.
+    accepts_portable = True
+
+    def write(self, batch: Sequence[Event | tuple[Any, ...]]) -> None:
+        events = []
+        portable = []
+        for item in batch:
+            if type(item) is Event:
+                events.append(tuple(item))
+            else:
+                portable.append(item)
+        reply = self._call(marshal.dumps((events, portable)))
         if reply[0] == "ok":
             return
         _, permanent, rejected, message = reply
