@@ -47,12 +47,13 @@ class RequestState:
         t0: int,
         request_id: str,
         server_start_response: Callable[..., Any] | None = None,
-        header_name: str = "X-Request-ID",
+        header: tuple[str, str] = ("X-Request-ID", "x-request-id"),
     ) -> None:
         self.t0 = t0
         self.request_id = request_id
         self.server_start_response = server_start_response
-        self.header = (header_name, request_id)
+        #: the request id header's name, as sent and in lower case
+        self.header = header
         self.status = "500 INTERNAL SERVER ERROR"
         #: Flask's request object, kept by :meth:`start_response` (or the exception signal)
         self.request: Request | None = None
@@ -81,15 +82,17 @@ class RequestState:
             self.request = request._get_current_object()  # type: ignore[attr-defined]
         except RuntimeError:  # a middleware inside Lookout's answered without Flask
             self.request = None
-        header_name = self.header[0].lower()
-        echoed = [self.header]
+        header = self.header
+        own_id_header = False
         for name, value in headers:
             lowered = name.lower()
             if lowered == "content-length":
                 self.content_length = int(value) if value.isdigit() else None
-            elif lowered == header_name:
-                continue
-            echoed.append((name, value))
+            elif lowered == header[1]:
+                own_id_header = True
+        if own_id_header:  # the app set one: Lookout's id is the one the log lines carry
+            headers = [pair for pair in headers if pair[0].lower() != header[1]]
+        echoed = [(header[0], self.request_id), *headers]
         assert self.server_start_response is not None
         return self.server_start_response(status, echoed, exc_info)
 

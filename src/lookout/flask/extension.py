@@ -331,6 +331,13 @@ class _AppHooks:
         self.watching = config.default_level >= 2
         #: the app's WSGI callable, which Lookout's middleware (this object) wraps
         self.wsgi_app: Callable[..., Any] = app.wsgi_app
+        #: the built-in generator needs none of the checks a user's callable gets
+        self._new_request_id: Callable[[], str] = (
+            new_request_id
+            if config.request_id_generator is new_request_id
+            else self._generate_request_id
+        )
+        self._header = (config.request_id_header, config.request_id_header.lower())
 
     # -- the middleware: every request passes here ------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -346,8 +353,8 @@ class _AppHooks:
         if incoming is not None and is_valid_request_id(incoming):
             rid = incoming
         else:
-            rid = self._generate_request_id()
-        state = RequestState(t0, rid, start_response, self.config.request_id_header)
+            rid = self._new_request_id()
+        state = RequestState(t0, rid, start_response, self._header)
         environ[STATE_KEY] = state
         try:
             body = self.wsgi_app(environ, state.start_response)
