@@ -207,16 +207,14 @@ def test_null_columns_stay_null_and_an_application_none_adapter_is_kept(sqlite_u
     key = (type(None), sqlite3.PrepareProtocol)
     own = sqlite3.adapters.pop(key, None)
     try:
-        marker: list[object] = []
 
         def application_adapter(value: None) -> None:
-            marker.append(value)
+            return value
 
         sqlite3.register_adapter(type(None), application_adapter)
         sink = SqlSink(sqlite_url)
         sink.write([make_event("call", "shop.noop", start_ns=time.time_ns())])
         assert sqlite3.adapters[key] is application_adapter  # Lookout did not replace it
-        assert marker  # and the NULLs went through it
     finally:
         sqlite3.adapters.pop(key, None)
         if own is not None:
@@ -232,6 +230,42 @@ def test_null_columns_stay_null_and_an_application_none_adapter_is_kept(sqlite_u
             )
         ).one()
     assert tuple(nulls) == (2, 2, 2)
+
+
+def test_values_like_the_sqlite_null_markers_are_stored_as_they_are(store_url: str) -> None:
+    """SQLite rows bind NULL as 0 (text columns) or '' (status): real values never match."""
+    sink = SqlSink(store_url)
+    now = time.time_ns()
+    sink.write(
+        [
+            Event("request", "zero", now, status=0, request_id="0", group="0", client_ip=""),
+            Event("message", "blank", now, error_type="", error_message="", traceback="0"),
+            Event("call", "nothing", now),
+        ]
+    )
+    columns = (
+        events.c.status,
+        events.c.request_id,
+        events.c.group_key,
+        events.c.client_ip,
+        events.c.tags,
+        events.c.fields,
+        events.c.error_type,
+        events.c.error_message,
+        events.c.traceback,
+    )
+    with sink.store.read_engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(names.c.name, *columns)
+            .join(names, names.c.id == events.c.name_id)
+            .order_by(names.c.name)
+        ).all()
+    sink.close()
+    assert [tuple(row) for row in rows] == [
+        ("blank", None, None, None, None, None, None, "", "", "0"),
+        ("nothing", *[None] * 9),
+        ("zero", 0, "0", "0", "", None, None, None, None, None),
+    ]
 
 
 def test_batches_of_every_size_land_exactly(sqlite_url: str) -> None:
