@@ -164,3 +164,40 @@ def test_profiles_merge_into_a_call_tree_per_endpoint(
     assert tree["frame"] == "cpu" and tree["children"]
     assert call_tree(lk.store, "fast", since_s=600)[1] == 0
     lk.close()
+
+
+def test_a_refresh_that_read_before_a_change_does_not_undo_it(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An admin's change must not be put back by a background refresh that was reading the
+    store at that moment (it would hold for a whole refresh interval)."""
+    import threading
+
+    from lookout.flask import levels as levels_module
+
+    lk = Lookout(store=sqlite_url)
+    levels = EndpointLevels("race", lambda: lk.store)
+    real_read = levels_module.read_settings
+    read_done, go_on = threading.Event(), threading.Event()
+
+    def slow_read(store: object, prefix: str) -> dict[str, str]:
+        stored = real_read(store, prefix)  # type: ignore[arg-type]
+        read_done.set()
+        go_on.wait(5)  # descheduled between reading and applying what it read
+        return stored
+
+    monkeypatch.setattr(levels_module, "read_settings", slow_read)
+    refresh = threading.Thread(target=levels.refresh)
+    refresh.start()
+    assert read_done.wait(5)
+    change = threading.Thread(target=levels.set_level, args=("checkout", 0))
+    change.start()
+    time.sleep(0.2)
+    go_on.set()
+    refresh.join(5)
+    change.join(5)
+    monkeypatch.setattr(levels_module, "read_settings", real_read)
+    assert levels.level_of("checkout") == 0
+    levels.refresh()  # and the store agrees
+    assert levels.level_of("checkout") == 0
+    lk.close()

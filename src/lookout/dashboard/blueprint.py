@@ -428,12 +428,14 @@ def create_blueprint(
         apps = _levels(the_store())
         if body["app"] not in apps or body["endpoint"] not in apps[body["app"]]["endpoints"]:
             raise ApiError(404, "no such app and endpoint")
-        write_setting(
-            the_store(), f"{LEVEL_PREFIX}{body['app']}:{body['endpoint']}", str(body["level"])
-        )
         extension = current_app.extensions.get("lookout")
         if extension is not None and getattr(extension.app, "name", None) == body["app"]:
-            extension.levels.levels[body["endpoint"]] = body["level"]  # this process: now
+            # this process follows at once (and installs the level 2-3 hook if needed)
+            extension.levels.set_level(body["endpoint"], body["level"])
+        else:  # another app sharing the store: it reads the change at its next refresh
+            write_setting(
+                the_store(), f"{LEVEL_PREFIX}{body['app']}:{body['endpoint']}", str(body["level"])
+            )
         return jsonify({"ok": True, **body})
 
     @blueprint.get("/api/tokens")

@@ -83,6 +83,10 @@ class EndpointLevels:
         self.on_change: Callable[[], None] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Orders changes against refreshes: a refresh that read the store before a change was
+        #: written must not put the old level back after it. Held around the store's settings
+        #: I/O, never by a request (requests only read ``levels``).
+        self._change_lock = threading.Lock()
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork)
 
@@ -91,12 +95,17 @@ class EndpointLevels:
 
     def set_level(self, endpoint: str, level: int) -> None:
         """Change an endpoint's level now in this process, and for all others via the store."""
-        self.levels[endpoint] = check_level(level)
+        check_level(level)
+        store = self._store()
+        with self._change_lock:
+            if store is not None:
+                write_setting(store, level_key_prefix(self.app_name) + endpoint, str(level))
+            self.levels = {
+                **self.levels,
+                endpoint: level,
+            }  # a new dict: readers see one or the other
         if self.on_change is not None:
             self.on_change()
-        store = self._store()
-        if store is not None:
-            write_setting(store, level_key_prefix(self.app_name) + endpoint, str(level))
 
     def refresh(self) -> None:
         """Re-read levels and recompute thresholds from the store."""
@@ -107,12 +116,13 @@ class EndpointLevels:
             registry = {"endpoints": self._endpoints(), "default_level": self.default_level}
             write_setting(store, endpoints_key(self.app_name), json.dumps(registry))
             self._registered = True
-        stored = read_settings(store, level_key_prefix(self.app_name))
-        self.levels = {
-            endpoint: int(value)
-            for endpoint, value in stored.items()
-            if value.isdigit() and int(value) in LEVELS
-        }
+        with self._change_lock:
+            stored = read_settings(store, level_key_prefix(self.app_name))
+            self.levels = {
+                endpoint: int(value)
+                for endpoint, value in stored.items()
+                if value.isdigit() and int(value) in LEVELS
+            }
         if self.on_change is not None:
             self.on_change()
         thresholds: dict[str, int] = {}
@@ -133,6 +143,7 @@ class EndpointLevels:
         self._stop.set()
 
     def _after_fork(self) -> None:
+        self._change_lock = threading.Lock()  # a thread of the parent may have held it
         if self._thread is not None and not self._stop.is_set():
             self._thread = None
             self.start()
