@@ -107,8 +107,7 @@ def in_process(variants: list[str], requests: int, rounds: int) -> dict[str, dic
             "cpu_us": statistics.median(r["cpu_us"] for r in runs),
             "own_us": statistics.median(r["own_us"] for r in runs),
             "added_us": statistics.median(added[variant]),
-            "added_q1": _quartiles(added[variant])[0],
-            "added_q3": _quartiles(added[variant])[1],
+            **dict(zip(("added_q1", "added_q3"), _quartiles(added[variant]), strict=True)),
         }
         for variant, runs in results.items()
     }

@@ -55,16 +55,15 @@ class CaptureSource(Protocol):
     fields are already redacted and bounded: it passes what it cannot vouch for through
     ``context.sanitize``, and the dispatcher skips its own pass (2.3 of the 3.4 µs it took to
     build a Flask request's event).
+
+    A source may also offer ``portable(item, context) -> tuple | None``: the item as plain data
+    (str, int, float, None, tuples) whose first value names a builder in :mod:`lookout.portable`.
+    When every sink takes portable items (``accepts_portable = True``: the store's writer
+    process), the dispatcher hands those on instead of building Events, and the Event is built
+    where it is written.
     """
 
     def build_event(self, item: tuple[Any, ...], context: BuildContext) -> Event | None: ...
-
-
-#: A source may also offer ``portable(item, context) -> tuple | None``: the item as plain data
-#: (str, int, float, None, tuples) whose first value names a builder in :mod:`lookout.portable`.
-#: When every sink takes portable items (``accepts_portable = True``: the store's writer
-#: process), the dispatcher hands those on instead of building Events, and the Event is built
-#: where it is written.
 
 
 @dataclass(slots=True)

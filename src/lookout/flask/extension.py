@@ -28,10 +28,10 @@ from lookout.flask.context import STATE_KEY, RequestState
 from lookout.flask.ids import is_valid_request_id, new_request_id
 from lookout.flask.levels import EndpointLevels, check_level
 from lookout.flask.request_events import (
-    PORTABLE_REQUEST,
     RequestNaming,
     new_event,
     outcome_of,
+    portable_request,
     request_fields,
 )
 from lookout.flask.sampler import StackSampler, WatchedRequest
@@ -201,14 +201,10 @@ class RequestSource:
         redact or shorten the fixed fields."""
         if item[14] or item[15] is not None or not self._own_fields_safe(context):
             return None
-        t0 = item[1]
-        return (
-            PORTABLE_REQUEST,
-            t0 + context.clock_offset_ns,
-            item[2] - t0,
-            *item[3:9],
+        return portable_request(
+            item,
+            context.clock_offset_ns,
             self._client_ip(item[9], item[10]),
-            *item[11:14],
             context.pid,
             context.app_version,
         )

@@ -100,10 +100,8 @@ class EndpointLevels:
         with self._change_lock:
             if store is not None:
                 write_setting(store, level_key_prefix(self.app_name) + endpoint, str(level))
-            self.levels = {
-                **self.levels,
-                endpoint: level,
-            }  # a new dict: readers see one or the other
+            # a new dict, swapped whole: a request reads the old one or the new one
+            self.levels = {**self.levels, endpoint: level}
         if self.on_change is not None:
             self.on_change()
 

@@ -76,8 +76,30 @@ def new_event(values: tuple[Any, ...]) -> Event:
     return tuple.__new__(Event, values)
 
 
+def portable_request(
+    captured: tuple[Any, ...],
+    clock_offset_ns: int,
+    client_ip: str | None,
+    pid: int,
+    app_version: str | None,
+) -> tuple[Any, ...]:
+    """A portable request from the middleware's captured tuple (see ``_AppHooks._finish``):
+    the layout :func:`event_from_portable` reads, kept beside it."""
+    t0 = captured[1]
+    return (
+        PORTABLE_REQUEST,
+        t0 + clock_offset_ns,
+        captured[2] - t0,
+        *captured[3:9],  # endpoint, method, status, size, request id, group
+        client_ip,
+        *captured[11:14],  # rule, path, user agent
+        pid,
+        app_version,
+    )
+
+
 def event_from_portable(item: tuple[Any, ...], naming: RequestNaming) -> Event:
-    """The Event of a portable request (made by ``RequestSource.portable``)."""
+    """The Event of a portable request (made by :func:`portable_request`)."""
     (
         _,
         start_ns,
