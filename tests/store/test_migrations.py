@@ -1,10 +1,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from lookout.store import SqlStore, migrate
 from lookout.store.schema import metadata
@@ -85,3 +90,46 @@ def test_opening_twice_is_a_no_op(store_url: str) -> None:
         rows = connection.execute(sa.text(f"SELECT version_num FROM {migrate.VERSION_TABLE}")).all()
     assert [row[0] for row in rows] == [migrate.head_revision()]
     store.close()
+
+
+def test_head_revision_is_the_newest_migration_script() -> None:
+    config = Config()
+    config.set_main_option("script_location", "lookout.store:migrations")
+    assert ScriptDirectory.from_config(config).get_current_head() == migrate.HEAD_REVISION
+
+
+def test_current_revision_reads_what_alembic_reads(store_url: str) -> None:
+    engine = SqlStore(store_url, migrate_schema=False).engine
+
+    def both() -> tuple[str | None, str | None]:
+        with engine.connect() as connection:
+            alembic_view = MigrationContext.configure(
+                connection, opts={"version_table": migrate.VERSION_TABLE}
+            ).get_current_revision()
+            return migrate.current_revision(connection), alembic_view
+
+    assert both() == (None, None)
+    migrate.upgrade(engine, "0001")
+    assert both() == ("0001", "0001")
+    migrate.upgrade(engine)
+    assert both() == (migrate.HEAD_REVISION, migrate.HEAD_REVISION)
+    engine.dispose()
+
+
+def test_a_store_at_the_newest_schema_opens_without_importing_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    SqlStore(url).close()  # created and migrated here, with Alembic
+    script = (
+        "import sys\n"
+        "from lookout import Lookout\n"
+        f"lookout = Lookout(store={url!r})\n"
+        "lookout.flush(30)\n"
+        "assert lookout.store is not None\n"
+        "lookout.close()\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in "
+        "('alembic', 'mako', 'pygments')))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert run.stdout.strip() == "[]"
