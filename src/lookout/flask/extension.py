@@ -445,8 +445,12 @@ class _AppHooks:
             if state.watched is not None:
                 extra = self._sampled_fields(state, req, t1 - state.t0, extra)
             group = state.group
-            submit = self.recorder.submit
-            submit(
+            recorder = self.recorder
+            ingress = recorder.ingress
+            if len(ingress) >= recorder.queue_size:  # Recorder.submit, inlined: full
+                recorder.count_drop()
+                return
+            ingress.append(
                 (
                     self.source,
                     state.t0,
@@ -469,7 +473,7 @@ class _AppHooks:
             )
             if state.metrics:
                 for name, value, unit, dimensions in state.metrics:
-                    submit(
+                    recorder.submit(
                         (_METRICS, t1, name, value, unit, dimensions, state.request_id, endpoint)
                     )
         except Exception:

