@@ -190,6 +190,9 @@ def instructions(variants: list[str]) -> dict[str, float]:
                     check=False,
                 )
             collected = [int(n) for n in re.findall(r"Collected : (\d+)", run.stderr)]
+            if run.returncode != 0 or not collected:
+                tail = " | ".join(run.stderr.strip().splitlines()[-3:])
+                print(f"(c) {variant}: the run under valgrind failed: {tail}", file=sys.stderr)
             totals.append(sum(collected) if run.returncode == 0 and collected else math.nan)
         counts[variant] = (totals[1] - totals[0]) / 1000
     return counts
@@ -365,8 +368,9 @@ def _report_instructions(variants: list[str], peers: list[str]) -> None:
     print(f"{'variant':<28} {'instructions':>13} {'added':>9}")
     for variant in variants:
         print(f"{variant:<28} {counts[variant]:>13,.0f} {counts[variant] - bare:>9,.0f}")
-    if peers:
-        cheapest = min(peers, key=lambda v: counts[v])
+    measured = [peer for peer in peers if not math.isnan(counts[peer])]
+    if measured:
+        cheapest = min(measured, key=lambda v: counts[v])
         ratio = (counts["lookout"] - bare) / (counts[cheapest] - bare)
         print(
             f"Lookout level 1 adds {ratio:.2f}x the instructions of the cheapest peer "
