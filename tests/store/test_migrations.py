@@ -19,7 +19,7 @@ from lookout.store.sketch import LatencySketch
 def test_fresh_store_matches_the_declared_schema(store_url: str) -> None:
     store = SqlStore(store_url)
     with store.engine.connect() as connection:
-        assert migrate.current_revision(connection) == migrate.head_revision()
+        assert migrate.current_revision(connection) == migrate.HEAD_REVISION
         context = MigrationContext.configure(connection)
         differences = [
             diff
@@ -69,7 +69,7 @@ def test_upgrade_from_the_first_schema_keeps_and_extends_data(store_url: str) ->
             )
     store = SqlStore(store_url)  # opening upgrades to the newest version
     with store.read_engine.connect() as connection:
-        assert migrate.current_revision(connection) == migrate.head_revision()
+        assert migrate.current_revision(connection) == migrate.HEAD_REVISION
         assert connection.execute(sa.text("SELECT count(*) FROM lookout_events")).scalar() == 1
         hour = connection.execute(
             sa.text("SELECT bucket_start, count, min_ns, max_ns, sketch FROM lookout_rollups_hour")
@@ -88,7 +88,7 @@ def test_opening_twice_is_a_no_op(store_url: str) -> None:
     store = SqlStore(store_url)
     with store.engine.connect() as connection:
         rows = connection.execute(sa.text(f"SELECT version_num FROM {migrate.VERSION_TABLE}")).all()
-    assert [row[0] for row in rows] == [migrate.head_revision()]
+    assert [row[0] for row in rows] == [migrate.HEAD_REVISION]
     store.close()
 
 

@@ -30,19 +30,13 @@ _MYSQL_LOCK_NAME = "lookout_migrations"
 _MYSQL_LOCK_TIMEOUT_S = 120
 
 
-def _config(connection: Connection | None = None) -> Config:
+def _config(connection: Connection) -> Config:
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", "lookout.store:migrations")
-    if connection is not None:
-        config.attributes["connection"] = connection
+    config.attributes["connection"] = connection
     return config
-
-
-def head_revision() -> str:
-    """The newest revision this code knows (it writes that schema)."""
-    return HEAD_REVISION
 
 
 def current_revision(connection: Connection) -> str | None:
