@@ -220,7 +220,7 @@ class Settings:
     )
     batch_size: int = _setting(1000, _positive_int, "Most events written to a sink in one batch.")
     batch_interval: float = _setting(
-        0.25, parse_duration, "Longest time an event waits for its batch (e.g. 250ms)."
+        1.0, parse_duration, "Longest time an event waits for its batch (e.g. 250ms)."
     )
     max_retries: int = _setting(
         5, _non_negative_int, "Retries of a failed batch write before its events count as failed."

@@ -57,10 +57,10 @@ class CaptureSource(Protocol):
     build a Flask request's event).
 
     A source may also offer ``portable(item, context) -> tuple | None``: the item as plain data
-    (str, int, float, None, tuples) whose first value names a builder in :mod:`lookout.portable`.
-    When every sink takes portable items (``accepts_portable = True``: the store's writer
-    process), the dispatcher hands those on instead of building Events, and the Event is built
-    where it is written.
+    (str, int, float, None) whose first value names a record maker in :mod:`lookout.portable`.
+    When every sink takes portable items (``accepts_portable = True``: the store, in this process
+    or in its writer process), the dispatcher hands those on instead of building Events, and
+    the store's writer stores them without one.
     """
 
     def build_event(self, item: tuple[Any, ...], context: BuildContext) -> Event | None: ...
@@ -296,7 +296,7 @@ class Recorder:
         queue_size: int = 100_000,
         sink_queue_size: int = 100_000,
         batch_size: int = 500,
-        batch_interval: float = 0.25,
+        batch_interval: float = 1.0,
         retry: RetryPolicy | None = None,
         app_version: str | None = None,
         limits: Limits = DEFAULT_LIMITS,

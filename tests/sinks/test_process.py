@@ -176,29 +176,32 @@ def _serve_requests(lookout: Lookout) -> None:
     assert lookout.flush(30)
 
 
-def test_requests_built_in_the_child_equal_those_built_in_process(tmp_path: Path) -> None:
-    """Plain requests travel as portable tuples and are built by the writer process; those with
-    g values or errors are built here. Either way the stored events are the same."""
+def test_portable_requests_are_stored_as_built_events_are(tmp_path: Path) -> None:
+    """Plain requests travel as portable tuples and are stored without an Event, by the store
+    here or by its writer process; those with g values or errors are built as Events here.
+    When another sink needs Events, every request is built as one. The stored rows are the
+    same in all three cases."""
     stored = {}
-    for store_process in (False, True):
+    for mode in ("events", "portable here", "portable in child"):
         instance = Lookout(
-            store=f"sqlite:///{tmp_path / f'{store_process}.db'}",
-            store_process=store_process,
+            store=f"sqlite:///{tmp_path / f'{mode}.db'}",
+            store_process=mode == "portable in child",
             app_version="7.1",
+            sinks=[LoggingSink("lookout.test.silent")] if mode == "events" else [],
         )
         try:
-            if store_process:
-                assert instance.recorder._forward_portable
+            assert instance.recorder._forward_portable is (mode != "events")
             _serve_requests(instance)
-            stored[store_process] = _stored_requests(instance)
+            stored[mode] = _stored_requests(instance)
         finally:
             instance.close()
 
     def comparable(event: Event) -> tuple[object, ...]:
         return event._replace(start_ns=0, duration_ns=0, traceback=None)
 
-    in_process, in_child = stored[False], stored[True]
-    assert [comparable(event) for event in in_child] == [comparable(e) for e in in_process]
+    built, here, in_child = stored["events"], stored["portable here"], stored["portable in child"]
+    assert [comparable(event) for event in here] == [comparable(event) for event in built]
+    assert [comparable(event) for event in in_child] == [comparable(event) for event in built]
     assert [e.request_id for e in in_child] == ["req-1", "req-13", "req-2", "req-3", "req-404"]
     plain = in_child[0]
     assert (plain.name, plain.status, plain.pid, plain.app_version) == (

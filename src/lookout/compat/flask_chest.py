@@ -7,7 +7,7 @@
 After a decorated view returns, the chosen ``g`` variables (a list, a dict per HTTP method, or
 None for every public ``g`` attribute) are captured with the request id and handed to each
 chest's background exporter: a Lookout Recorder with one sink, which batches them on a
-schedule (every ``batch_interval``, 0.25 s by default), thread-safely, with retries, and
+schedule (every ``batch_interval``, 1 s by default), thread-safely, with retries, and
 counts what it could not write. Values are coerced to JSON and secrets (passwords, tokens...)
 redacted, as everywhere in Lookout.
 

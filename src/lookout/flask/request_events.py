@@ -1,19 +1,20 @@
-"""Request events from captured values: in the application's dispatcher, or in the store's
-writer process from a *portable* request (plain data that ``marshal`` can carry).
+"""Request events from captured values, or stored records from *portable* requests.
 
 A request that needs nothing but its own fixed fields (no ``g`` values, no error, settings that
-redact none of its field names) travels to the writer process as a portable tuple, and its Event
-is built there: with ``store_process`` the application's process then only copies a few values
-per request, where building the Event took most of the dispatcher's time.
+redact none of its field names) travels to the store's writer as a portable tuple of plain
+values, and is stored from that without an Event (see :mod:`lookout.portable`): the dispatcher
+then only copies a few values per request, where building the Event took most of its time. The
+same tuple crosses to the writer process with ``store_process`` (``marshal`` carries it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from lookout.events import ERROR, HOSTNAME, OK, Event, bound_name
 from lookout.flask.useragent import user_agent_family
+from lookout.jsontext import to_json
+from lookout.portable import RecordMaker, StoredRecord
 
 #: The first item of a portable request (see :mod:`lookout.portable`).
 PORTABLE_REQUEST = "request"
@@ -21,6 +22,8 @@ PORTABLE_REQUEST = "request"
 UNMATCHED = "[unmatched]"
 #: Most distinct methods whose tags object is shared (clients can send any method name).
 MAX_METHOD_TAGS = 32
+#: Most distinct request fields whose JSON is remembered at a time (paths can be unbounded).
+MAX_FIELDS_JSON = 4096
 #: Most endpoint names remembered in their bounded form (an app has as many as it has views).
 MAX_ENDPOINT_NAMES = 10_000
 
@@ -84,63 +87,71 @@ def portable_request(
     app_version: str | None,
 ) -> tuple[Any, ...]:
     """A portable request from the middleware's captured tuple (see ``_AppHooks._finish``):
-    the layout :func:`event_from_portable` reads, kept beside it."""
+    the layout :func:`request_record_maker` reads, kept beside it. The values its fields are
+    made of come last, so that one slice is the key of their JSON."""
     t0 = captured[1]
     return (
         PORTABLE_REQUEST,
         t0 + clock_offset_ns,
         captured[2] - t0,
-        *captured[3:9],  # endpoint, method, status, size, request id, group
+        captured[3],  # endpoint
+        captured[5],  # status
+        captured[7],  # request id
+        captured[8],  # group
         client_ip,
-        *captured[11:14],  # rule, path, user agent
         pid,
         app_version,
+        captured[4],  # method
+        captured[12],  # path
+        captured[11],  # rule
+        captured[6],  # response size
+        captured[13],  # user agent
     )
 
 
-def event_from_portable(item: tuple[Any, ...], naming: RequestNaming) -> Event:
-    """The Event of a portable request (made by :func:`portable_request`)."""
-    (
-        _,
-        start_ns,
-        duration_ns,
-        endpoint,
-        method,
-        status,
-        size,
-        rid,
-        group,
-        ip,
-        rule,
-        path,
-        agent,
-        pid,
-        app_version,
-    ) = item
-    return new_event(
-        (
+def request_record_maker() -> RecordMaker:
+    """What the store's writer calls to store portable requests (see :mod:`lookout.portable`).
+
+    A route's requests mostly repeat their fields (method, path, rule, size, client family):
+    their JSON is remembered for up to MAX_FIELDS_JSON distinct values at a time, and each
+    method's tags once.
+    """
+    naming = RequestNaming()
+    tags_json: dict[str, str] = {}
+    fields_json: dict[tuple[Any, ...], str] = {}
+
+    def record(item: tuple[Any, ...]) -> StoredRecord:
+        fields_key = item[10:]
+        fields = fields_json.get(fields_key)
+        if fields is None:
+            if len(fields_json) >= MAX_FIELDS_JSON:
+                fields_json.clear()
+            fields = fields_json[fields_key] = to_json(request_fields(*fields_key))
+        method = item[10]
+        tags = tags_json.get(method)
+        if tags is None:
+            tags = to_json(naming.tags_for(method))
+            if len(tags_json) < MAX_METHOD_TAGS:
+                tags_json[method] = tags
+        status = item[4]
+        return (
             "request",
-            naming.name_for(endpoint),
-            start_ns,
-            duration_ns,
+            naming.name_for(item[3]),
+            item[1],
+            item[2],
             outcome_of(status, False),
             status,
             HOSTNAME,
-            pid,
-            app_version,
-            rid,
-            group,
-            ip,
-            naming.tags_for(method),
-            request_fields(method, path, rule, size, agent),
+            item[8],
+            item[9],
+            item[5],
+            item[6],
+            item[7],
+            tags,
+            fields,
             None,
             None,
             None,
         )
-    )
 
-
-def portable_builder() -> Callable[[tuple[Any, ...]], Event]:
-    """What :mod:`lookout.portable` calls to build portable requests (one naming cache)."""
-    naming = RequestNaming()
-    return lambda item: event_from_portable(item, naming)
+    return record

@@ -156,7 +156,7 @@ class ProcessSink(BaseSink):
         return reply
 
     # -- Sink ------------------------------------------------------------------------------
-    #: Plain requests arrive as portable tuples and their Events are built in the child.
+    #: Plain requests arrive as portable tuples and are stored by the child without an Event.
     accepts_portable = True
 
     def write(self, batch: Sequence[Event | tuple[Any, ...]]) -> None:

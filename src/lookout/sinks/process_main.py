@@ -13,19 +13,18 @@ import sys
 from typing import Any
 
 from lookout.events import Event
-from lookout.portable import PortableBuilder
 from lookout.recorder import describe_failure
 from lookout.sinks.base import PermanentWriteError
 from lookout.sinks.process import receive_frame, send_frame
 from lookout.sinks.sql import SqlSink
 
 
-def _answer(sink: SqlSink, builder: PortableBuilder, payload: Any) -> tuple[Any, ...]:
+def _answer(sink: SqlSink, payload: Any) -> tuple[Any, ...]:
     try:
         if payload is None:
             return ("ok", sink.check())
         events, portable = payload
-        sink.write([*(Event(*fields) for fields in events), *builder.build(portable)])
+        sink.write([*(Event(*fields) for fields in events), *portable])
     except PermanentWriteError as exc:
         return ("error", True, exc.rejected, describe_failure(exc))
     except Exception as exc:
@@ -46,7 +45,6 @@ def main() -> None:
         retention_s=spec.get("retention_s"),
         rollup_retention_s=spec.get("rollup_retention_s"),
     )
-    builder = PortableBuilder()
     send_frame(answers, marshal.dumps(("ready", os.getpid())))
     try:
         while True:
@@ -54,7 +52,7 @@ def main() -> None:
                 payload = marshal.loads(receive_frame(requests))
             except EOFError:
                 return
-            send_frame(answers, marshal.dumps(_answer(sink, builder, payload)))
+            send_frame(answers, marshal.dumps(_answer(sink, payload)))
     finally:
         sink.close()
 

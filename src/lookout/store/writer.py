@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Dialect, Engine, Table, select, tuple_
 
 from lookout.events import ERROR, Event
 from lookout.jsontext import to_json
+from lookout.portable import PortableRecords, StoredRecord
 from lookout.store import rollups
 from lookout.store.dialects import insert_ignoring_conflicts
 from lookout.store.schema import EVENT_COLUMNS, ROLLUP_TABLES, events, names, sources
@@ -35,16 +36,17 @@ class BatchWriter:
         #: What stands for NULL in the rows of text and integer columns (see _NULLABLE_SQLITE)
         nulls: tuple[Any, Any] = (0, "") if engine.dialect.name == "sqlite" else (None, None)
         self._null_text, self._null_int = nulls
+        self._portable = PortableRecords()
 
-    def write(self, batch: Sequence[Event]) -> None:
-        name_ids = self._ids(
-            self._name_ids, names, ("kind", "name"), {(e.kind, e.name) for e in batch}
-        )
+    def write(self, batch: Sequence[Event | tuple[Any, ...]]) -> None:
+        """Store Events and portable items (see :mod:`lookout.portable`) in one transaction."""
+        records = self._records(batch)
+        name_ids = self._ids(self._name_ids, names, ("kind", "name"), {r[:2] for r in records})
         source_ids = self._ids(
             self._source_ids,
             sources,
             ("host", "pid", "app_version"),
-            {(e.host, e.pid, e.app_version or "") for e in batch},
+            {(r[6], r[7], r[8] or "") for r in records},
         )
         # Many events share one tags object (a function's static tags, a method's tags): its
         # JSON is made once per batch (the objects outlive the batch, so ids stay unique).
@@ -52,26 +54,44 @@ class BatchWriter:
         null_text, null_int = self._null_text, self._null_int
         rows: list[tuple[Any, ...]] = []
         append = rows.append
-        for e in batch:
-            tags, fields = e.tags, e.fields
-            tags_text = tags_json.get(id(tags), "")
-            if tags_text == "":
-                tags_text = tags_json[id(tags)] = to_json(tags) if tags else None
-            status, rid, group, ip = e.status, e.request_id, e.group, e.client_ip
-            error_type, error_message, traceback = e.error_type, e.error_message, e.traceback
+        for r in records:
+            (
+                kind,
+                name,
+                start_ns,
+                duration_ns,
+                outcome,
+                status,
+                host,
+                pid,
+                app_version,
+                rid,
+                group,
+                ip,
+                tags,
+                fields,
+                error_type,
+                error_message,
+                traceback,
+            ) = r
+            if type(r) is Event:  # a portable item's record has its JSON made already
+                tags_text = tags_json.get(id(tags), "")
+                if tags_text == "":
+                    tags_text = tags_json[id(tags)] = to_json(tags) if tags else None
+                tags, fields = tags_text, to_json(fields) if fields else None
             append(
                 (
-                    name_ids[(e.kind, e.name)],
-                    e.start_ns,
-                    e.duration_ns,
-                    1 if e.outcome == ERROR else 0,
+                    name_ids[(kind, name)],
+                    start_ns,
+                    duration_ns,
+                    1 if outcome == ERROR else 0,
                     null_int if status is None else status,
-                    source_ids[(e.host, e.pid, e.app_version or "")],
+                    source_ids[(host, pid, app_version or "")],
                     null_text if rid is None else rid,
                     null_text if group is None else group,
                     null_text if ip is None else ip,
-                    tags_text,
-                    to_json(fields) if fields else None,
+                    tags,
+                    fields,
                     null_text if error_type is None else error_type,
                     null_text if error_message is None else error_message,
                     null_text if traceback is None else traceback,
@@ -83,6 +103,13 @@ class BatchWriter:
             for seconds, table in ROLLUP_TABLES.items():
                 deltas = minute if seconds == 60 else rollups.coarsen(minute, seconds)
                 rollups.merge_into(connection, table, deltas)
+
+    def _records(self, batch: Sequence[Event | tuple[Any, ...]]) -> Sequence[StoredRecord]:
+        """Events as they are; each portable item as its kind's stored record."""
+        if all(type(item) is Event for item in batch):
+            return batch
+        maker = self._portable.maker
+        return [item if type(item) is Event else maker(item[0])(item) for item in batch]
 
     def _ids(
         self, cache: dict[Any, int], table: Table, columns: tuple[str, ...], keys: set[Any]
