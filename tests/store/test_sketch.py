@@ -56,3 +56,17 @@ def test_round_trips_through_json_and_handles_empty() -> None:
     assert LatencySketch.from_json("[]").quantile(0.5) is None
     with pytest.raises(ValueError, match="between 0 and 1"):
         sketch.quantile(1.5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.integers(0, 10**13), st.floats(0, 1e13, allow_nan=False)), max_size=50)
+)
+def test_sketching_at_once_equals_adding_one_by_one(values: list[float]) -> None:
+    """``of`` takes a faster road when every value is above 1 ns; both give add's buckets."""
+    one_by_one = LatencySketch()
+    for value in values:
+        one_by_one.add(value)
+    at_once = LatencySketch.of(values)
+    assert at_once.buckets == one_by_one.buckets and at_once.count == len(values)
+    assert LatencySketch.of(iter(values)).buckets == one_by_one.buckets

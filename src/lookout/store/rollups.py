@@ -14,6 +14,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import groupby
+from operator import itemgetter, mul
 from typing import Any
 
 from sqlalchemy import Connection, Select, Table, bindparam, select, tuple_
@@ -81,32 +83,42 @@ def aggregate(
     """Aggregate event rows (see :data:`~lookout.store.schema.EVENT_COLUMNS`) into one delta
     per (name id, bucket).
 
-    Rows are grouped first and each group is then summarised with built-ins (sum, min, max,
-    a Counter of sketch buckets): this runs for every event written, so per-event Python work
-    is kept to a tuple and a list append.
+    This runs for every event written, so the rows are grouped and summarised by built-ins
+    (a sort and ``groupby`` by name, ``map`` over columns) rather than a Python loop per row:
+    a batch spans a second or so, and its rows of one name fall in one bucket unless the
+    batch crosses a bucket's end.
     """
     bucket_ns = bucket_seconds * 1_000_000_000
-    groups: dict[RollupKey, list[Sequence[Any]]] = {}
-    for row in rows:
-        key = (row[0], row[1] // bucket_ns * bucket_seconds)
-        group = groups.get(key)
-        if group is None:
-            groups[key] = [row]
-        else:
-            group.append(row)
-    return {key: _summarise(group) for key, group in groups.items()}
+    deltas: dict[RollupKey, RollupDelta] = {}
+    for name_id, rows_of_name in groupby(sorted(rows, key=_NAME_ID), key=_NAME_ID):
+        group = list(rows_of_name)
+        starts = list(map(_START_NS, group))
+        first, last = min(starts) // bucket_ns, max(starts) // bucket_ns
+        if first == last:
+            deltas[(name_id, first * bucket_seconds)] = _summarise(group, starts)
+            continue
+        by_bucket: dict[int, list[Sequence[Any]]] = {}
+        for row in group:
+            by_bucket.setdefault(row[1] // bucket_ns, []).append(row)
+        for bucket, in_bucket in by_bucket.items():
+            summary = _summarise(in_bucket, list(map(_START_NS, in_bucket)))
+            deltas[(name_id, bucket * bucket_seconds)] = summary
+    return deltas
 
 
-def _summarise(group: list[Sequence[Any]]) -> RollupDelta:
-    durations = [row[2] for row in group]
+_NAME_ID, _START_NS, _DURATION_NS, _IS_ERROR = (itemgetter(i) for i in range(4))
+
+
+def _summarise(group: list[Sequence[Any]], starts: list[int]) -> RollupDelta:
+    durations = list(map(_DURATION_NS, group))
     return RollupDelta(
         count=len(durations),
-        errors=sum(1 for row in group if row[3]),
+        errors=sum(map(_IS_ERROR, group)),
         total_ns=sum(durations),
-        sumsq_ms2=math.fsum(d * d for d in durations) / 1e12,
+        sumsq_ms2=math.fsum(map(mul, durations, durations)) / 1e12,
         min_ns=min(durations),
         max_ns=max(durations),
-        last_ns=max(row[1] for row in group),
+        last_ns=max(starts),
         sketch=LatencySketch.of(durations),
     )
 

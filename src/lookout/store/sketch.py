@@ -15,6 +15,8 @@ import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from itertools import repeat
+from operator import mul
 
 RELATIVE_ACCURACY = 0.01
 GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
@@ -92,6 +94,8 @@ class LatencySketch:
     @classmethod
     def of(cls, values_ns: Iterable[float]) -> LatencySketch:
         """A sketch of many values at once (much faster than repeated :meth:`add`)."""
-        log, ceil, scale = math.log, math.ceil, _INV_LOG_GAMMA
-        indexes = Counter(ceil(log(v) * scale) if v > 1 else 0 for v in values_ns)
-        return cls(indexes)
+        values = values_ns if isinstance(values_ns, list) else list(values_ns)
+        if values and min(values) > 1:  # bucket_index for each, in C (no frame per value)
+            logs = map(math.log, values)
+            return cls(Counter(map(math.ceil, map(mul, logs, repeat(_INV_LOG_GAMMA)))))
+        return cls(Counter(map(bucket_index, values)))

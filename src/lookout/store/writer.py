@@ -41,13 +41,21 @@ class BatchWriter:
     def write(self, batch: Sequence[Event | tuple[Any, ...]]) -> None:
         """Store Events and portable items (see :mod:`lookout.portable`) in one transaction."""
         records = self._records(batch)
-        name_ids = self._ids(self._name_ids, names, ("kind", "name"), {r[:2] for r in records})
-        source_ids = self._ids(
-            self._source_ids,
-            sources,
-            ("host", "pid", "app_version"),
-            {(r[6], r[7], r[8] or "") for r in records},
-        )
+        try:
+            rows = self._rows(records)
+        except KeyError:  # a name or source not stored yet (only the first time it is seen)
+            self._register_keys(records)
+            rows = self._rows(records)
+        with self.engine.begin() as connection:
+            _insert_events(connection, rows)
+            minute = rollups.aggregate(rows, 60)
+            for seconds, table in ROLLUP_TABLES.items():
+                deltas = minute if seconds == 60 else rollups.coarsen(minute, seconds)
+                rollups.merge_into(connection, table, deltas)
+
+    def _rows(self, records: Sequence[StoredRecord]) -> list[tuple[Any, ...]]:
+        """The events table's rows; KeyError when a name or source has no id yet."""
+        name_ids, source_ids = self._name_ids, self._source_ids
         # Many events share one tags object (a function's static tags, a method's tags): its
         # JSON is made once per batch (the objects outlive the batch, so ids stay unique).
         tags_json: dict[int, str | None] = {}
@@ -97,12 +105,7 @@ class BatchWriter:
                     null_text if traceback is None else traceback,
                 )
             )
-        with self.engine.begin() as connection:
-            _insert_events(connection, rows)
-            minute = rollups.aggregate(rows, 60)
-            for seconds, table in ROLLUP_TABLES.items():
-                deltas = minute if seconds == 60 else rollups.coarsen(minute, seconds)
-                rollups.merge_into(connection, table, deltas)
+        return rows
 
     def _records(self, batch: Sequence[Event | tuple[Any, ...]]) -> Sequence[StoredRecord]:
         """Events as they are; each portable item as its kind's stored record."""
@@ -111,13 +114,22 @@ class BatchWriter:
         maker = self._portable.maker
         return [item if type(item) is Event else maker(item[0])(item) for item in batch]
 
+    def _register_keys(self, records: Sequence[StoredRecord]) -> None:
+        """Give every name and source of a batch an id, stored in a transaction of its own."""
+        self._ids(self._name_ids, names, ("kind", "name"), {r[:2] for r in records})
+        self._ids(
+            self._source_ids,
+            sources,
+            ("host", "pid", "app_version"),
+            {(r[6], r[7], r[8] or "") for r in records},
+        )
+
     def _ids(
         self, cache: dict[Any, int], table: Table, columns: tuple[str, ...], keys: set[Any]
-    ) -> dict[Any, int]:
+    ) -> None:
         missing = keys.difference(cache)
         if missing:
             cache.update(self._register(table, columns, sorted(missing)))
-        return cache
 
     def _register(self, table: Table, columns: tuple[str, ...], keys: list[Any]) -> dict[Any, int]:
         """Insert the keys not yet in ``table`` and return the ids of all of them."""
