@@ -299,6 +299,9 @@ def main() -> None:
     # The least disturbed round of each variant: this machine's noise only ever adds time, and
     # every round is long enough (3,000 requests) to include Lookout's batch writes.
     best_added = {v: timings[v]["best_us"] - timings["bare"]["best_us"] for v in variants}
+    # CPU of the whole process (every thread, and Lookout's writer process): what the tool
+    # costs the machine, less moved than wall time by a round's waits for the GIL or a core.
+    cpu_added = {v: timings[v]["cpu_us"] - timings["bare"]["cpu_us"] for v in variants}
     peers = [v for v in variants if not v.startswith(("bare", "lookout"))]
     print(
         f"(a) test client, {args.rounds} rounds x {args.requests:,} requests; added = median of "
@@ -317,7 +320,12 @@ def main() -> None:
             f"{best_added[variant]:>11.1f}"
         )
     if peers:
-        for estimate, figures in (("median difference", added), ("best rounds", best_added)):
+        estimates = (
+            ("median difference", added),
+            ("best rounds", best_added),
+            ("process CPU", cpu_added),
+        )
+        for estimate, figures in estimates:
             cheapest = min(peers, key=figures.__getitem__)
             for lookout_variant in [v for v in variants if v.startswith("lookout")]:
                 ratio = figures[lookout_variant] / figures[cheapest]
