@@ -78,7 +78,12 @@ class RequestState:
         self.status = status
         # Flask calls this from inside the request's context, the last moment the request
         # object (endpoint, URL rule) is at hand: it unlinks it when the context ends.
-        self.request = current_request()  # None: a middleware inside Lookout's answered
+        if _request_context is None:  # pragma: no cover - a Flask that moved its variable
+            self.request = current_request()
+        else:  # current_request(), inlined: start_response runs for every request
+            context = _request_context(None)
+            self.request = None if context is None else context.request
+        # (None: a middleware inside Lookout's answered)
         header = self.header
         own_id_header = False
         for name, value in headers:
@@ -107,11 +112,13 @@ def _request_from_proxy() -> Request | None:
     return found
 
 
+_request_context: Callable[[None], Any] | None = None
 try:  # Flask 2.2 to 3.1 keep the request context in this variable
     from flask.globals import _cv_request
 except ImportError:  # pragma: no cover - a Flask that moved it: the public proxy still works
     current_request: Callable[[], Request | None] = _request_from_proxy
 else:
+    _request_context = _cv_request.get
     #: The request being served, or None outside a request: read straight from Flask's context
     #: variable, where ``request._get_current_object()`` costs three more calls (start_response
     #: runs for every request).

@@ -29,6 +29,7 @@ from lookout.flask.ids import is_valid_request_id, new_request_id
 from lookout.flask.levels import EndpointLevels, check_level
 from lookout.flask.request_events import (
     RequestNaming,
+    bounded_values,
     new_event,
     outcome_of,
     portable_request,
@@ -229,6 +230,7 @@ class RequestSource:
             error,
             tb,
         ) = item
+        method, status, rule, path = bounded_values(method, status, rule, path)
         fields: dict[str, Any] = request_fields(method, path, rule, size, agent)
         naming = self.naming
         tags: Mapping[str, str] = naming.tags_for(method)
@@ -440,7 +442,6 @@ class _AppHooks:
             levels = self.levels
             if levels.levels.get(endpoint or "", levels.default_level) == 0:
                 return
-            status = state.status
             extra = state.extra
             if state.watched is not None:
                 extra = self._sampled_fields(state, req, t1 - state.t0, extra)
@@ -456,15 +457,15 @@ class _AppHooks:
                     state.t0,
                     t1,
                     endpoint,
-                    environ["REQUEST_METHOD"][:16],
-                    int(status[:3]) if status[:3].isdigit() else 500,
+                    environ["REQUEST_METHOD"],  # bounded, and the status read, later
+                    state.status,
                     state.size,
                     state.request_id,
                     None if group is None else str(group)[:255],
                     environ.get("REMOTE_ADDR"),
                     environ.get("HTTP_X_FORWARDED_FOR") if config.trusted_proxies else None,
-                    None if rule is None else rule.rule[:1024],
-                    (req.path if req is not None else environ.get("PATH_INFO", ""))[:1024],
+                    None if rule is None else rule.rule,
+                    req.path if req is not None else environ.get("PATH_INFO", ""),
                     environ.get("HTTP_USER_AGENT") if config.record_user_agent else None,
                     extra,
                     state.error,

@@ -69,6 +69,20 @@ def request_fields(
     return fields
 
 
+def bounded_values(
+    method: str, status_line: str, rule: str | None, path: str
+) -> tuple[str, int, str | None, str]:
+    """Method, status code, rule and path as stored: read and bounded in the recorder's
+    threads, not in the request's (the captured tuple only holds the request's own strings)."""
+    code = status_line[:3]
+    return (
+        method[:16],
+        int(code) if code.isdigit() else 500,
+        None if rule is None else rule[:1024],
+        path[:1024],
+    )
+
+
 def outcome_of(status: int | None, failed: bool) -> str:
     return ERROR if failed or (status is not None and status >= 500) else OK
 
@@ -90,20 +104,21 @@ def portable_request(
     the layout :func:`request_record_maker` reads, kept beside it. The values its fields are
     made of come last, so that one slice is the key of their JSON."""
     t0 = captured[1]
+    method, status, rule, path = bounded_values(*captured[4:6], *captured[11:13])
     return (
         PORTABLE_REQUEST,
         t0 + clock_offset_ns,
         captured[2] - t0,
         captured[3],  # endpoint
-        captured[5],  # status
+        status,
         captured[7],  # request id
         captured[8],  # group
         client_ip,
         pid,
         app_version,
-        captured[4],  # method
-        captured[12],  # path
-        captured[11],  # rule
+        method,
+        path,
+        rule,
         captured[6],  # response size
         captured[13],  # user agent
     )

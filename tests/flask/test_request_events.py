@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from lookout import Lookout
+from lookout.flask import LookoutFlask
+from lookout.sinks.console import LoggingSink
+from lookout.store.tail import events_after
+
+LONG_PREFIX = "r" * 1100
+
+
+@pytest.mark.parametrize("road", ["portable", "events"])
+def test_method_rule_and_path_are_stored_bounded(tmp_path: Path, road: str) -> None:
+    """The request's thread queues the request's own strings; they are bounded on the way to
+    the store, on both roads (a portable tuple, or an Event when another sink needs one)."""
+    lookout = Lookout(
+        store=f"sqlite:///{tmp_path / 'b.db'}",
+        sinks=[LoggingSink("lookout.test.silent")] if road == "events" else [],
+    )
+    try:
+        assert lookout.recorder._forward_portable is (road == "portable")
+        app = Flask("bounds")
+        LookoutFlask(app, lookout)
+
+        @app.route(f"/{LONG_PREFIX}/<path:rest>")
+        def deep(rest: str) -> str:
+            return "ok"
+
+        client = app.test_client()
+        assert client.get(f"/{LONG_PREFIX}/" + "p" * 3000).status_code == 200
+        assert client.open("/x", method="PROPFINDPROPFINDPROPFIND").status_code in (404, 405)
+        assert lookout.flush(30)
+        assert lookout.store is not None
+        events, _ = events_after(lookout.store, 0)
+    finally:
+        lookout.close()
+    by_name = {event.name: event for event in events}
+    deep_request, odd_method = by_name["deep"], by_name["[unmatched]"]
+    assert deep_request.status == 200 and deep_request.outcome == "ok"
+    assert deep_request.fields["path"] == (f"/{LONG_PREFIX}/" + "p" * 3000)[:1024]
+    assert deep_request.fields["rule"] == f"/{LONG_PREFIX}/<path:rest>"[:1024]
+    assert odd_method.fields["method"] == "PROPFINDPROPFIND"  # 16 characters
+    assert odd_method.tags == {"method": "PROPFINDPROPFIND"}
