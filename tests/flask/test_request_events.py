@@ -7,6 +7,7 @@ from flask import Flask
 
 from lookout import Lookout
 from lookout.flask import LookoutFlask
+from lookout.flask.request_events import bounded_values
 from lookout.sinks.console import LoggingSink
 from lookout.store.tail import events_after
 
@@ -45,3 +46,13 @@ def test_method_rule_and_path_are_stored_bounded(tmp_path: Path, road: str) -> N
     assert deep_request.fields["rule"] == f"/{LONG_PREFIX}/<path:rest>"[:1024]
     assert odd_method.fields["method"] == "PROPFINDPROPFIND"  # 16 characters
     assert odd_method.tags == {"method": "PROPFINDPROPFIND"}
+
+
+@pytest.mark.parametrize(
+    ("status_line", "code"),
+    [("200 OK", 200), ("503 SERVICE UNAVAILABLE", 503), ("2²² ODD", 500), ("OK", 500), ("", 500)],
+)
+def test_a_status_line_that_does_not_start_with_three_digits_counts_as_500(
+    status_line: str, code: int
+) -> None:
+    assert bounded_values("GET", status_line, None, "/")[1] == code

@@ -77,7 +77,7 @@ def bounded_values(
     code = status_line[:3]
     return (
         method[:16],
-        int(code) if code.isdigit() else 500,
+        int(code) if code.isascii() and code.isdigit() else 500,  # "²".isdigit() is True
         None if rule is None else rule[:1024],
         path[:1024],
     )
