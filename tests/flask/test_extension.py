@@ -396,6 +396,33 @@ def test_a_middleware_added_after_lookout_still_sees_the_request_id(
     assert event.request_id == response.headers["X-Request-ID"]
 
 
+def test_an_odd_content_length_neither_breaks_the_response_nor_is_taken_as_a_size(
+    events: CapturedEvents,
+) -> None:
+    """ "²" passes ``str.isdigit()`` but not ``int()``: Lookout must not raise in the middle of
+    the application's ``start_response``."""
+    app = make_app(events)
+
+    def odd(environ: dict[str, object], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Length", "²")])
+        return [b"x"]
+
+    app.wsgi_app.wsgi_app = odd  # type: ignore[attr-defined]
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/odd",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+    }
+    seen: list[str] = []
+    body = app.wsgi_app(environ, lambda status, headers, exc_info=None: seen.append(status))
+    assert b"".join(body) == b"x" and seen == ["200 OK"]
+    getattr(body, "close", lambda: None)()
+    [event] = events.refresh()
+    assert event.status == 200 and event.fields["response_bytes"] == 1  # counted as streamed
+
+
 def test_a_middleware_inside_lookout_may_answer_without_flask(events: CapturedEvents) -> None:
     app = make_app(events)
     flask_app = app.wsgi_app.wsgi_app  # type: ignore[attr-defined]

@@ -78,18 +78,18 @@ class RequestState:
         self.status = status
         # Flask calls this from inside the request's context, the last moment the request
         # object (endpoint, URL rule) is at hand: it unlinks it when the context ends.
+        # (None: a middleware inside Lookout's answered.)
         if _request_context is None:  # pragma: no cover - a Flask that moved its variable
-            self.request = current_request()
-        else:  # current_request(), inlined: start_response runs for every request
+            self.request = _request_from_proxy()
+        else:
             context = _request_context(None)
             self.request = None if context is None else context.request
-        # (None: a middleware inside Lookout's answered)
         header = self.header
         own_id_header = False
         for name, value in headers:
             lowered = name.lower()
             if lowered == "content-length":
-                self.content_length = int(value) if value.isdigit() else None
+                self.content_length = int(value) if value.isascii() and value.isdigit() else None
             elif lowered == header[1]:
                 own_id_header = True
         if own_id_header:  # the app set one: Lookout's id is the one the log lines carry
@@ -97,11 +97,6 @@ class RequestState:
         echoed = [(header[0], self.request_id), *headers]
         assert self.server_start_response is not None
         return self.server_start_response(status, echoed, exc_info)
-
-
-def _request_from_context_var() -> Request | None:
-    context = _cv_request.get(None)
-    return None if context is None else context.request
 
 
 def _request_from_proxy() -> Request | None:
@@ -112,17 +107,16 @@ def _request_from_proxy() -> Request | None:
     return found
 
 
-_request_context: Callable[[None], Any] | None = None
+#: Reads Flask's request context, or None outside a request: straight from Flask's context
+#: variable, where ``request._get_current_object()`` costs three more calls (start_response
+#: runs for every request). None where a Flask moved it: the public proxy still works.
+_request_context: Callable[[None], Any] | None
 try:  # Flask 2.2 to 3.1 keep the request context in this variable
     from flask.globals import _cv_request
-except ImportError:  # pragma: no cover - a Flask that moved it: the public proxy still works
-    current_request: Callable[[], Request | None] = _request_from_proxy
+except ImportError:  # pragma: no cover
+    _request_context = None
 else:
     _request_context = _cv_request.get
-    #: The request being served, or None outside a request: read straight from Flask's context
-    #: variable, where ``request._get_current_object()`` costs three more calls (start_response
-    #: runs for every request).
-    current_request = _request_from_context_var
 
 
 def current_state() -> RequestState | None:
