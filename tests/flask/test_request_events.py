@@ -7,7 +7,7 @@ from flask import Flask
 
 from lookout import Lookout
 from lookout.flask import LookoutFlask
-from lookout.flask.request_events import bounded_values
+from lookout.flask.request_events import client_ip, portable_request
 from lookout.sinks.console import LoggingSink
 from lookout.store.tail import events_after
 
@@ -55,4 +55,26 @@ def test_method_rule_and_path_are_stored_bounded(tmp_path: Path, road: str) -> N
 def test_a_status_line_that_does_not_start_with_three_digits_counts_as_500(
     status_line: str, code: int
 ) -> None:
-    assert bounded_values("GET", status_line, None, "/")[1] == code
+    captured = ("source", 0, 1, "home", "GET", status_line, 2, "rid", None, "10.0.0.1", None)
+    captured += ("/", "/", None, None, None, None)
+    assert portable_request(captured, 0, 1, None, 0)[4] == code
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "trusted", "expected"),
+    [
+        ("203.0.113.9", 0, "10.0.0.1"),  # no proxy trusted: the header could be anyone's
+        ("203.0.113.9", 1, "203.0.113.9"),
+        ("198.51.100.1, 203.0.113.9", 1, "203.0.113.9"),  # the left one could be forged
+        ("198.51.100.1, 203.0.113.9", 2, "198.51.100.1"),
+        ("203.0.113.9", 2, "10.0.0.1"),  # fewer hops than trusted proxies: not believed
+        (None, 1, "10.0.0.1"),
+    ],
+)
+def test_the_client_ip_believes_forwarded_for_only_as_far_as_proxies_are_trusted(
+    forwarded: str | None, trusted: int, expected: str
+) -> None:
+    captured = ("source", 0, 1, "home", "GET", "200 OK", 2, "rid", None, "10.0.0.1", forwarded)
+    captured += ("/", "/", None, None, None, None)
+    assert portable_request(captured, 0, 1, None, trusted)[7] == expected
+    assert client_ip("10.0.0.1", forwarded, trusted) == expected

@@ -29,7 +29,6 @@ from lookout.flask.ids import is_valid_request_id, new_request_id
 from lookout.flask.levels import EndpointLevels, check_level
 from lookout.flask.request_events import (
     RequestNaming,
-    bounded_values,
     new_event,
     outcome_of,
     portable_request,
@@ -144,22 +143,6 @@ class _Counting:
 _EMPTY_STATUSES = ("1", "204", "304")
 
 
-def client_ip(
-    remote_addr: str | None, forwarded_for: str | None, trusted_proxies: int
-) -> str | None:
-    """The client's address, believing ``X-Forwarded-For`` only as far as proxies are trusted.
-
-    With N trusted proxies, the N-th address from the right of ``X-Forwarded-For`` is the
-    client (the one the outermost trusted proxy saw); anything further left could be forged.
-    """
-    if trusted_proxies <= 0 or not forwarded_for:
-        return remote_addr
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-    if len(hops) < trusted_proxies:
-        return remote_addr
-    return hops[-trusted_proxies][:64]
-
-
 #: The fields every request event has, and the most JSON they can take: path and rule are
 #: bounded to 1,024 characters (six bytes each when escaped), the rest are short.
 REQUEST_FIELD_NAMES = ("method", "path", "rule", "response_bytes", "user_agent")
@@ -192,45 +175,50 @@ class RequestSource:
             )
         return safe
 
-    def _client_ip(self, remote_addr: str | None, forwarded: str | None) -> str | None:
-        proxies = self.config.trusted_proxies
-        return remote_addr if not proxies else client_ip(remote_addr, forwarded, proxies)
-
     def portable(self, item: tuple[Any, ...], context: BuildContext) -> tuple[Any, ...] | None:
         """The request as plain data (see :mod:`lookout.flask.request_events`), or None when
         its event needs this process: g values or outlier details, an error, or settings that
         redact or shorten the fixed fields."""
-        if item[14] or item[15] is not None or not self._own_fields_safe(context):
+        if item[14] or item[15] is not None:
+            return None
+        safe = context.memo.get(RequestSource)  # _own_fields_safe, inlined: once per request
+        if safe is None:
+            safe = self._own_fields_safe(context)
+        if not safe:
             return None
         return portable_request(
             item,
             context.clock_offset_ns,
-            self._client_ip(item[9], item[10]),
             context.pid,
             context.app_version,
+            self.config.trusted_proxies,
         )
 
     def build_event(self, item: tuple[Any, ...], context: BuildContext) -> Event:
         (
             _,
-            t0,
-            t1,
+            start_ns,
+            duration_ns,
             endpoint,
-            method,
             status,
-            size,
             rid,
             group,
-            remote_addr,
-            forwarded,
-            rule,
+            ip,
+            _,
+            _,
+            method,
             path,
+            rule,
+            size,
             agent,
-            extra_fields,
-            error,
-            tb,
-        ) = item
-        method, status, rule, path = bounded_values(method, status, rule, path)
+        ) = portable_request(
+            item,
+            context.clock_offset_ns,
+            context.pid,
+            context.app_version,
+            self.config.trusted_proxies,
+        )
+        extra_fields, error, tb = item[14:17]
         fields: dict[str, Any] = request_fields(method, path, rule, size, agent)
         naming = self.naming
         tags: Mapping[str, str] = naming.tags_for(method)
@@ -249,8 +237,8 @@ class RequestSource:
             (
                 "request",
                 naming.name_for(endpoint),
-                t0 + context.clock_offset_ns,
-                t1 - t0,
+                start_ns,
+                duration_ns,
                 outcome_of(status, error is not None),
                 status,
                 HOSTNAME,
@@ -258,7 +246,7 @@ class RequestSource:
                 context.app_version,
                 rid,
                 group,
-                self._client_ip(remote_addr, forwarded),
+                ip,
                 tags,
                 fields,
                 error_type,

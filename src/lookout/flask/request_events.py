@@ -69,20 +69,6 @@ def request_fields(
     return fields
 
 
-def bounded_values(
-    method: str, status_line: str, rule: str | None, path: str
-) -> tuple[str, int, str | None, str]:
-    """Method, status code, rule and path as stored: read and bounded in the recorder's
-    threads, not in the request's (the captured tuple only holds the request's own strings)."""
-    code = status_line[:3]
-    return (
-        method[:16],
-        int(code) if code.isascii() and code.isdigit() else 500,  # "²".isdigit() is True
-        None if rule is None else rule[:1024],
-        path[:1024],
-    )
-
-
 def outcome_of(status: int | None, failed: bool) -> str:
     return ERROR if failed or (status is not None and status >= 500) else OK
 
@@ -93,32 +79,58 @@ def new_event(values: tuple[Any, ...]) -> Event:
     return tuple.__new__(Event, values)
 
 
+def client_ip(
+    remote_addr: str | None, forwarded_for: str | None, trusted_proxies: int
+) -> str | None:
+    """The client's address, believing ``X-Forwarded-For`` only as far as proxies are trusted.
+
+    With N trusted proxies, the N-th address from the right of ``X-Forwarded-For`` is the
+    client (the one the outermost trusted proxy saw); anything further left could be forged.
+    """
+    if trusted_proxies <= 0 or not forwarded_for:
+        return remote_addr
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    if len(hops) < trusted_proxies:
+        return remote_addr
+    return hops[-trusted_proxies][:64]
+
+
 def portable_request(
     captured: tuple[Any, ...],
     clock_offset_ns: int,
-    client_ip: str | None,
     pid: int,
     app_version: str | None,
+    trusted_proxies: int,
 ) -> tuple[Any, ...]:
     """A portable request from the middleware's captured tuple (see ``_AppHooks._finish``):
     the layout :func:`request_record_maker` reads, kept beside it. The values its fields are
-    made of come last, so that one slice is the key of their JSON."""
+    made of come last, so that one slice is the key of their JSON.
+
+    This is where the request's own strings are read and bounded, in the recorder's threads
+    rather than the request's: method, status code (a status line whose code is not three
+    ASCII digits counts as 500; ``"²".isdigit()`` is True), rule and path. One function with
+    no calls inside, because the dispatcher runs it for every request; events that need more
+    than these values are built from its result too (``RequestSource.build_event``).
+    """
     t0 = captured[1]
-    method, status, rule, path = bounded_values(*captured[4:6], *captured[11:13])
+    code = captured[5][:3]
+    rule = captured[11]
     return (
         PORTABLE_REQUEST,
         t0 + clock_offset_ns,
         captured[2] - t0,
         captured[3],  # endpoint
-        status,
+        int(code) if code.isascii() and code.isdigit() else 500,
         captured[7],  # request id
         captured[8],  # group
-        client_ip,
+        captured[9]  # REMOTE_ADDR, unless proxies in front are trusted
+        if not trusted_proxies
+        else client_ip(captured[9], captured[10], trusted_proxies),
         pid,
         app_version,
-        method,
-        path,
-        rule,
+        captured[4][:16],  # method
+        captured[12][:1024],  # path
+        None if rule is None else rule[:1024],
         captured[6],  # response size
         captured[13],  # user agent
     )
