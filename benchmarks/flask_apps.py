@@ -30,7 +30,21 @@ def _folder() -> str:
     return os.environ.get("FLASK_BENCH_DIR") or tempfile.mkdtemp(prefix="flask-bench-")
 
 
-def create(variant: str = "bare") -> Flask:
+def pin_timers() -> None:
+    """For instruction counts: whatever Lookout does on a timer happens only when a batch is
+    full or at the final flush, never on a clock (under valgrind's slowdown, timers would
+    write many small batches that a real run at full speed does not)."""
+    import lookout.flask.extension
+    import lookout.recorder
+
+    lookout.recorder.DISPATCH_POLL_SECONDS = 1e6
+    lookout.flask.extension.DEFAULTS["level_refresh_interval"] = 1e6
+    os.environ["LOOKOUT_BATCH_INTERVAL"] = "1000000"
+
+
+def create(variant: str = "bare", pinned: bool = False) -> Flask:
+    if pinned:
+        pin_timers()
     app = Flask(f"bench-{variant}")
 
     @app.get("/")

@@ -11,8 +11,9 @@
     order. Both also report the best round of each variant: this machine's noise only adds
     time, so the least disturbed rounds are the closest to the tools' own cost.
 
-(c) optionally (--instructions), instructions per request in every thread under valgrind's
-    callgrind: the machine's noise does not reach them.
+(c) optionally (--instructions), instructions per request under valgrind's callgrind, where
+    the machine's noise does not reach: in every thread of the test client's process, and
+    in a gunicorn worker serving real HTTP requests (the work of (b), as a ratio to bare).
 
     python benchmarks/flask_overhead.py [--requests 3000] [--rounds 9] [--wrk-seconds 5]
         [--variants bare,lookout,sentry] [--no-http] [--instructions]
@@ -21,6 +22,7 @@
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import math
 import os
@@ -140,13 +142,9 @@ def _quartiles(values: list[float]) -> tuple[float, float]:
 INSTRUCTIONS_CHILD = """
 import os, sys
 sys.path.insert(0, {here!r})
-import lookout.recorder, lookout.flask.extension
-lookout.recorder.DISPATCH_POLL_SECONDS = 1e6
-lookout.flask.extension.DEFAULTS["level_refresh_interval"] = 1e6
-os.environ["LOOKOUT_BATCH_INTERVAL"] = "1000000"
 from flask_apps import create
 variant, count = sys.argv[1], int(sys.argv[2])
-app = create(variant)
+app = create(variant, pinned=True)
 client = app.test_client()
 extension = app.extensions.get("lookout")
 for _ in range(1100):  # more than a batch: the store's statements are prepared
@@ -198,6 +196,85 @@ def instructions(variants: list[str]) -> dict[str, float]:
     return counts
 
 
+def worker_instructions(variants: list[str]) -> dict[str, float]:
+    """Instructions per request of one gunicorn sync worker (with its master, which does not
+    change with the count) answering sequential HTTP requests on 127.0.0.1, timers pinned:
+    the difference of a 2,300 and a 1,300 request run. Both runs write a full batch, so
+    one-time costs (SQLite preparing its 1,000-row statement) cancel out."""
+    counts: dict[str, float] = {}
+    for variant in variants:
+        totals = []
+        for count in (1300, 2300):
+            with tempfile.TemporaryDirectory() as folder:
+                prepare_store(variant, folder)
+                totals.append(_worker_run(variant, count, folder))
+        counts[variant] = (totals[1] - totals[0]) / 1000
+    return counts
+
+
+def _worker_run(variant: str, count: int, folder: str) -> float:
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--trace-children=yes",
+            f"--callgrind-out-file={folder}/callgrind.%p",
+            # a slow worker under valgrind must not be taken for a hung one
+            *_gunicorn(port, 1, f"flask_apps:create({variant!r}, pinned=True)", timeout=600),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=folder,
+        env={**os.environ, "FLASK_BENCH_DIR": folder, "PYTHONHASHSEED": "0"},
+    )
+    try:
+        _wait_for_port(port, 300)
+        for _ in range(count):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            connection.request("GET", "/")
+            connection.getresponse().read()
+            connection.close()
+    finally:
+        server.send_signal(signal.SIGTERM)  # the worker flushes Lookout as it exits
+        _, stderr = server.communicate(timeout=600)
+    collected = [int(n) for n in re.findall(r"Collected : (\d+)", stderr)]
+    if server.returncode != 0 or len(collected) < 2:
+        tail = " | ".join(stderr.strip().splitlines()[-3:])
+        print(f"(c) {variant} in gunicorn: the run under valgrind failed: {tail}", file=sys.stderr)
+        return math.nan
+    return float(sum(collected))
+
+
+def _gunicorn(port: int, workers: int, app: str, timeout: int = 30) -> list[str]:
+    """The command serving ``app`` (a flask_apps factory call) with sync workers."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--timeout",
+        str(timeout),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--chdir",
+        str(HERE),
+        app,
+    ]
+
+
+def _wait_for_port(port: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {seconds:.0f} s")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -230,30 +307,14 @@ def _requests_per_second(variant: str, seconds: int) -> float:
     with tempfile.TemporaryDirectory() as folder:
         prepare_store(variant, folder)
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--workers",
-                "2",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--chdir",
-                str(HERE),
-                f"flask_apps:create({variant!r})",
-            ],
+            _gunicorn(port, 2, f"flask_apps:create({variant!r})"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd=folder,
             env={**os.environ, "FLASK_BENCH_DIR": folder},
         )
         try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                with socket.socket() as probe:
-                    if probe.connect_ex(("127.0.0.1", port)) == 0:
-                        break
-                time.sleep(0.2)
+            _wait_for_port(port, 30)
             subprocess.run(
                 ["wrk", "-t1", "-c8", "-d1s", f"http://127.0.0.1:{port}/"],
                 capture_output=True,
@@ -285,7 +346,7 @@ def main() -> None:
     parser.add_argument(
         "--instructions",
         action="store_true",
-        help="also (c): instructions per request under valgrind (slow: about 20 s a variant)",
+        help="also (c): instructions per request under valgrind (slow: 2-3 min a variant)",
     )
     args = parser.parse_args()
     variants = list(VARIANTS) if not args.variants else args.variants.split(",")
@@ -384,6 +445,19 @@ def _report_instructions(variants: list[str], peers: list[str]) -> None:
             f"Lookout level 1 adds {ratio:.2f}x the instructions of the cheapest peer "
             f"({cheapest}); target <= 0.5x: {'met' if ratio <= 0.5 else 'NOT met'}"
         )
+    worker = worker_instructions(variants)
+    print("\n(c) instructions per HTTP request in a gunicorn sync worker, timers pinned")
+    print(f"{'variant':<28} {'instructions':>13} {'added':>9} {'bare / variant':>15}")
+    for variant in variants:
+        share = worker["bare"] / worker[variant]
+        print(
+            f"{variant:<28} {worker[variant]:>13,.0f} {worker[variant] - worker['bare']:>9,.0f} "
+            f"{share:>15.1%}"
+        )
+    print(
+        "bare / variant is the throughput a CPU-bound worker would keep if every instruction "
+        "took the same time; (b) measures it in time."
+    )
 
 
 if __name__ == "__main__":

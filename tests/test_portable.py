@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from lookout import Lookout
-from lookout.portable import PortableRecords
+from lookout.portable import PortableKinds, RowContext
 from lookout.store.queries import summarize
 from lookout.store.tail import events_after
 
@@ -43,5 +43,6 @@ def test_a_plain_request_answered_with_a_server_error_is_stored_as_an_error(
 
 
 def test_an_unknown_kind_of_portable_item_is_refused_by_name() -> None:
-    with pytest.raises(ValueError, match="no record maker for portable items of kind 'nope'"):
-        PortableRecords().maker("nope")
+    kinds = PortableKinds(RowContext({}, {}, None, None))
+    with pytest.raises(ValueError, match="no rows for portable items of kind 'nope'"):
+        kinds.kind("nope")

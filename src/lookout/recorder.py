@@ -56,11 +56,12 @@ class CaptureSource(Protocol):
     ``context.sanitize``, and the dispatcher skips its own pass (2.3 of the 3.4 µs it took to
     build a Flask request's event).
 
-    A source may also offer ``portable(item, context) -> tuple | None``: the item as plain data
-    (str, int, float, None) whose first value names a record maker in :mod:`lookout.portable`.
-    When every sink takes portable items (``accepts_portable = True``: the store, in this process
-    or in its writer process), the dispatcher hands those on instead of building Events, and
-    the store's writer stores them without one.
+    A source may also offer ``portable(item, context) -> tuple | None``: the item as plain
+    data (str, int, float, None) whose first value names its kind in
+    :data:`lookout.portable.PORTABLE_KINDS`. When every sink takes portable items
+    (``accepts_portable = True``: the store, in this process or in its writer process), the
+    dispatcher hands those on instead of building Events, and the store's writer stores them
+    without one.
     """
 
     def build_event(self, item: tuple[Any, ...], context: BuildContext) -> Event | None: ...

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 
 from lookout import Lookout
+from lookout.events import HOSTNAME
 from lookout.flask import LookoutFlask
-from lookout.flask.request_events import client_ip, portable_request
+from lookout.flask.request_events import RequestRows, client_ip, portable_request
+from lookout.portable import RowContext
 from lookout.sinks.console import LoggingSink
 from lookout.store.tail import events_after
 
@@ -78,3 +82,52 @@ def test_the_client_ip_believes_forwarded_for_only_as_far_as_proxies_are_trusted
     captured += ("/", "/", None, None, None, None)
     assert portable_request(captured, 0, 1, None, trusted)[7] == expected
     assert client_ip("10.0.0.1", forwarded, trusted) == expected
+
+
+def _portable(endpoint: str, pid: int, version: str | None, status: int = 200) -> tuple[Any, ...]:
+    captured = ("source", 10, 25, endpoint, "GET", f"{status} X", 7, "rid", None, "10.0.0.1", None)
+    captured += ("/p", "/p", "curl/8.0", None, None, None)
+    return portable_request(captured, 1_000, pid, version, 0)
+
+
+def test_request_rows_refer_to_each_item_s_own_name_and_source() -> None:
+    """Rows are made straight from portable requests, remembering the last source's id: items
+    of two processes and versions, interleaved, still get their own."""
+    name_ids = {("request", "home"): 1, ("request", "cart"): 2}
+    source_ids = {(HOSTNAME, 11, "v1"): 5, (HOSTNAME, 12, ""): 6, (HOSTNAME, 11, "v2"): 7}
+    rows = RequestRows(RowContext(name_ids, source_ids, 0, ""))
+    items = [
+        _portable("home", 11, "v1"),
+        _portable("cart", 12, None, status=503),
+        _portable("home", 11, "v2"),
+        _portable("home", 11, "v1"),
+    ]
+    made = [rows.row(item) for item in items]
+    assert [(row[0], row[5]) for row in made] == [(1, 5), (2, 6), (1, 7), (1, 5)]
+    assert [(row[3], row[4]) for row in made] == [(0, 200), (1, 503), (0, 200), (0, 200)]
+    assert made[0][1:3] == (1_010, 15)  # start on the wall clock, duration
+    assert made[0][9] == '{"method":"GET"}'
+    assert json.loads(made[0][10]) == {
+        "method": "GET",
+        "path": "/p",
+        "rule": "/p",
+        "response_bytes": 7,
+        "user_agent": "curl",
+    }
+    assert made[0][11:] == (0, 0, 0)  # no error: NULL as the writer's database binds it
+    assert rows.keys(items[1]) == (("request", "cart"), (HOSTNAME, 12, ""))
+
+
+def test_a_request_row_waits_for_its_name_and_source_ids() -> None:
+    """KeyError until the writer has stored the name or source (it then registers and retries)."""
+    name_ids: dict[tuple[str, str], int] = {}
+    source_ids: dict[tuple[str, int, str], int] = {}
+    rows = RequestRows(RowContext(name_ids, source_ids, None, None))
+    item = _portable("home", 11, None)
+    with pytest.raises(KeyError):
+        rows.row(item)
+    name_ids[("request", "home")] = 3
+    with pytest.raises(KeyError):
+        rows.row(item)
+    source_ids[(HOSTNAME, 11, "")] = 4
+    assert rows.row(item)[0] == 3 and rows.row(item)[5] == 4

@@ -9,12 +9,13 @@ same tuple crosses to the writer process with ``store_process`` (``marshal`` car
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lookout.events import ERROR, HOSTNAME, OK, Event, bound_name
 from lookout.flask.useragent import user_agent_family
 from lookout.jsontext import to_json
-from lookout.portable import RecordMaker, StoredRecord
+from lookout.portable import NameKey, RowContext, SourceKey
 
 #: The first item of a portable request (see :mod:`lookout.portable`).
 PORTABLE_REQUEST = "request"
@@ -103,7 +104,7 @@ def portable_request(
     trusted_proxies: int,
 ) -> tuple[Any, ...]:
     """A portable request from the middleware's captured tuple (see ``_AppHooks._finish``):
-    the layout :func:`request_record_maker` reads, kept beside it. The values its fields are
+    the layout :class:`RequestRows` reads, kept beside it. The values its fields are
     made of come last, so that one slice is the key of their JSON.
 
     This is where the request's own strings are read and bounded, in the recorder's threads
@@ -136,49 +137,66 @@ def portable_request(
     )
 
 
-def request_record_maker() -> RecordMaker:
-    """What the store's writer calls to store portable requests (see :mod:`lookout.portable`).
+class RequestRows:
+    """Rows of the events table straight from portable requests (see :mod:`lookout.portable`).
 
     A route's requests mostly repeat their fields (method, path, rule, size, client family):
     their JSON is remembered for up to MAX_FIELDS_JSON distinct values at a time, and each
-    method's tags once.
+    method's tags once. An endpoint's name id, and the last source's id, are remembered too:
+    the writer calls :meth:`row` for every request stored.
     """
-    naming = RequestNaming()
-    tags_json: dict[str, str] = {}
-    fields_json: dict[tuple[Any, ...], str] = {}
 
-    def record(item: tuple[Any, ...]) -> StoredRecord:
-        fields_key = item[10:]
-        fields = fields_json.get(fields_key)
-        if fields is None:
-            if len(fields_json) >= MAX_FIELDS_JSON:
-                fields_json.clear()
-            fields = fields_json[fields_key] = to_json(request_fields(*fields_key))
-        method = item[10]
-        tags = tags_json.get(method)
-        if tags is None:
-            tags = to_json(naming.tags_for(method))
-            if len(tags_json) < MAX_METHOD_TAGS:
-                tags_json[method] = tags
-        status = item[4]
-        return (
-            "request",
-            naming.name_for(item[3]),
-            item[1],
-            item[2],
-            outcome_of(status, False),
-            status,
-            HOSTNAME,
-            item[8],
-            item[9],
-            item[5],
-            item[6],
-            item[7],
-            tags,
-            fields,
-            None,
-            None,
-            None,
-        )
+    def __init__(self, context: RowContext) -> None:
+        self._naming = RequestNaming()
+        self.row = self._row_function(context)
 
-    return record
+    def keys(self, item: tuple[Any, ...]) -> tuple[NameKey, SourceKey]:
+        return ("request", self._naming.name_for(item[3])), (HOSTNAME, item[8], item[9] or "")
+
+    def _row_function(self, context: RowContext) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+        naming = self._naming
+        name_ids, source_ids = context.name_ids, context.source_ids
+        null_text = context.null_text
+        tags_json: dict[str, str] = {}
+        fields_json: dict[tuple[Any, ...], str] = {}
+        endpoint_ids: dict[str | None, int] = {}
+        #: (pid, app version, source id) of the last source: one process sends most requests
+        last_source: list[Any] = [None, None, 0]
+
+        def row(item: tuple[Any, ...]) -> tuple[Any, ...]:
+            fields = fields_json.get(item[10:])
+            if fields is None:
+                if len(fields_json) >= MAX_FIELDS_JSON:
+                    fields_json.clear()
+                fields = fields_json[item[10:]] = to_json(request_fields(*item[10:]))
+            tags = tags_json.get(item[10])
+            if tags is None:
+                tags = to_json(naming.tags_for(item[10]))
+                if len(tags_json) < MAX_METHOD_TAGS:
+                    tags_json[item[10]] = tags
+            name_id = endpoint_ids.get(item[3])
+            if name_id is None:
+                name_id = name_ids[("request", naming.name_for(item[3]))]
+                if len(endpoint_ids) < MAX_ENDPOINT_NAMES:
+                    endpoint_ids[item[3]] = name_id
+            if item[8] != last_source[0] or item[9] != last_source[1]:
+                last_source[:] = item[8], item[9], source_ids[(HOSTNAME, item[8], item[9] or "")]
+            status = item[4]
+            return (
+                name_id,
+                item[1],  # start
+                item[2],  # duration
+                1 if status >= 500 else 0,  # a plain request has no exception
+                status,
+                last_source[2],
+                item[5],  # request id: never None
+                null_text if item[6] is None else item[6],  # group
+                null_text if item[7] is None else item[7],  # client IP
+                tags,
+                fields,
+                null_text,  # error type, message and traceback
+                null_text,
+                null_text,
+            )
+
+        return row

@@ -17,13 +17,10 @@ from sqlalchemy import Connection, Dialect, Engine, Table, select, tuple_
 
 from lookout.events import ERROR, Event
 from lookout.jsontext import to_json
-from lookout.portable import PortableRecords, StoredRecord
+from lookout.portable import NameKey, PortableKinds, RowContext, SourceKey
 from lookout.store import rollups
 from lookout.store.dialects import insert_ignoring_conflicts
 from lookout.store.schema import EVENT_COLUMNS, ROLLUP_TABLES, events, names, sources
-
-NameKey = tuple[str, str]
-SourceKey = tuple[str, int, str]
 
 
 class BatchWriter:
@@ -36,16 +33,17 @@ class BatchWriter:
         #: What stands for NULL in the rows of text and integer columns (see _NULLABLE_SQLITE)
         nulls: tuple[Any, Any] = (0, "") if engine.dialect.name == "sqlite" else (None, None)
         self._null_text, self._null_int = nulls
-        self._portable = PortableRecords()
+        self._portable = PortableKinds(
+            RowContext(self._name_ids, self._source_ids, self._null_text, self._null_int)
+        )
 
     def write(self, batch: Sequence[Event | tuple[Any, ...]]) -> None:
         """Store Events and portable items (see :mod:`lookout.portable`) in one transaction."""
-        records = self._records(batch)
         try:
-            rows = self._rows(records)
+            rows = self._rows(batch)
         except KeyError:  # a name or source not stored yet (only the first time it is seen)
-            self._register_keys(records)
-            rows = self._rows(records)
+            self._register_keys(batch)
+            rows = self._rows(batch)
         with self.engine.begin() as connection:
             _insert_events(connection, rows)
             minute = rollups.aggregate(rows, 60)
@@ -53,8 +51,25 @@ class BatchWriter:
                 deltas = minute if seconds == 60 else rollups.coarsen(minute, seconds)
                 rollups.merge_into(connection, table, deltas)
 
-    def _rows(self, records: Sequence[StoredRecord]) -> list[tuple[Any, ...]]:
-        """The events table's rows; KeyError when a name or source has no id yet."""
+    def _rows(self, batch: Sequence[Event | tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The events table's rows, in the batch's order; KeyError when a name or source has
+        no id yet. Portable items become rows in one step each (see :mod:`lookout.portable`)."""
+        if all(type(item) is Event for item in batch):  # stops at a batch's first portable item
+            return self._event_rows(batch)  # type: ignore[arg-type]
+        row_of = self._portable.row_of
+        rows: list[tuple[Any, ...]] = []
+        append = rows.append
+        for item in batch:
+            if type(item) is Event:
+                rows += self._event_rows((item,))
+                continue
+            make = row_of.get(item[0])
+            if make is None:
+                make = self._portable.kind(item[0]).row
+            append(make(item))
+        return rows
+
+    def _event_rows(self, events: Sequence[Event]) -> list[tuple[Any, ...]]:
         name_ids, source_ids = self._name_ids, self._source_ids
         # Many events share one tags object (a function's static tags, a method's tags): its
         # JSON is made once per batch (the objects outlive the batch, so ids stay unique).
@@ -62,7 +77,7 @@ class BatchWriter:
         null_text, null_int = self._null_text, self._null_int
         rows: list[tuple[Any, ...]] = []
         append = rows.append
-        for r in records:
+        for event in events:
             (
                 kind,
                 name,
@@ -81,12 +96,10 @@ class BatchWriter:
                 error_type,
                 error_message,
                 traceback,
-            ) = r
-            if type(r) is Event:  # a portable item's record has its JSON made already
-                tags_text = tags_json.get(id(tags), "")
-                if tags_text == "":
-                    tags_text = tags_json[id(tags)] = to_json(tags) if tags else None
-                tags, fields = tags_text, to_json(fields) if fields else None
+            ) = event
+            tags_text = tags_json.get(id(tags), "")
+            if tags_text == "":
+                tags_text = tags_json[id(tags)] = to_json(tags) if tags else None
             append(
                 (
                     name_ids[(kind, name)],
@@ -98,8 +111,8 @@ class BatchWriter:
                     null_text if rid is None else rid,
                     null_text if group is None else group,
                     null_text if ip is None else ip,
-                    tags,
-                    fields,
+                    tags_text,
+                    to_json(fields) if fields else None,
                     null_text if error_type is None else error_type,
                     null_text if error_message is None else error_message,
                     null_text if traceback is None else traceback,
@@ -107,22 +120,19 @@ class BatchWriter:
             )
         return rows
 
-    def _records(self, batch: Sequence[Event | tuple[Any, ...]]) -> Sequence[StoredRecord]:
-        """Events as they are; each portable item as its kind's stored record."""
-        if all(type(item) is Event for item in batch):
-            return batch
-        maker = self._portable.maker
-        return [item if type(item) is Event else maker(item[0])(item) for item in batch]
-
-    def _register_keys(self, records: Sequence[StoredRecord]) -> None:
+    def _register_keys(self, batch: Sequence[Event | tuple[Any, ...]]) -> None:
         """Give every name and source of a batch an id, stored in a transaction of its own."""
-        self._ids(self._name_ids, names, ("kind", "name"), {r[:2] for r in records})
-        self._ids(
-            self._source_ids,
-            sources,
-            ("host", "pid", "app_version"),
-            {(r[6], r[7], r[8] or "") for r in records},
-        )
+        name_keys: set[NameKey] = set()
+        source_keys: set[SourceKey] = set()
+        for item in batch:
+            if type(item) is Event:
+                name_key, source_key = item[:2], (item[6], item[7], item[8] or "")
+            else:
+                name_key, source_key = self._portable.kind(item[0]).keys(item)
+            name_keys.add(name_key)
+            source_keys.add(source_key)
+        self._ids(self._name_ids, names, ("kind", "name"), name_keys)
+        self._ids(self._source_ids, sources, ("host", "pid", "app_version"), source_keys)
 
     def _ids(
         self, cache: dict[Any, int], table: Table, columns: tuple[str, ...], keys: set[Any]
