@@ -232,10 +232,13 @@ def _worker_run(variant: str, count: int, folder: str) -> float:
     try:
         _wait_for_port(port, 300)
         for _ in range(count):
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
             connection.request("GET", "/")
             connection.getresponse().read()
             connection.close()
+    except (OSError, http.client.HTTPException, RuntimeError) as exc:
+        print(f"(c) {variant} in gunicorn: no answer ({exc})", file=sys.stderr)
+        return math.nan  # a worker that failed to boot (valgrind aborts in some tools)
     finally:
         server.send_signal(signal.SIGTERM)  # the worker flushes Lookout as it exits
         _, stderr = server.communicate(timeout=600)
@@ -396,17 +399,20 @@ def main() -> None:
                     f"target <= 0.5x: {'met' if ratio <= 0.5 else 'NOT met'}"
                 )
 
-    if args.instructions:
+    if not args.no_http:
+        _report_http(variants, args.wrk_seconds, args.http_rounds)
+    if args.instructions:  # last: the slowest, and valgrind aborts in some tools
         _report_instructions(variants, peers)
-    if args.no_http:
-        return
+
+
+def _report_http(variants: list[str], seconds: int, rounds: int) -> None:
     if shutil.which("wrk") is None:
         print("\n(b) skipped: wrk is not installed (apt-get install wrk)")
         return
-    rates = over_http(variants, args.wrk_seconds, args.http_rounds)
+    rates = over_http(variants, seconds, rounds)
     print(
-        f"\n(b) gunicorn 2 sync workers + wrk -t2 -c16 -d{args.wrk_seconds}s on 127.0.0.1, "
-        f"median of {args.http_rounds} interleaved rounds"
+        f"\n(b) gunicorn 2 sync workers + wrk -t2 -c16 -d{seconds}s on 127.0.0.1, "
+        f"median of {rounds} interleaved rounds"
     )
     print(
         f"{'variant':<28} {'requests/s':>11} {'x bare':>7} {'median of round ratios':>23} "
