@@ -56,12 +56,14 @@ class BatchWriter:
         no id yet. Portable items become rows in one step each (see :mod:`lookout.portable`)."""
         if all(type(item) is Event for item in batch):  # stops at a batch's first portable item
             return self._event_rows(batch)  # type: ignore[arg-type]
+        # Events among them are made into rows together, sharing their tags' JSON.
+        event_rows = iter(self._event_rows([item for item in batch if type(item) is Event]))
         row_of = self._portable.row_of
         rows: list[tuple[Any, ...]] = []
         append = rows.append
         for item in batch:
             if type(item) is Event:
-                rows += self._event_rows((item,))
+                append(next(event_rows))
                 continue
             make = row_of.get(item[0])
             if make is None:
