@@ -33,6 +33,7 @@ def test_every_non_python_file_of_the_package_is_declared_as_package_data() -> N
     """A non-editable install (the quick start's demo) ships only what package-data names:
     a template missing there is a 500 on the installed dashboard, never seen in the tests."""
     import fnmatch
+    from importlib.machinery import EXTENSION_SUFFIXES
 
     try:
         import tomllib
@@ -48,6 +49,7 @@ def test_every_non_python_file_of_the_package_is_declared_as_package_data() -> N
         if path.is_file()
         and path.suffix not in (".py", ".pyc")
         and "__pycache__" not in path.parts
+        and not path.name.endswith(tuple(EXTENSION_SUFFIXES))  # built by setup.py (mypyc)
         and not any(fnmatch.fnmatch(str(path.relative_to(package)), p) for p in patterns)
     ]
     assert undeclared == []

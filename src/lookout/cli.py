@@ -49,8 +49,24 @@ def _open_store(url: str) -> Any:
     return SqlStore(url)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from lookout.native import summary
+
+    click.echo(f"lookout {__version__} (request path: {summary()})")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="lookout")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version, and whether the per-request code runs compiled.",
+)
 def main() -> None:
     """Lookout: see what your Python code does in production."""
 

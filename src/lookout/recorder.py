@@ -153,12 +153,12 @@ class SinkWorker:
         self._interrupt = threading.Event()
         self._closing = False
         self._deadline: float | None = None
-        self._thread = threading.Thread(
+        self._worker_thread = threading.Thread(
             target=self._run, name=f"lookout-sink-{self.name}", daemon=True
         )
 
     def start(self) -> None:
-        self._thread.start()
+        self._worker_thread.start()
 
     # -- dispatcher side -------------------------------------------------------------------
     def offer(self, events: Sequence[Event]) -> None:
@@ -251,8 +251,8 @@ class SinkWorker:
         self._interrupt.set()
 
     def join(self, deadline: float) -> bool:
-        self._thread.join(max(0.0, deadline - time.monotonic()))
-        return not self._thread.is_alive()
+        self._worker_thread.join(max(0.0, deadline - time.monotonic()))
+        return not self._worker_thread.is_alive()
 
     def reset_after_fork(self) -> None:
         self._init_state()
@@ -483,7 +483,7 @@ class Recorder:
         app_version: str | None,
         limits: Limits,
         redactor: Redactor,
-        timeout: float = 5.0,
+        timeout: float,  # no default: mypyc cannot compile a keyword default before **kwargs
         **worker_options: Any,
     ) -> None:
         """Swap in new sinks and settings without replacing the ingress the decorators hold.

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, Request, Response, g, got_request_exception, request
+from mypy_extensions import mypyc_attr
 
 from lookout._internal import optional_dependency
 from lookout.coerce import coerce
@@ -584,6 +585,7 @@ class _AppHooks:
         return names
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # compiled (docs/native.md), still subclassable
 class LookoutFlask:
     """Record every request of a Flask app (or several apps).
 

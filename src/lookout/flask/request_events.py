@@ -96,6 +96,19 @@ def client_ip(
     return hops[-trusted_proxies][:64]
 
 
+def status_code(status_line: str) -> int:
+    """The code of a WSGI status line; 500 when it does not start with three ASCII digits
+    (``"²".isdigit()`` is True)."""
+    code = status_line[:3]
+    return int(code) if code.isascii() and code.isdigit() else 500
+
+
+#: status line -> code, for the lines an app sends (a handful): a dict lookup per request
+#: instead of slicing and parsing. Bounded, as an app may make up reason phrases.
+_STATUS_CODES: dict[str, int] = {}
+MAX_STATUS_LINES = 1024
+
+
 def portable_request(
     captured: tuple[Any, ...],
     clock_offset_ns: int,
@@ -108,20 +121,28 @@ def portable_request(
     made of come last, so that one slice is the key of their JSON.
 
     This is where the request's own strings are read and bounded, in the recorder's threads
-    rather than the request's: method, status code (a status line whose code is not three
-    ASCII digits counts as 500; ``"²".isdigit()`` is True), rule and path. One function with
-    no calls inside, because the dispatcher runs it for every request; events that need more
-    than these values are built from its result too (``RequestSource.build_event``).
+    rather than the request's: method, status code, rule and path. The dispatcher runs it for
+    every request: the captured values are given their types first, which lets the compiled
+    build (docs/native.md) work on them directly; events that need more than these values are
+    built from its result too (``RequestSource.build_event``).
     """
-    t0 = captured[1]
-    code = captured[5][:3]
-    rule = captured[11]
+    t0: int = captured[1]
+    t1: int = captured[2]
+    status_line: str = captured[5]
+    method: str = captured[4]
+    path: str = captured[12]
+    rule: str | None = captured[11]
+    code = _STATUS_CODES.get(status_line)
+    if code is None:
+        code = status_code(status_line)
+        if len(_STATUS_CODES) < MAX_STATUS_LINES:
+            _STATUS_CODES[status_line] = code
     return (
         PORTABLE_REQUEST,
         t0 + clock_offset_ns,
-        captured[2] - t0,
+        t1 - t0,
         captured[3],  # endpoint
-        int(code) if code.isascii() and code.isdigit() else 500,
+        code,
         captured[7],  # request id
         captured[8],  # group
         captured[9]  # REMOTE_ADDR, unless proxies in front are trusted
@@ -129,12 +150,23 @@ def portable_request(
         else client_ip(captured[9], captured[10], trusted_proxies),
         pid,
         app_version,
-        captured[4][:16],  # method
-        captured[12][:1024],  # path
-        None if rule is None else rule[:1024],
+        method if len(method) <= 16 else method[:16],
+        path if len(path) <= 1024 else path[:1024],
+        rule if rule is None or len(rule) <= 1024 else rule[:1024],
         captured[6],  # response size
         captured[13],  # user agent
     )
+
+
+class _LastSource:
+    """The last source a row referred to: one process sends most requests."""
+
+    __slots__ = ("id", "pid", "version")
+
+    def __init__(self) -> None:
+        self.pid = -1
+        self.version: str | None = None
+        self.id = 0
 
 
 class RequestRows:
@@ -160,38 +192,45 @@ class RequestRows:
         tags_json: dict[str, str] = {}
         fields_json: dict[tuple[Any, ...], str] = {}
         endpoint_ids: dict[str | None, int] = {}
-        #: (pid, app version, source id) of the last source: one process sends most requests
-        last_source: list[Any] = [None, None, 0]
+        last_source = _LastSource()
 
         def row(item: tuple[Any, ...]) -> tuple[Any, ...]:
-            fields = fields_json.get(item[10:])
+            method: str = item[10]
+            endpoint: str | None = item[3]
+            status: int = item[4]
+            pid: int = item[8]
+            version: str | None = item[9]
+            values = item[10:]
+            fields = fields_json.get(values)
             if fields is None:
                 if len(fields_json) >= MAX_FIELDS_JSON:
                     fields_json.clear()
-                fields = fields_json[item[10:]] = to_json(request_fields(*item[10:]))
-            tags = tags_json.get(item[10])
+                fields = fields_json[values] = to_json(request_fields(*values))
+            tags = tags_json.get(method)
             if tags is None:
-                tags = to_json(naming.tags_for(item[10]))
+                tags = to_json(naming.tags_for(method))
                 if len(tags_json) < MAX_METHOD_TAGS:
-                    tags_json[item[10]] = tags
-            name_id = endpoint_ids.get(item[3])
+                    tags_json[method] = tags
+            name_id = endpoint_ids.get(endpoint)
             if name_id is None:
-                name_id = name_ids[("request", naming.name_for(item[3]))]
+                name_id = name_ids[("request", naming.name_for(endpoint))]
                 if len(endpoint_ids) < MAX_ENDPOINT_NAMES:
-                    endpoint_ids[item[3]] = name_id
-            if item[8] != last_source[0] or item[9] != last_source[1]:
-                last_source[:] = item[8], item[9], source_ids[(HOSTNAME, item[8], item[9] or "")]
-            status = item[4]
+                    endpoint_ids[endpoint] = name_id
+            if pid != last_source.pid or version != last_source.version:
+                last_source.id = source_ids[(HOSTNAME, pid, version or "")]
+                last_source.pid, last_source.version = pid, version
+            group: str | None = item[6]
+            ip: str | None = item[7]
             return (
                 name_id,
                 item[1],  # start
                 item[2],  # duration
                 1 if status >= 500 else 0,  # a plain request has no exception
                 status,
-                last_source[2],
+                last_source.id,
                 item[5],  # request id: never None
-                null_text if item[6] is None else item[6],  # group
-                null_text if item[7] is None else item[7],  # client IP
+                null_text if group is None else group,
+                null_text if ip is None else ip,
                 tags,
                 fields,
                 null_text,  # error type, message and traceback

@@ -1,0 +1,67 @@
+"""The compiled (mypyc) build and its pure-Python fallback: both must behave the same, and
+users must be able to tell which one runs. CI runs the whole suite against each."""
+
+from __future__ import annotations
+
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+from flask import Flask
+
+from lookout import Lookout
+from lookout.flask import LookoutFlask
+from lookout.native import COMPILED_MODULES, compiled_modules, summary
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_setup_compiles_exactly_the_listed_modules() -> None:
+    sources = runpy.run_path(str(ROOT / "setup.py"), run_name="not_main")["NATIVE_SOURCES"]
+    assert sources == ["src/" + name.replace(".", "/") + ".py" for name in COMPILED_MODULES]
+    assert all((ROOT / source).is_file() for source in sources)
+
+
+def test_summary_says_which_build_runs() -> None:
+    state = compiled_modules()
+    assert set(state) == set(COMPILED_MODULES)
+    line = summary()
+    if all(state.values()):
+        assert line == "compiled (mypyc)"
+    elif not any(state.values()):
+        assert line == "pure Python"
+    else:
+        assert line.startswith("partly compiled: ")
+
+
+def test_version_names_the_build() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "from lookout.cli import run; run()", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"(request path: {summary()})" in result.stdout
+
+
+def test_an_application_can_subclass_the_extension(tmp_path: Path) -> None:
+    """A compiled class refuses interpreted subclasses unless it allows them."""
+
+    class TeamExtension(LookoutFlask):
+        def init_app(self, app: Flask) -> None:
+            app.config["TEAM"] = "checkout"
+            super().init_app(app)
+
+    app = Flask(__name__)
+    app.add_url_rule("/", "index", lambda: "hi")
+    lk = Lookout(store=f"sqlite:///{tmp_path / 'sub.db'}")
+    try:
+        TeamExtension(app, lk)
+        assert app.test_client().get("/").headers["X-Request-ID"]
+        assert app.config["TEAM"] == "checkout"
+        assert lk.flush(10)
+        assert lk.store is not None
+        assert lk.recorder.stats()["processed"] == 1
+    finally:
+        lk.close()
