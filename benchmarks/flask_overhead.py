@@ -357,6 +357,10 @@ def main() -> None:
     if unknown:
         parser.error(f"--variants: needs bare and lookout, from {', '.join(VARIANTS)}")
 
+    from lookout.native import summary
+
+    # The compiled build is what a normal install runs (docs/native.md); say which one this is.
+    print(f"Lookout's request path: {summary()}\n")
     timings = in_process(variants, args.requests, args.rounds)
     bare_own = timings["bare"]["own_us"]
     added = {v: timings[v]["added_us"] for v in variants}

@@ -15,6 +15,7 @@ COMPILED_MODULES = (
     "lookout.flask.context",
     "lookout.flask.extension",
     "lookout.flask.ids",
+    "lookout.flask.levels",
     "lookout.flask.request_events",
     "lookout.portable",
     "lookout.recorder",

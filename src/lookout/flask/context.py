@@ -86,11 +86,12 @@ class RequestState:
             self.request = None if context is None else context.request
         header = self.header
         own_id_header = False
+        id_length = len(header[1])
         for name, value in headers:
-            lowered = name.lower()
-            if lowered == "content-length":
+            # lengths first: most headers are neither, and lower() makes a new string
+            if len(name) == 14 and name.lower() == "content-length":
                 self.content_length = int(value) if value.isascii() and value.isdigit() else None
-            elif lowered == header[1]:
+            elif len(name) == id_length and name.lower() == header[1]:
                 own_id_header = True
         if own_id_header:  # the app set one: Lookout's id is the one the log lines carry
             headers = [pair for pair in headers if pair[0].lower() != header[1]]

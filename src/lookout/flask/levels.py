@@ -82,7 +82,7 @@ class EndpointLevels:
         #: called after levels change, here or in the store
         self.on_change: Callable[[], None] | None = None
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._refresh_thread: threading.Thread | None = None
         #: Orders changes against refreshes: a refresh that read the store before a change was
         #: written must not put the old level back after it. Held around the store's settings
         #: I/O, never by a request (requests only read ``levels``).
@@ -132,18 +132,20 @@ class EndpointLevels:
 
     def start(self) -> None:
         """Refresh now and then every ``refresh_interval`` seconds, in a daemon thread."""
-        if self._thread is not None and self._thread.is_alive():
+        if self._refresh_thread is not None and self._refresh_thread.is_alive():
             return
-        self._thread = threading.Thread(target=self._run, name="lookout-levels", daemon=True)
-        self._thread.start()
+        self._refresh_thread = threading.Thread(
+            target=self._run, name="lookout-levels", daemon=True
+        )
+        self._refresh_thread.start()
 
     def stop(self) -> None:
         self._stop.set()
 
     def _after_fork(self) -> None:
         self._change_lock = threading.Lock()  # a thread of the parent may have held it
-        if self._thread is not None and not self._stop.is_set():
-            self._thread = None
+        if self._refresh_thread is not None and not self._stop.is_set():
+            self._refresh_thread = None
             self.start()
 
     def _run(self) -> None:
