@@ -2,7 +2,7 @@
 
 The modules in ``lookout.native.COMPILED_MODULES`` run for every recorded request or stored
 event. They are plain, fully typed Python; mypyc turns them into C extensions that do the same
-thing without the interpreter's per-bytecode cost (about a fifth of Lookout's instructions per
+thing without the interpreter's per-bytecode cost (about a third of Lookout's instructions per
 Flask request, docs/native.md). The Python source stays the fallback: where no C compiler is
 found, the build goes on without them and Lookout runs the same code, only slower.
 
