@@ -65,3 +65,36 @@ def test_an_application_can_subclass_the_extension(tmp_path: Path) -> None:
         assert lk.recorder.stats()["processed"] == 1
     finally:
         lk.close()
+
+
+def test_without_a_c_compiler_an_install_falls_back_to_pure_python(tmp_path: Path) -> None:
+    """The default build (LOOKOUT_NATIVE=auto) must still install where compiling fails: the
+    wheel then carries the Python modules and no extension. A real build, its compiler made to
+    fail (CC=false); about 30 s, most of it mypyc generating the C that is then not compiled."""
+    import os
+    import shutil
+    import zipfile
+
+    project = tmp_path / "project"
+    shutil.copytree(
+        ROOT / "src",
+        project / "src",
+        ignore=shutil.ignore_patterns("*.so", "__pycache__", "*.egg-info"),
+    )
+    for name in ("setup.py", "pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, project / name)
+    env = {**os.environ, "CC": "false", "LOOKOUT_NATIVE": "auto"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path / "dist"), "."],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("lookout-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert not [name for name in names if name.endswith(".so")]
+    assert all(module.replace(".", "/") + ".py" in names for module in COMPILED_MODULES)
