@@ -284,3 +284,32 @@ def test_batches_of_every_size_land_exactly(sqlite_url: str) -> None:
             ).all()
         )
     assert counts == {f"size-{size}": size for size in sizes}
+
+
+def test_a_batch_that_fails_midway_leaves_nothing_and_the_next_one_lands(sqlite_url: str) -> None:
+    """SQLite's batches run on the sqlite3 connection itself: a statement refused after the
+    events were inserted must take the whole batch back, and leave the connection usable."""
+    sink = SqlSink(sqlite_url)
+    minute_start_ns = time.time_ns() // (60 * NS) * (60 * NS)
+    now_ns = minute_start_ns + 55 * NS
+    sink.write(_events(now_ns, 5))
+    with sink.store.engine.begin() as connection:  # a real refusal, from the database itself
+        connection.exec_driver_sql(
+            "CREATE TRIGGER refuse_eighteen BEFORE UPDATE ON lookout_rollups_hour "
+            "WHEN NEW.count = 18 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )
+    with pytest.raises(Exception, match="refused by the test"):
+        sink.write(_events(now_ns, 13))  # its events and minute rows are written first
+
+    def totals() -> tuple[int, int, int]:
+        with sink.store.read_engine.connect() as connection:
+            return (
+                connection.execute(sa.select(sa.func.count()).select_from(events)).scalar_one(),
+                connection.execute(sa.select(sa.func.sum(rollups_minute.c.count))).scalar_one(),
+                connection.execute(sa.select(sa.func.sum(rollups_hour.c.count))).scalar_one(),
+            )
+
+    assert totals() == (5, 5, 5)
+    sink.write(_events(now_ns, 2))
+    assert totals() == (7, 7, 7)
+    sink.close()

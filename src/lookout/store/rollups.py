@@ -10,16 +10,17 @@ order so concurrent writers cannot deadlock, and updated.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import groupby
+from itertools import chain, groupby
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Select, Table, bindparam, select, tuple_
 
 from lookout.store.dialects import insert_ignoring_conflicts, upsert_replacing
+from lookout.store.schema import ROLLUP_COLUMNS
 from lookout.store.sketch import LatencySketch
 
 #: (name id, bucket start in epoch seconds)
@@ -61,6 +62,20 @@ class RollupDelta:
             self.max_ns = other.max_ns
         self.last_ns = max(self.last_ns, other.last_ns)
         self.sketch.merge(other.sketch)
+
+    @classmethod
+    def from_values(cls, values: Sequence[Any]) -> RollupDelta:
+        """From a rollup row's values in table order (see ``ROLLUP_COLUMNS``)."""
+        return cls(
+            count=values[2],
+            errors=values[3],
+            total_ns=values[4],
+            sumsq_ms2=values[5],
+            min_ns=values[6],
+            max_ns=values[7],
+            last_ns=values[8],
+            sketch=LatencySketch.from_json(values[9]),
+        )
 
     @classmethod
     def from_row(cls, row: Any) -> RollupDelta:
@@ -166,7 +181,8 @@ def merge_into(connection: Connection, table: Table, deltas: dict[RollupKey, Rol
     3. write the merged values back in one upsert.
     Three statements per table whatever the number of keys, each compiled once (see
     :mod:`lookout.store.dialects`); a batch has only a few keys (names x minutes), so the
-    ``executemany`` of steps 1 and 3 costs a few rows.
+    ``executemany`` of steps 1 and 3 costs a few rows. SQLite's writer takes
+    :func:`merge_into_sqlite` instead.
     """
     if not deltas:
         return
@@ -177,32 +193,87 @@ def merge_into(connection: Connection, table: Table, deltas: dict[RollupKey, Rol
             [{**_EMPTY_ROW, "name_id": name_id, "bucket_start": start} for name_id, start in keys],
         )
     current = {
-        (row.name_id, row.bucket_start): row
+        (row.name_id, row.bucket_start): RollupDelta.from_row(row)
         for row in connection.execute(_locked_rows(table), {"keys": keys})
     }
+    connection.execute(
+        upsert_replacing(connection, table, ("name_id", "bucket_start")),
+        [dict(zip(ROLLUP_COLUMNS, values, strict=True)) for values in _merged(deltas, current)],
+    )
+
+
+def merge_into_sqlite(
+    cursor: Any, table: Table, deltas: dict[RollupKey, RollupDelta], quote: Callable[[str], str]
+) -> None:
+    """:func:`merge_into` on a sqlite3 cursor inside ``BEGIN IMMEDIATE``: the same read and
+    upsert as plain SQL statements, which the sqlite3 module prepares once and keeps.
+
+    Keys are read in chunks padded to a power of two (a repeated key matches the same row),
+    so a handful of statements serve every batch.
+    """
+    if not deltas:
+        return
+    keys = sorted(deltas)
+    current: dict[RollupKey, RollupDelta] = {}
+    for start in range(0, len(keys), MAX_KEYS_PER_READ):
+        chunk = keys[start : start + MAX_KEYS_PER_READ]
+        size = 1 << (len(chunk) - 1).bit_length()
+        padded = chunk + [chunk[-1]] * (size - len(chunk))
+        cursor.execute(_sqlite_read_sql(table.name, size, quote), list(chain.from_iterable(padded)))
+        for values in cursor.fetchall():
+            current[(values[0], values[1])] = RollupDelta.from_values(values)
+    cursor.executemany(_sqlite_upsert_sql(table.name, quote), _merged(deltas, current))
+
+
+#: Most keys read by one statement on SQLite (two bound values each).
+MAX_KEYS_PER_READ = 256
+
+
+def _merged(
+    deltas: dict[RollupKey, RollupDelta], current: dict[RollupKey, RollupDelta]
+) -> list[tuple[Any, ...]]:
+    """The rollup rows to write, in key order: each delta merged into its stored row."""
     merged_rows = []
-    for key in keys:
-        row = current.get(key)
-        merged = deltas[key]
-        if row is not None:
-            merged = RollupDelta.from_row(row)
+    for key in sorted(deltas):
+        merged = current.get(key)
+        if merged is None:
+            merged = deltas[key]
+        else:
             merged.merge(deltas[key])
         merged_rows.append(
-            {
-                "name_id": key[0],
-                "bucket_start": key[1],
-                "count": merged.count,
-                "errors": merged.errors,
-                "total_ns": merged.total_ns,
-                "sumsq_ms2": merged.sumsq_ms2,
-                "min_ns": merged.min_ns,
-                "max_ns": merged.max_ns,
-                "last_ns": merged.last_ns,
-                "sketch": merged.sketch.to_json(),
-            }
+            (
+                key[0],
+                key[1],
+                merged.count,
+                merged.errors,
+                merged.total_ns,
+                merged.sumsq_ms2,
+                merged.min_ns,
+                merged.max_ns,
+                merged.last_ns,
+                merged.sketch.to_json(),
+            )
         )
-    connection.execute(
-        upsert_replacing(connection, table, ("name_id", "bucket_start")), merged_rows
+    return merged_rows
+
+
+@lru_cache(maxsize=64)
+def _sqlite_read_sql(table: str, key_count: int, quote: Callable[[str], str]) -> str:
+    keys = ", ".join(["(?, ?)"] * key_count)
+    columns = ", ".join(quote(column) for column in ROLLUP_COLUMNS)
+    return f"SELECT {columns} FROM {table} WHERE (name_id, bucket_start) IN (VALUES {keys})"
+
+
+@lru_cache(maxsize=8)
+def _sqlite_upsert_sql(table: str, quote: Callable[[str], str]) -> str:
+    columns = ", ".join(quote(column) for column in ROLLUP_COLUMNS)
+    markers = ", ".join(["?"] * len(ROLLUP_COLUMNS))
+    updates = ", ".join(
+        f"{quote(column)} = excluded.{quote(column)}" for column in ROLLUP_COLUMNS[2:]
+    )
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({markers}) "
+        f"ON CONFLICT (name_id, bucket_start) DO UPDATE SET {updates}"
     )
 
 

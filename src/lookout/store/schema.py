@@ -124,3 +124,5 @@ settings = Table(
 )
 
 ROLLUP_TABLES = {60: rollups_minute, 3600: rollups_hour}
+#: The columns of every rollup table, in order.
+ROLLUP_COLUMNS = tuple(column.name for column in rollups_minute.columns)
