@@ -313,3 +313,20 @@ def test_a_batch_that_fails_midway_leaves_nothing_and_the_next_one_lands(sqlite_
     sink.write(_events(now_ns, 2))
     assert totals() == (7, 7, 7)
     sink.close()
+
+
+def test_sqlite_batches_keep_to_the_connection_used_last(sqlite_url: str) -> None:
+    """Each SQLite connection has its own page cache (emptied when another connection has
+    written) and its own prepared statements: batches must not take turns between the
+    pool's connections."""
+    sink = SqlSink(sqlite_url)
+    engine = sink.store.engine
+    sink.write(_events(time.time_ns(), 3))
+    with engine.connect(), engine.connect():  # a second connection, as start-up may open
+        pass
+    used: list[int] = []
+    sa.event.listen(engine, "checkout", lambda dbapi, _record, _proxy: used.append(id(dbapi)))
+    for _ in range(4):
+        sink.write(_events(time.time_ns(), 3))
+    assert len(used) == 4 and len(set(used)) == 1
+    sink.close()
