@@ -330,3 +330,21 @@ def test_sqlite_batches_keep_to_the_connection_used_last(sqlite_url: str) -> Non
         sink.write(_events(time.time_ns(), 3))
     assert len(used) == 4 and len(set(used)) == 1
     sink.close()
+
+
+def test_rollups_of_hundreds_of_names_in_one_batch_merge_exactly(sqlite_url: str) -> None:
+    """SQLite reads a batch's rollup rows 256 keys at a time, padded to a power of two."""
+    sink = SqlSink(sqlite_url)
+    now_ns = time.time_ns() // (60 * NS) * (60 * NS) + 30 * NS
+    batch = [
+        make_event("call", f"task-{n}", start_ns=now_ns, duration_ns=(n + 1) * 1000)
+        for n in range(300)
+    ]
+    sink.write(batch)
+    sink.write(batch)
+    with sink.store.read_engine.connect() as connection:
+        for table in (rollups_minute, rollups_hour):
+            rows = connection.execute(sa.select(table.c.count, table.c.total_ns)).all()
+            assert len(rows) == 300
+            assert sorted(rows) == sorted((2, 2 * (n + 1) * 1000) for n in range(300))
+    sink.close()
