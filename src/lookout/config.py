@@ -22,11 +22,6 @@ from typing import Any
 from lookout.redact import DEFAULT_REDACT_PATTERN
 from lookout.store.engine import DEFAULT_STORE_URL
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
-
 logger = logging.getLogger("lookout.config")
 
 ENV_PREFIX = "LOOKOUT_"
@@ -304,6 +299,12 @@ def _parse(key: str, value: object, where: str) -> Any:
 
 def read_file(path: str | Path) -> dict[str, Any]:
     """Read settings from a TOML file: top-level keys, or a ``[lookout]`` table."""
+    # Imported here: its parser is some 4,000 objects that the application's full garbage
+    # collections would walk for the process's life, in every process without a config file.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
     file = Path(path)
     try:
         with file.open("rb") as handle:
