@@ -18,7 +18,7 @@ def test_defaults() -> None:
 
 
 def test_env_overrides_arguments_which_override_the_file(tmp_path: Path) -> None:
-    config = tmp_path / "settings.toml"  # not ./lookout.toml, which is read by default
+    config = tmp_path / "lookout.toml"
     config.write_text('app_version = "from-file"\nbatch_size = 10\nretention = "7d"\n')
     settings, sources = load_settings(
         {"batch_size": 20, "app_version": "from-code"},

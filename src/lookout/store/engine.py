@@ -77,8 +77,7 @@ def _create(url: URL, *, immediate_writes: bool) -> Engine:
         if _is_memory(url):
             options["poolclass"] = StaticPool
         else:
-            if url.database:
-                Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            Path(str(url.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
             # The connection used last, again: each SQLite connection has its own page cache
             # and prepared statements, and empties its cache when it sees that another one has
             # written. First in, first out (the pool's default) took turns between the writer's
