@@ -64,30 +64,18 @@ class RollupDelta:
         self.sketch.merge(other.sketch)
 
     @classmethod
-    def from_values(cls, values: Sequence[Any]) -> RollupDelta:
-        """From a rollup row's values in table order (see ``ROLLUP_COLUMNS``)."""
+    def from_row(cls, row: Sequence[Any]) -> RollupDelta:
+        """From a row that starts with a rollup table's columns, in order (``select(table,
+        ...)``, or the SQLite writer's read: see ``ROLLUP_COLUMNS``)."""
         return cls(
-            count=values[2],
-            errors=values[3],
-            total_ns=values[4],
-            sumsq_ms2=values[5],
-            min_ns=values[6],
-            max_ns=values[7],
-            last_ns=values[8],
-            sketch=LatencySketch.from_json(values[9]),
-        )
-
-    @classmethod
-    def from_row(cls, row: Any) -> RollupDelta:
-        return cls(
-            count=row.count,
-            errors=row.errors,
-            total_ns=row.total_ns,
-            sumsq_ms2=row.sumsq_ms2,
-            min_ns=row.min_ns,
-            max_ns=row.max_ns,
-            last_ns=row.last_ns,
-            sketch=LatencySketch.from_json(row.sketch),
+            count=row[2],
+            errors=row[3],
+            total_ns=row[4],
+            sumsq_ms2=row[5],
+            min_ns=row[6],
+            max_ns=row[7],
+            last_ns=row[8],
+            sketch=LatencySketch.from_json(row[9]),
         )
 
 
@@ -221,7 +209,7 @@ def merge_into_sqlite(
         padded = chunk + [chunk[-1]] * (size - len(chunk))
         cursor.execute(_sqlite_read_sql(table.name, size, quote), list(chain.from_iterable(padded)))
         for values in cursor.fetchall():
-            current[(values[0], values[1])] = RollupDelta.from_values(values)
+            current[(values[0], values[1])] = RollupDelta.from_row(values)
     cursor.executemany(_sqlite_upsert_sql(table.name, quote), _merged(deltas, current))
 
 
