@@ -80,6 +80,33 @@ print(json.dumps({{"wall_us": wall / count * 1e6, "cpu_us": cpu / count * 1e6,
 """
 
 
+#: A pure-Python loop of about a second, for :func:`core_contention`.
+SPIN = (
+    "import time; t = time.process_time(); sum(range(30_000_000)); print(time.process_time() - t)"
+)
+
+
+def core_contention(pairs: int = 3) -> tuple[float, float]:
+    """How much slower a CPU-bound process runs while another one busies the second core, as
+    (median, worst) of ``pairs`` tries: 0 on dedicated cores. On a virtual machine whose
+    cores share a physical one (or its caches) with other tenants, every timed figure where
+    a tool's background threads use the second core carries this, and instructions do not."""
+    slowdowns = []
+    for _ in range(pairs):
+        alone = float(
+            subprocess.run(
+                [sys.executable, "-c", SPIN], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        both = [
+            subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        together = max(float(process.communicate()[0]) for process in both)
+        slowdowns.append(together / alone - 1)
+    return statistics.median(slowdowns), max(slowdowns)
+
+
 def prepare_store(variant: str, folder: str) -> None:
     """Create Lookout's store before the app starts, as it is in a deployment: only its very
     first start migrates the schema (and imports Alembic, whose objects every later full
@@ -360,7 +387,13 @@ def main() -> None:
     from lookout.native import summary
 
     # The compiled build is what a normal install runs (docs/native.md); say which one this is.
-    print(f"Lookout's request path: {summary()}\n")
+    print(f"Lookout's request path: {summary()}")
+    median, worst = core_contention()
+    print(
+        f"This machine: a CPU-bound process took {median:+.0%} (worst of 3: {worst:+.0%}) "
+        "longer while a second one kept the other core busy; timings below carry that, "
+        "instructions do not.\n"
+    )
     timings = in_process(variants, args.requests, args.rounds)
     bare_own = timings["bare"]["own_us"]
     added = {v: timings[v]["added_us"] for v in variants}
