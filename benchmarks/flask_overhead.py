@@ -15,6 +15,10 @@
     the machine's noise does not reach: in every thread of the test client's process, and
     in a gunicorn worker serving real HTTP requests (the work of (b), as a ratio to bare).
 
+Before (a), a few seconds go to timing a CPU-bound process alone and beside a second one: how
+much two busy cores slow each other here, which every timing above carries (see
+``core_contention``).
+
     python benchmarks/flask_overhead.py [--requests 3000] [--rounds 9] [--wrk-seconds 5]
         [--variants bare,lookout,sentry] [--no-http] [--instructions]
 """
