@@ -186,7 +186,10 @@ def merge_into(connection: Connection, table: Table, deltas: dict[RollupKey, Rol
     }
     connection.execute(
         upsert_replacing(connection, table, ("name_id", "bucket_start")),
-        [dict(zip(ROLLUP_COLUMNS, values, strict=True)) for values in _merged(deltas, current)],
+        [
+            dict(zip(ROLLUP_COLUMNS, values, strict=True))
+            for values in _merged(keys, deltas, current)
+        ],
     )
 
 
@@ -210,7 +213,7 @@ def merge_into_sqlite(
         cursor.execute(_sqlite_read_sql(table.name, size, quote), list(chain.from_iterable(padded)))
         for values in cursor.fetchall():
             current[(values[0], values[1])] = RollupDelta.from_row(values)
-    cursor.executemany(_sqlite_upsert_sql(table.name, quote), _merged(deltas, current))
+    cursor.executemany(_sqlite_upsert_sql(table.name, quote), _merged(keys, deltas, current))
 
 
 #: Most keys read by one statement on SQLite (two bound values each).
@@ -218,11 +221,14 @@ MAX_KEYS_PER_READ = 256
 
 
 def _merged(
-    deltas: dict[RollupKey, RollupDelta], current: dict[RollupKey, RollupDelta]
+    keys: Sequence[RollupKey],
+    deltas: dict[RollupKey, RollupDelta],
+    current: dict[RollupKey, RollupDelta],
 ) -> list[tuple[Any, ...]]:
-    """The rollup rows to write, in key order: each delta merged into its stored row."""
+    """The rollup rows to write, in the order of ``keys`` (the deltas' keys, sorted by the
+    caller, which locks and reads in that order): each delta merged into its stored row."""
     merged_rows = []
-    for key in sorted(deltas):
+    for key in keys:
         merged = current.get(key)
         if merged is None:
             merged = deltas[key]
