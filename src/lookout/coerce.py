@@ -56,6 +56,48 @@ def bound_str(text: str, max_bytes: int) -> str:
     return raw[:keep].decode("utf-8", "ignore") + marker
 
 
+def safe_text(text: str) -> str:
+    """``text`` without what destinations refuse: a lone surrogate (``os.fsdecode`` of a
+    non-UTF-8 file name) becomes U+FFFD, as does a NUL character (PostgreSQL's text and JSON
+    cannot hold one). Returns ``text`` itself, at the cost of two scans, when it is clean."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Paired surrogates become the character they stand for; lone ones U+FFFD.
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def make_safe(value: Any) -> Any:
+    """``value`` with :func:`safe_text` applied to every string in it (keys too): the same
+    object when nothing needed a change. Tuples keep their type (named tuples such as Event
+    too), so an event or a portable item comes back as the same kind of thing."""
+    cls = type(value)
+    if cls is str:
+        return safe_text(value)
+    if cls is dict:
+        changed = False
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            safe_key, safe_item = make_safe(key), make_safe(item)
+            changed = changed or safe_key is not key or safe_item is not item
+            out[safe_key] = safe_item
+        return out if changed else value
+    if cls is list or isinstance(value, tuple):
+        items = [make_safe(item) for item in value]
+        if all(new is old for new, old in zip(items, value, strict=True)):
+            return value
+        if cls is list:
+            return items
+        make = getattr(cls, "_make", None)
+        return make(items) if make is not None else cls(items)
+    return value
+
+
 def _safe_repr(value: object, max_bytes: int) -> str:
     try:
         text = repr(value)

@@ -15,7 +15,15 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Final, Literal, NamedTuple
 
-from lookout.coerce import DEFAULT_LIMITS, JSONValue, Limits, bound_str, coerce_fields
+from lookout.coerce import (
+    DEFAULT_LIMITS,
+    JSONValue,
+    Limits,
+    bound_str,
+    coerce_fields,
+    make_safe,
+    safe_text,
+)
 
 EventKind = Literal["call", "request", "metric", "run", "message"]
 EVENT_KINDS: Final = ("call", "request", "metric", "run", "message")
@@ -117,10 +125,10 @@ def make_event(
         host=HOSTNAME,
         pid=os.getpid(),
         app_version=app_version,
-        request_id=None if request_id is None else bound_str(str(request_id), 256),
-        group=None if group is None else bound_str(str(group), max_bytes),
-        client_ip=client_ip,
-        tags={str(k): bound_str(str(v), 256) for k, v in (tags or {}).items()},
+        request_id=None if request_id is None else safe_text(bound_str(str(request_id), 256)),
+        group=None if group is None else safe_text(bound_str(str(group), max_bytes)),
+        client_ip=None if client_ip is None else safe_text(str(client_ip)),
+        tags=make_safe({str(k): bound_str(str(v), 256) for k, v in (tags or {}).items()}),
         fields=coerce_fields(fields or {}, limits),
         error_type=error_type,
         error_message=error_message,
@@ -132,8 +140,9 @@ MAX_NAME_CHARS: Final = 255
 
 
 def bound_name(name: object) -> str:
-    """Names are stored in indexed columns, so they are cut to 255 characters."""
-    text = name if type(name) is str else str(name)
+    """Names are stored in indexed columns, so they are cut to 255 characters (and made safe:
+    no lone surrogate or NUL, see :func:`lookout.coerce.safe_text`)."""
+    text = safe_text(name if type(name) is str else str(name))
     return text if len(text) <= MAX_NAME_CHARS else text[: MAX_NAME_CHARS - 1] + "…"
 
 
@@ -160,7 +169,7 @@ def describe_error(
     if len(text.encode("utf-8", "replace")) > max_bytes:
         tail = text.encode("utf-8", "replace")[-(max_bytes - 64) :].decode("utf-8", "ignore")
         text = "…[traceback start cut]\n" + tail
-    return type_name, bound_str(message, max_bytes), text
+    return safe_text(type_name), safe_text(bound_str(message, max_bytes)), safe_text(text)
 
 
 def event_document(event: Event) -> dict[str, Any]:

@@ -19,7 +19,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from lookout._internal import swallow_internal_errors
-from lookout.coerce import DEFAULT_LIMITS, JSONValue, Limits, bound_str, coerce, coerce_fields
+from lookout.coerce import (
+    DEFAULT_LIMITS,
+    JSONValue,
+    Limits,
+    bound_str,
+    coerce,
+    coerce_fields,
+    make_safe,
+)
 from lookout.events import ERROR, HOSTNAME, OK, Event, bound_name, describe_error
 
 if TYPE_CHECKING:
@@ -87,10 +95,12 @@ class CallSpec:
         self.limits = limits
         extra = dict(extra or {})
         self.dynamic_extra = {key: value for key, value in extra.items() if callable(value)}
-        self.static_fields = coerce_fields(
-            {key: value for key, value in extra.items() if not callable(value)}, limits
+        self.static_fields = make_safe(
+            coerce_fields(
+                {key: value for key, value in extra.items() if not callable(value)}, limits
+            )
         )
-        self.tags = {str(k): bound_str(str(v), 256) for k, v in (tags or {}).items()}
+        self.tags = make_safe({str(k): bound_str(str(v), 256) for k, v in (tags or {}).items()})
 
     def evaluate_extra(self, info: CallInfo) -> dict[str, JSONValue]:
         """Run the per-call ``extra`` callables; one that raises becomes an error field."""
@@ -100,7 +110,7 @@ class CallSpec:
                 fields[key] = coerce(function(info), self.limits)
             except Exception as exc:
                 fields[key] = None
-                fields[f"{key}.error"] = bound_str(f"{type(exc).__name__}: {exc}", 1024)
+                fields[f"{key}.error"] = bound_str(_describe_exception(exc), 1024)
         return fields
 
     def build_event(self, item: tuple[Any, ...], context: BuildContext) -> Event:
@@ -131,6 +141,14 @@ class CallSpec:
             message,
             tb_text,
         )
+
+
+def _describe_exception(error: BaseException) -> str:
+    """``Type: message`` of an extra's exception, even one whose ``__str__`` raises."""
+    try:
+        return f"{type(error).__name__}: {error}"
+    except Exception:
+        return f"{type(error).__name__}: <unprintable>"
 
 
 def _default_name(function: Callable[..., Any]) -> str:

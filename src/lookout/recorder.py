@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lookout._internal import swallow_internal_errors
-from lookout.coerce import DEFAULT_LIMITS, Limits, bound_fields, coerce_fields
+from lookout.coerce import DEFAULT_LIMITS, Limits, bound_fields, coerce_fields, make_safe
 from lookout.events import Event
 from lookout.redact import Redactor
-from lookout.sinks.base import PermanentWriteError, Sink
+from lookout.sinks.base import InvalidData, PermanentWriteError, Sink, is_data_error
 
 logger = logging.getLogger("lookout.recorder")
 
@@ -125,7 +125,14 @@ class _FlushMarker:
 
 
 class SinkWorker:
-    """One sink's bounded queue and the thread that writes it in batches."""
+    """One sink's bounded queue and the thread that writes it in batches.
+
+    Counting is exact: every event offered ends in exactly one of ``written``, ``failed``,
+    ``invalid`` (the destination refused its data), ``dropped`` (no room, or still queued or in
+    flight when close() gave up) or, with a spool, the spool. The worker counts under
+    ``_lock``; :meth:`abandon` takes it too, so once close() has counted what was left, a
+    write that comes back late counts (and writes) nothing more.
+    """
 
     def __init__(
         self,
@@ -147,11 +154,17 @@ class SinkWorker:
     def _init_state(self) -> None:
         self.queue: deque[Event | _FlushMarker] = deque()
         self.emitted = self.written = self.retried = self.dropped = self.failed = 0
+        self.invalid = 0
         self.last_error: str | None = None
         self.last_error_ns: int | None = None
+        self.last_invalid: str | None = None
         self._wake = threading.Event()
         self._interrupt = threading.Event()
+        self._lock = threading.Lock()
         self._closing = False
+        self._abandoned = False
+        #: the parts of the batch being written that are not counted yet (close() counts them)
+        self._unsettled: list[Sequence[Any]] = []
         self._deadline: float | None = None
         self._worker_thread = threading.Thread(
             target=self._run, name=f"lookout-sink-{self.name}", daemon=True
@@ -163,6 +176,8 @@ class SinkWorker:
     # -- dispatcher side -------------------------------------------------------------------
     def offer(self, events: Sequence[Event]) -> None:
         """Queue what fits; count the rest as dropped. Called by the dispatcher only."""
+        if self._abandoned:
+            return  # close() has counted this worker for the last time
         room = self.queue_size - len(self.queue)
         accepted = events if len(events) <= room else events[: max(room, 0)]
         self.queue.extend(accepted)
@@ -177,10 +192,10 @@ class SinkWorker:
 
     # -- worker side -----------------------------------------------------------------------
     def _run(self) -> None:
-        while True:
+        while not self._abandoned:
             self._wake.wait(self.batch_interval)
             self._wake.clear()
-            while self.queue:
+            while self.queue and not self._abandoned:
                 with swallow_internal_errors(f"writing a batch to sink {self.name!r}"):
                     self._write_next_batch()  # a bug here must not stop the worker for good
             if self._closing and not self.queue:
@@ -190,26 +205,88 @@ class SinkWorker:
         batch: list[Event] = []
         marker: _FlushMarker | None = None
         queue = self.queue
-        while queue and len(batch) < self.batch_size:
-            item = queue.popleft()
-            if type(item) is _FlushMarker:
-                marker = item
-                break
-            batch.append(item)  # type: ignore[arg-type]
+        with self._lock:
+            if self._abandoned:
+                return
+            while queue and len(batch) < self.batch_size:
+                item = queue.popleft()
+                if type(item) is _FlushMarker:
+                    marker = item
+                    break
+                batch.append(item)  # type: ignore[arg-type]
+            if batch:
+                self._unsettled.append(batch)
         if batch:
-            self._write_with_retries(batch)
+            self._write_batch(batch)
         if marker is not None:
             marker.reached()
 
-    def _write_with_retries(self, batch: list[Event]) -> None:
+    def _write_batch(self, batch: list[Any]) -> None:
+        """Write ``batch``; when the destination refuses its data, make its strings safe and
+        try once more, then split it until the events at fault are found (counted invalid)."""
+        error = self._write_part(batch)
+        if error is None:
+            return
+        safe: list[Any] = make_safe(batch)
+        if safe is not batch:
+            if not self._replace_unsettled(batch, [safe]):
+                return
+            batch = safe
+            error = self._write_part(batch)
+            if error is None:
+                return
+        self._bisect(batch, error)
+
+    def _bisect(self, batch: list[Any], error: BaseException) -> None:
+        """Halve a refused batch until each refused part is one event: log2(n) writes per event
+        at fault, no waiting (a refusal for the data is not retried)."""
+        parts: list[list[Any]] = [batch]
+        while parts:
+            part = parts.pop()
+            if len(part) == 1:
+                self._count_invalid(part, error)
+                continue
+            middle = len(part) // 2
+            halves = [part[:middle], part[middle:]]
+            if not self._replace_unsettled(part, halves):
+                return
+            refused: list[list[Any]] = []
+            for half in halves:
+                half_error = self._write_part(half)
+                if half_error is not None:
+                    error = half_error
+                    refused.append(half)
+                if self._abandoned:
+                    return
+            parts.extend(reversed(refused))  # the earlier half is split first
+
+    def _write_part(self, batch: list[Any]) -> BaseException | None:
+        """Write with retries of transient errors; count the outcome. Returns the error when
+        the destination refused the batch's data (the caller splits it), None otherwise."""
         attempt = 0
         while True:
+            if self._abandoned:
+                return None
             try:
                 self.sink.write(batch)
             except Exception as exc:
-                self.last_error = describe_failure(exc)
-                self.last_error_ns = time.time_ns()
                 attempt += 1
+                reason = describe_failure(exc)
+                data_error = isinstance(exc, InvalidData) or (
+                    not isinstance(exc, PermanentWriteError) and is_data_error(exc)
+                )
+                with self._lock:
+                    if self._abandoned:
+                        return None
+                    self.last_error = reason
+                    self.last_error_ns = time.time_ns()
+                if data_error:
+                    rejected = getattr(exc, "rejected", None)
+                    if isinstance(rejected, int) and 0 <= rejected <= len(batch):
+                        self._settle(batch, written=len(batch) - rejected, invalid=rejected)
+                        self.last_invalid = reason
+                        return None  # a partial write: the destination kept the others
+                    return exc
                 delay = self.retry.delay(attempt)
                 retry_after = getattr(exc, "retry_after", None)
                 if isinstance(retry_after, (int, float)) and retry_after > delay:
@@ -222,22 +299,63 @@ class SinkWorker:
                     refused = len(batch)
                     if isinstance(exc, PermanentWriteError) and exc.rejected is not None:
                         refused = max(0, min(refused, exc.rejected))  # a partial write
-                    self.failed += refused
-                    self.written += len(batch) - refused
-                    logger.warning(
-                        "lookout: sink %r failed to write %d of %d events after %d attempts: %s",
-                        self.name,
-                        refused,
-                        len(batch),
-                        attempt,
-                        self.last_error,
-                    )
-                    return
-                self.retried += 1
+                    if self._settle(batch, written=len(batch) - refused, failed=refused):
+                        logger.warning(
+                            "lookout: sink %r failed to write %d of %d events after %d "
+                            "attempts: %s",
+                            self.name,
+                            refused,
+                            len(batch),
+                            attempt,
+                            reason,
+                        )
+                    return None
+                with self._lock:
+                    if self._abandoned:
+                        return None
+                    self.retried += 1
                 self._interrupt.wait(delay)  # close() cuts a long backoff short
             else:
-                self.written += len(batch)
-                return
+                self._settle(batch, written=len(batch))
+                return None
+
+    def _settle(
+        self, part: Sequence[Any], *, written: int = 0, failed: int = 0, invalid: int = 0
+    ) -> bool:
+        """Count a part's outcome unless close() already counted it; False when it had."""
+        with self._lock:
+            if self._abandoned:
+                return False
+            self.written += written
+            self.failed += failed
+            self.invalid += invalid
+            unsettled = self._unsettled
+            for index in range(len(unsettled)):
+                if unsettled[index] is part:
+                    del unsettled[index]
+                    break
+            return True
+
+    def _replace_unsettled(self, part: Sequence[Any], parts: list[list[Any]]) -> bool:
+        with self._lock:
+            if self._abandoned:
+                return False
+            unsettled = self._unsettled
+            for index in range(len(unsettled)):
+                if unsettled[index] is part:
+                    unsettled[index : index + 1] = parts
+                    break
+            return True
+
+    def _count_invalid(self, part: list[Any], error: BaseException) -> None:
+        reason = describe_failure(error)
+        if self._settle(part, invalid=len(part)):
+            self.last_invalid = reason
+            logger.warning(
+                "lookout: sink %r refused an event for its data (counted invalid): %s",
+                self.name,
+                reason,
+            )
 
     def _may_wait(self, delay: float) -> bool:
         """False when waiting ``delay`` more seconds would overrun a close deadline."""
@@ -254,6 +372,26 @@ class SinkWorker:
         self._worker_thread.join(max(0.0, deadline - time.monotonic()))
         return not self._worker_thread.is_alive()
 
+    def abandon(self) -> int:
+        """Close gave up on this worker: count what is queued and in flight as dropped, once.
+
+        After this the worker thread, whenever its write comes back, counts nothing and starts
+        no other write. Returns how many events were counted.
+        """
+        with self._lock:
+            if self._abandoned:
+                return 0
+            self._abandoned = True
+            markers = [item for item in self.queue if type(item) is _FlushMarker]
+            left = len(self.queue) - len(markers) + sum(len(part) for part in self._unsettled)
+            self.queue.clear()
+            self._unsettled = []
+            self.dropped += left
+        for marker in markers:
+            marker.reached()  # nobody waits on a closed recorder's flush for nothing
+        self._interrupt.set()
+        return left
+
     def reset_after_fork(self) -> None:
         self._init_state()
         after_fork = getattr(self.sink, "after_fork", None)
@@ -269,9 +407,11 @@ class SinkWorker:
             "retried": self.retried,
             "dropped": self.dropped,
             "failed": self.failed,
+            "invalid": self.invalid,
             "queue_depth": len(self.queue),  # a pending flush marker may count as one
             "last_error": self.last_error,
             "last_error_ns": self.last_error_ns,
+            "last_invalid": self.last_invalid,
         }
 
 
@@ -450,6 +590,8 @@ class Recorder:
             return entry[1]
         cleaned: Any = coerce_fields(mapping, self.limits) if coerce_values else mapping
         cleaned = bound_fields(self.redactor.redact(cleaned), self.limits.max_event_bytes)
+        cleaned = make_safe(cleaned)  # no lone surrogate or NUL reaches a sink (here, not
+        # in the host's thread, where per-call extras are coerced)
         if cleaned is not mapping and cleaned == mapping:
             cleaned = mapping  # nothing changed: keep the original and skip the _replace
         if entry is not None:
@@ -547,12 +689,12 @@ class Recorder:
             worker.begin_close(deadline)
         for worker in workers:
             finished = worker.join(deadline)
-            left = len(worker.queue)
-            if not finished or left:
+            if not finished or worker.queue:
                 clean = False
-                worker.dropped += left
+                left = worker.abandon()
                 logger.warning(
-                    "lookout: sink %r did not finish within %.1fs; %d queued events not written",
+                    "lookout: sink %r did not finish within %.1fs; %d events queued or in "
+                    "flight counted as dropped",
                     worker.name,
                     timeout,
                     left,

@@ -83,16 +83,18 @@ def test_429_waits_for_retry_after(receiver: Receiver) -> None:
     assert second["at"] - first["at"] >= 0.95  # type: ignore[operator]
 
 
-def test_client_errors_fail_at_once(receiver: Receiver) -> None:
-    receiver.plan = [(400, {})]
+@pytest.mark.parametrize(("status", "counter"), [(403, "failed"), (400, "invalid")])
+def test_client_errors_fail_at_once(receiver: Receiver, status: int, counter: str) -> None:
+    # 403 blames the request (failed); 400 the body: a one-event batch is that event, invalid
+    receiver.plan = [(status, {})]
     lk = _lookout(HttpSink(receiver.url), max_retries=5)
     lk.emit(make_event("call", "rejected"))
     assert lk.flush(10)
     stats = lk.stats()["sinks"]["http"]
     lk.close()
     assert len(receiver.requests) == 1
-    assert (stats["failed"], stats["retried"]) == (1, 0)
-    assert "answered 400" in stats["last_error"]
+    assert (stats[counter], stats["retried"], stats["written"]) == (1, 0, 0)
+    assert f"answered {status}" in stats["last_error"]
 
 
 def test_unreachable_endpoint_is_retried_then_counted() -> None:

@@ -111,7 +111,7 @@ def test_v1_field_type_conflict_counts_only_the_refused_points(
     assert lk.flush(10)
     stats = lk.stats()["sinks"]["influx"]
     lk.close()
-    assert (stats["written"], stats["failed"], stats["retried"]) == (3, 1, 0)
+    assert (stats["written"], stats["invalid"], stats["failed"], stats["retried"]) == (3, 1, 0, 0)
     assert "field type conflict" in stats["last_error"]
     assert len(_rows(influx_server.query("SELECT v FROM lookout_call", database))) == 3
 

@@ -126,7 +126,7 @@ def test_a_retried_batch_is_not_stored_twice(mongo_uri: str) -> None:
     sink.close()
 
 
-def test_documents_a_validator_refuses_are_counted_failed_and_the_rest_written(
+def test_documents_a_validator_refuses_are_counted_invalid_and_the_rest_written(
     mongo_uri: str,
 ) -> None:
     name = _collection_name()
@@ -143,7 +143,7 @@ def test_documents_a_validator_refuses_are_counted_failed_and_the_rest_written(
     assert lk.flush(10)
     stats = lk.stats()["sinks"]["mongo"]
     lk.close()
-    assert (stats["written"], stats["failed"], stats["retried"]) == (2, 2, 0)
+    assert (stats["written"], stats["invalid"], stats["failed"], stats["retried"]) == (2, 2, 0, 0)
     assert "refused 2 of 4" in stats["last_error"]
     assert client.lookout_test[name].count_documents({}) == 2
     client.close()

@@ -47,6 +47,12 @@ class PermanentWriteError(Exception):
         self.rejected = rejected
 
 
+class InvalidData(PermanentWriteError):
+    """The destination refused the batch for the data in it (a value it cannot hold, a body
+    too large): the Recorder splits the batch to find the events at fault, counts those
+    ``invalid`` and writes the others."""
+
+
 class RetryLater(Exception):
     """A transient refusal that says when to come back (HTTP 429/503 with ``Retry-After``).
 
@@ -57,6 +63,63 @@ class RetryLater(Exception):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+#: Exception classes (by name, anywhere in the class's MRO or its ``orig``/cause chain) that
+#: mean "this data", not "this moment": database drivers' DataError and IntegrityError
+#: (PostgreSQL's NUL refusal, an out-of-range integer), encoding errors of a lone surrogate,
+#: BSON's refusals, values a driver cannot bind. Named rather than imported so that this module
+#: needs no driver.
+DATA_ERROR_NAMES = frozenset(
+    {
+        "InvalidData",
+        "DataError",
+        "IntegrityError",
+        "UnicodeError",
+        "OverflowError",
+        "InvalidDocument",
+        "InvalidStringData",
+        "DocumentTooLarge",
+        "InvalidBSON",
+        "NotSupportedError",
+        "ProgrammingError",
+        "InterfaceError",
+    }
+)
+_TRANSIENT_NAMES = frozenset({"OperationalError", "ConnectionError", "TimeoutError"})
+#: MySQL/MariaDB errors about a value (raised as OperationalError by PyMySQL): incorrect
+#: string value, out of range, data too long, incorrect value, data truncated, invalid
+#: character string.
+MYSQL_DATA_CODES = frozenset({1264, 1265, 1292, 1300, 1366, 1406})
+_MYSQL_ERROR_NAMES = frozenset({"OperationalError", "InternalError", "DataError"})
+
+
+def is_data_error(error: BaseException) -> bool:
+    """Whether ``error`` says the batch's data was refused (split it), not that the destination
+    is unavailable now (retry it, spool it).
+
+    ``InterfaceError`` and ``ProgrammingError`` count as data only when their message says a
+    value could not be bound (sqlite3 raises them for unsupported parameter types); the rest of
+    them are bugs or lost connections and keep the normal retries.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        names = {cls.__name__ for cls in type(current).__mro__}
+        code = current.args[0] if current.args else None
+        if type(code) is int and code in MYSQL_DATA_CODES and names & _MYSQL_ERROR_NAMES:
+            return True
+        if names & _TRANSIENT_NAMES and not names & {"DataError", "IntegrityError"}:
+            return False
+        found = names & DATA_ERROR_NAMES
+        if found - {"InterfaceError", "ProgrammingError"}:
+            return True
+        if found and "bind" in str(current).lower():
+            return True
+        nested = getattr(current, "orig", None)
+        current = nested if isinstance(nested, BaseException) else current.__cause__
+    return False
 
 
 class BaseSink:

@@ -17,7 +17,7 @@ from typing import Any
 from lookout._internal import optional_dependency
 from lookout.events import Event, event_document
 from lookout.jsontext import to_json_bytes
-from lookout.sinks.base import BaseSink, BatchMemo, PermanentWriteError, RetryLater
+from lookout.sinks.base import BaseSink, BatchMemo, InvalidData, PermanentWriteError, RetryLater
 
 with optional_dependency("http", "the HTTP sink"):
     import requests
@@ -56,7 +56,8 @@ def check_delivery(
     """Return when ``response`` means delivered; otherwise raise what HTTP's status means.
 
     429 and 5xx raise :class:`RetryLater` (with ``Retry-After`` when given): try again later.
-    Any other status raises :class:`PermanentWriteError`: the request itself is wrong.
+    400, 413 and 422 raise :class:`InvalidData` (the body was refused: split the batch); any
+    other status raises :class:`PermanentWriteError`: the request itself is wrong.
     """
     status = response.status_code
     if status in success_status_codes:
@@ -64,7 +65,15 @@ def check_delivery(
     detail = f"{what} answered {status}: {response.text[:200]!r}"
     if status == 429 or status >= 500:
         raise RetryLater(detail, parse_retry_after(response.headers.get("Retry-After")))
-    raise PermanentWriteError(detail, rejected=None if rejected is None else rejected(response))
+    refused = None if rejected is None else rejected(response)
+    if status in DATA_REFUSALS:
+        raise InvalidData(detail, rejected=refused)
+    raise PermanentWriteError(detail, rejected=refused)
+
+
+#: Statuses that blame the body (bad request, too large, unprocessable): the Recorder splits the
+#: batch to find the events at fault. Others (401, 403, 404...) blame the request itself.
+DATA_REFUSALS = frozenset({400, 413, 422})
 
 
 class HttpSink(BaseSink):

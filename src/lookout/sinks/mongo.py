@@ -19,7 +19,7 @@ from typing import Any
 from lookout._internal import optional_dependency
 from lookout.config import parse_duration
 from lookout.events import Event
-from lookout.sinks.base import BaseSink, BatchMemo, PermanentWriteError
+from lookout.sinks.base import BaseSink, BatchMemo, InvalidData, PermanentWriteError
 
 with optional_dependency("mongo", "the MongoDB sink"):
     import bson
@@ -182,7 +182,7 @@ class MongoSink(BaseSink):
                 error for error in exc.details.get("writeErrors", []) if not _written_before(error)
             ]
             if refused:
-                raise PermanentWriteError(
+                raise InvalidData(
                     f"MongoDB refused {len(refused)} of {len(documents)} documents: "
                     f"{refused[0].get('errmsg', '')[:200]}",
                     rejected=len(refused),

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from lookout.events import Event
-from lookout.sinks.base import BaseSink, PermanentWriteError
+from lookout.sinks.base import BaseSink, InvalidData, PermanentWriteError
 
 logger = logging.getLogger("lookout.sinks.process")
 
@@ -171,6 +171,8 @@ class ProcessSink(BaseSink):
         if reply[0] == "ok":
             return
         _, permanent, rejected, message = reply
+        if permanent == "data":
+            raise InvalidData(message, rejected)
         if permanent:
             raise PermanentWriteError(message, rejected)
         raise WriterProcessError(message)

@@ -14,7 +14,7 @@ from typing import Any
 
 from lookout.events import Event
 from lookout.recorder import describe_failure
-from lookout.sinks.base import PermanentWriteError
+from lookout.sinks.base import InvalidData, PermanentWriteError, is_data_error
 from lookout.sinks.process import receive_frame, send_frame
 from lookout.sinks.sql import SqlSink
 
@@ -26,9 +26,11 @@ def _answer(sink: SqlSink, payload: Any) -> tuple[Any, ...]:
         events, portable = payload
         sink.write([*(Event(*fields) for fields in events), *portable])
     except PermanentWriteError as exc:
-        return ("error", True, exc.rejected, describe_failure(exc))
+        data = isinstance(exc, InvalidData)
+        return ("error", "data" if data else True, exc.rejected, describe_failure(exc))
     except Exception as exc:
-        return ("error", False, None, describe_failure(exc))
+        # "data": the batch's data was refused, so the application's Recorder splits it
+        return ("error", "data" if is_data_error(exc) else False, None, describe_failure(exc))
     return ("ok",)
 
 
