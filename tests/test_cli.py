@@ -94,9 +94,56 @@ def test_demo_uses_the_configured_store(tmp_path: Path) -> None:
 
 
 def test_stats_on_an_empty_store(tmp_path: Path) -> None:
-    result = lookout_cli("stats", "--store", f"sqlite:///{tmp_path / 'empty.db'}")
+    from lookout.store.engine import SqlStore
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    SqlStore(url).close()
+    result = lookout_cli("stats", "--store", url)
     assert result.returncode == 0
     assert "Nothing recorded" in result.stdout
+
+
+def test_a_mistyped_store_path_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
+    for path in (tmp_path / "nonexistent" / "dir" / "x.db", tmp_path / "typo.db"):
+        for command in (["stats"], ["prune", "--older-than", "1d"], ["watch", "--once"]):
+            result = lookout_cli(*command, "--store", f"sqlite:///{path}")
+            assert result.returncode == 2, (command, result.stdout, result.stderr)
+            assert "no SQLite store at" in result.stderr and "--create" in result.stderr
+        assert not path.exists()
+    assert not (tmp_path / "nonexistent").exists()
+
+
+def test_user_text_is_printed_as_given_never_as_markup(tmp_path: Path) -> None:
+    """Endpoint names such as Lookout's own "[unmatched]" and hints such as
+    "pip install 'lookout[postgres]'" contain brackets that Rich would read as markup."""
+    import lookout as lookout_module
+
+    url = f"sqlite:///{tmp_path / 'names.db'}"
+    lk = lookout_module.Lookout(store=url, handle_sigterm=False)
+    names = ("[unmatched]", "shop.[bold]cart", "x[/]y")
+    for name in names:
+        lk.monitor(name=name)(lambda: None)()
+    assert lk.flush(10)
+    lk.close()
+    result = lookout_cli("stats", "--store", url)
+    assert result.returncode == 0, result.stderr
+    for name in names:
+        assert name in result.stdout
+    no_driver = lookout_cli("stats", "--store", "oracle://nobody@127.0.0.1/none")
+    assert no_driver.returncode == 2
+    assert "Traceback" not in no_driver.stderr
+
+
+def test_python_dash_m_lookout_is_the_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "lookout", "--version"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"lookout {lookout.__version__}" in result.stdout
 
 
 def test_prune(tmp_path: Path) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from lookout import __version__
 from lookout.config import ConfigError, load_settings, parse_duration
@@ -43,10 +46,32 @@ def _store_url(explicit: str | None) -> str:
     return settings.store
 
 
+def _check_store_exists(url: str, *, create: bool = False) -> str:
+    """A command that reads a store must not make an empty one from a mistyped path.
+
+    SQLite creates a database file (and Lookout its folder) on first connection, so a typo
+    in ``--store`` would answer "nothing recorded" from a new file; this says what is wrong
+    instead, unless the user asked for a new store with ``--create``.
+    """
+    from lookout.store.engine import normalize_url
+
+    parsed = normalize_url(url)
+    if create or parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return url
+    path = Path(str(parsed.database)).expanduser()
+    if not path.exists():
+        missing = path.parent if not path.parent.exists() else path
+        raise ConfigError(
+            f"store: no SQLite store at {str(path)!r} ({str(missing)!r} does not exist); "
+            "check the path, or pass --create to start a new, empty store"
+        )
+    return url
+
+
 def _open_store(url: str) -> Any:
     from lookout.store.engine import SqlStore
 
-    return SqlStore(url)
+    return SqlStore(_check_store_exists(url))
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -95,7 +120,7 @@ def demo(seconds: float, customers: int, port: int, serve: bool, store_url: str 
 
     store = store_url or _store_url(None)
     console.print(
-        f"Recording into [bold]{store}[/bold]: shop 1.0, then a deploy of 1.1, "
+        f"Recording into [bold]{escape(store)}[/bold]: shop 1.0, then a deploy of 1.1, "
         f"{customers} customers for {seconds:g}s"
     )
     started_ns = time.time_ns()
@@ -133,7 +158,8 @@ def demo(seconds: float, customers: int, port: int, serve: bool, store_url: str 
     console.print(
         f"{traffic.requests:,} requests ({statuses}). Shop 1.1 wrote {sql['written']:,} events, "
         f"{stats['dropped'] + sql['dropped']:,} dropped, {sql['failed']:,} failed.\n"
-        f"See them again with: [bold]lookout stats --store {lk.store.safe_url} --since 10m[/bold]"
+        "See them again with: "
+        f"[bold]lookout stats --store {escape(lk.store.safe_url)} --since 10m[/bold]"
     )
     if serve:
         console.print(
@@ -141,7 +167,8 @@ def demo(seconds: float, customers: int, port: int, serve: bool, store_url: str 
             "(try /products, /search?q=product-1, /export.csv); every request you make is "
             "recorded.\n"
             f"Dashboard: [bold]http://127.0.0.1:{server.port}/dashboard/[/bold]  "
-            f"log in as [bold]admin[/bold] / [bold]{server.dashboard_password}[/bold]\n"
+            "log in as [bold]admin[/bold] / "
+            f"[bold]{escape(str(server.dashboard_password))}[/bold]\n"
             "Press Ctrl+C to stop."
         )
         try:
@@ -176,7 +203,7 @@ def stats(store_url: str | None, since: float, kind: str | None) -> None:
     store = _open_store(_store_url(store_url))
     summaries = summarize(store, since_s=since, kind=kind)
     if not summaries:
-        console.print(f"Nothing recorded in {store.safe_url} in the last {since:g}s.")
+        console.print(f"Nothing recorded in {escape(store.safe_url)} in the last {since:g}s.")
         return
     console.print(summary_table(summaries, f"{store.safe_url}, last {since:g}s"))
 
@@ -203,7 +230,7 @@ def prune(store_url: str | None, older_than: float, rollups_older_than: float | 
     result = prune_store(store, older_than_s=older_than, rollups_older_than_s=rollups_older_than)
     console.print(
         f"Deleted {result.events:,} events, {result.minute_rollups:,} minute rollups and "
-        f"{result.hour_rollups:,} hour rollups from {store.safe_url}."
+        f"{result.hour_rollups:,} hour rollups from {escape(store.safe_url)}."
     )
 
 
@@ -225,6 +252,7 @@ def prune(store_url: str | None, older_than: float, rollups_older_than: float | 
     help="A read-only guest password (repeatable).",
 )
 @click.option("--no-auth", is_flag=True, help="No login at all: local development only.")
+@click.option("--create", is_flag=True, help="Start a new, empty SQLite store if none exists.")
 def dashboard(
     store_url: str | None,
     host: str,
@@ -232,6 +260,7 @@ def dashboard(
     admin_password: str | None,
     guest_passwords: tuple[str, ...],
     no_auth: bool,
+    create: bool,
 ) -> None:
     """Serve the dashboard over a store (e.g. a central one many app instances write to)."""
     import logging
@@ -241,7 +270,7 @@ def dashboard(
     from lookout.dashboard import create_app
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    url = _store_url(store_url)
+    url = _check_store_exists(_store_url(store_url), create=create)
     settings, _ = load_settings()
     watcher = None
     if settings.alerts:  # the process showing the store also watches it
@@ -255,7 +284,7 @@ def dashboard(
         auth=not no_auth,
         alerts=None if watcher is None else watcher.engine.describe,
     )
-    console.print(f"Dashboard over {url}: [bold]http://{host}:{port}/dashboard/[/bold]")
+    console.print(f"Dashboard over {escape(url)}: [bold]http://{host}:{port}/dashboard/[/bold]")
     if watcher is not None:
         watcher.start(15.0)
         console.print(f"Evaluating {len(watcher.engine.rules)} alert rule(s) every 15s")
@@ -291,16 +320,16 @@ def watch(store_url: str | None, config_file: str | None, interval: float, once:
         raise ConfigError("no store is configured; pass --store URL")
     if not settings.notifiers:
         err_console.print("lookout watch: no notifiers configured; messages go nowhere")
-    watcher = StoreWatcher(url, settings, config_file)
+    watcher = StoreWatcher(_check_store_exists(url), settings, config_file)
     console.print(
-        f"lookout watch: {len(watcher.engine.rules)} rule(s) over {watcher.store.safe_url}"
+        f"lookout watch: {len(watcher.engine.rules)} rule(s) over {escape(watcher.store.safe_url)}"
     )
     try:
         if once:
             for message in watcher.step()[1]:
-                console.print(f"sent: {message.subject}")
+                console.print(f"sent: {escape(message.subject)}")
         else:
-            watcher.run(interval, lambda message: console.print(f"sent: {message.subject}"))
+            watcher.run(interval, lambda message: console.print(f"sent: {escape(message.subject)}"))
     except KeyboardInterrupt:
         pass
     finally:
@@ -325,7 +354,7 @@ def check(config_file: str | None) -> None:
     table.add_column("value", overflow="fold")
     table.add_column("from")
     for key, value in settings.describe().items():
-        table.add_row(key, repr(value), sources.get(key, "default"))
+        table.add_row(Text(key), Text(repr(value)), Text(sources.get(key, "default")))
     console.print(table)
     lk = Lookout(config_file=config_file)
     failures = 0
@@ -336,9 +365,10 @@ def check(config_file: str | None) -> None:
                 description = sink.check() if hasattr(sink, "check") else "no check available"
             except Exception as exc:
                 failures += 1
-                console.print(f"[red]✗ {name}[/red]: {type(exc).__name__}: {exc}")
+                problem = escape(f"{type(exc).__name__}: {exc}")
+                console.print(f"[red]✗ {escape(name)}[/red]: {problem}")
             else:
-                console.print(f"[green]✓ {name}[/green]: {description}")
+                console.print(f"[green]✓ {escape(name)}[/green]: {escape(str(description))}")
         if not lk.sinks:
             console.print("No sinks configured: events are not recorded anywhere.")
     finally:
@@ -358,8 +388,8 @@ def run() -> None:
         exc.show()
         sys.exit(EXIT_CONFIG)
     except (ConfigError, StoreConfigError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         sys.exit(EXIT_CONFIG)
     except Exception as exc:
-        err_console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
+        err_console.print(f"[red]error:[/red] {type(exc).__name__}: {escape(str(exc))}")
         sys.exit(EXIT_FAILED)

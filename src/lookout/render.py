@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 
 from rich.table import Table
+from rich.text import Text
 
 from lookout.store.queries import NameSummary
 
@@ -38,7 +39,8 @@ TIMED_KINDS = ("request", "call", "run")
 def summary_table(summaries: Sequence[NameSummary], title: str) -> Table:
     """Calls, errors and latency percentiles per name (timed kinds only)."""
     summaries = [summary for summary in summaries if summary.kind in TIMED_KINDS]
-    table = Table(title=title, title_justify="left", header_style="bold")
+    # Names and titles are the user's text: as Text, brackets in them are never markup.
+    table = Table(title=Text(title), title_justify="left", header_style="bold")
     table.add_column("kind")
     table.add_column("name", overflow="fold")
     for column in ("calls", "errors", "p50", "p95", "p99", "max", "last call"):
@@ -50,7 +52,7 @@ def summary_table(summaries: Sequence[NameSummary], title: str) -> Table:
         )
         table.add_row(
             summary.kind,
-            summary.name,
+            Text(summary.name),
             f"{summary.count:,}",
             errors,
             format_ms(summary.p50_ms),

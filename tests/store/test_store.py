@@ -89,6 +89,25 @@ def test_two_writers_merge_into_the_same_rollup_rows(store_url: str) -> None:
     second.close()
 
 
+def test_percentiles_never_lie_outside_the_durations_seen(sqlite_url: str) -> None:
+    """A sketch bucket's representative value may exceed the largest duration in it."""
+    from lookout.store.sketch import bucket_index, bucket_value
+
+    above = [d for d in range(400_000, 500_000, 997) if bucket_value(bucket_index(d)) > d]
+    below = [d for d in range(400_000, 500_000, 997) if bucket_value(bucket_index(d)) < d]
+    assert above and below  # both cases exist at this resolution
+    sink = SqlSink(sqlite_url)
+    now_ns = time.time_ns()
+    sink.write(
+        [make_event("call", "high", start_ns=now_ns, duration_ns=above[0])]
+        + [make_event("call", "low", start_ns=now_ns, duration_ns=below[0])]
+    )
+    for summary in summarize(sink.store, since_s=120, now_ns=now_ns + NS):
+        for value in (summary.p50_ms, summary.p95_ms, summary.p99_ms):
+            assert summary.min_ms <= value <= summary.max_ms, summary
+    sink.close()
+
+
 def test_prune_removes_old_events_and_rollups(store_url: str) -> None:
     sink = SqlSink(store_url)
     now_ns = time.time_ns()

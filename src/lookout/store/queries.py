@@ -84,9 +84,13 @@ def _summary(kind: str, name: str, delta: RollupDelta) -> NameSummary:
     variance = delta.sumsq_ms2 / count - mean_ms * mean_ms if count else 0.0
     sketch = delta.sketch
 
+    low_ns, high_ns = delta.min_ns or 0, delta.max_ns or 0
+
     def pct(q: float) -> float:
+        # A sketch answers with its bucket's representative value, which may lie up to its
+        # relative error beyond the extremes seen: a p50 above the max reads as a bug.
         value = sketch.quantile(q)
-        return 0.0 if value is None else value / 1e6
+        return 0.0 if value is None else min(max(value, low_ns), high_ns) / 1e6
 
     return NameSummary(
         kind=kind,
