@@ -99,8 +99,10 @@ def test_percentiles_never_lie_outside_the_durations_seen(sqlite_url: str) -> No
     sink = SqlSink(sqlite_url)
     now_ns = time.time_ns()
     sink.write(
-        [make_event("call", "high", start_ns=now_ns, duration_ns=above[0])]
-        + [make_event("call", "low", start_ns=now_ns, duration_ns=below[0])]
+        [
+            make_event("call", "high", start_ns=now_ns, duration_ns=above[0]),
+            make_event("call", "low", start_ns=now_ns, duration_ns=below[0]),
+        ]
     )
     for summary in summarize(sink.store, since_s=120, now_ns=now_ns + NS):
         for value in (summary.p50_ms, summary.p95_ms, summary.p99_ms):
