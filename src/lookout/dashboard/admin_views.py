@@ -1,4 +1,4 @@
-"""Who is logged in, the OpenAPI document, and what admins change: monitoring levels, API
+"""Who is logged in, and what admins change: monitoring levels, API
 tokens, and deleting a name's data."""
 
 from __future__ import annotations
@@ -7,13 +7,23 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, g, jsonify, url_for
+from flask import Blueprint, Response, current_app, g, jsonify
 
 from lookout.dashboard import data
 from lookout.dashboard.api import KINDS, ApiError, json_body, params
 from lookout.dashboard.auth import ADMIN, GUEST, User
-from lookout.dashboard.context import BLUEPRINT_NAME, admin_only, current
-from lookout.dashboard.openapi import openapi_document
+from lookout.dashboard.context import admin_only, current
+from lookout.dashboard.spec import (
+    BOOLEAN,
+    INTEGER,
+    NAME_PARAMS,
+    STRING,
+    TEXT,
+    array,
+    obj,
+    operation,
+    path_param,
+)
 from lookout.store import schema
 from lookout.store.engine import SqlStore
 from lookout.store.settings import read_settings, write_setting
@@ -23,7 +33,6 @@ ENDPOINTS_PREFIX = "flask.endpoints:"
 
 
 def register(blueprint: Blueprint) -> None:
-    blueprint.add_url_rule("/api/openapi.json", "openapi", openapi, methods=["GET"])
     blueprint.add_url_rule("/api/me", "me", me, methods=["GET"])
     blueprint.add_url_rule("/api/levels", "api_levels", api_levels, methods=["GET"])
     blueprint.add_url_rule("/api/levels", "api_set_level", api_set_level, methods=["POST"])
@@ -35,10 +44,6 @@ def register(blueprint: Blueprint) -> None:
     blueprint.add_url_rule(
         "/api/names/<kind>/<path:name>", "api_delete", api_delete, methods=["DELETE"]
     )
-
-
-def openapi() -> Response:
-    return jsonify(openapi_document(url_for(f"{BLUEPRINT_NAME}.overview").rstrip("/")))
 
 
 def me() -> Response:
@@ -129,3 +134,64 @@ def _delete_name(store: SqlStore, kind: str, name: str) -> int:
         for table in (schema.rollups_minute, schema.rollups_hour):
             connection.execute(sa.delete(table).where(table.c.name_id == ident))
     return int(deleted or 0)
+
+
+def openapi_paths() -> dict[str, Any]:
+    """This module's routes in the OpenAPI document, with the exact schemas of their answers."""
+    level = {"type": "integer", "enum": [0, 1, 2, 3]}
+    app_levels = obj(
+        {
+            "endpoints": array(STRING),
+            "default": INTEGER,
+            "levels": {"type": "object", "additionalProperties": INTEGER},
+        }
+    )
+    role = {"type": "string", "enum": [ADMIN, GUEST]}
+    token = obj({"id": STRING, "name": STRING, "role": STRING, "created_ns": INTEGER})
+    return {
+        "/api/me": {
+            "get": operation(
+                "Who is logged in, their role and CSRF token.",
+                obj({"user": STRING, "role": role, "csrf": STRING}),
+            )
+        },
+        "/api/levels": {
+            "get": operation(
+                "Monitoring levels per Flask app and endpoint.",
+                obj({"apps": {"type": "object", "additionalProperties": app_levels}}),
+            ),
+            "post": operation(
+                "Set an endpoint's monitoring level (admin).",
+                obj({"ok": BOOLEAN, "app": STRING, "endpoint": STRING, "level": level}),
+                body=obj({"app": TEXT, "endpoint": TEXT, "level": level}),
+                error_codes=("403", "404"),
+            ),
+        },
+        "/api/tokens": {
+            "get": operation(
+                "API tokens (admin).", obj({"tokens": array(token)}), error_codes=("403",)
+            ),
+            "post": operation(
+                "Create an API token (admin); the token is shown only in this answer.",
+                obj({"id": STRING, "token": STRING, "note": STRING}),
+                body=obj({"name": TEXT, "role": role}),
+                error_codes=("403",),
+            ),
+        },
+        "/api/tokens/{token_id}": {
+            "delete": operation(
+                "Revoke a token (admin).",
+                obj({"ok": BOOLEAN}),
+                params=[path_param("token_id", {**TEXT, "minLength": 1})],
+                error_codes=("403", "404"),
+            )
+        },
+        "/api/names/{kind}/{name}": {
+            "delete": operation(
+                "Delete every event and rollup of one name (admin).",
+                obj({"ok": BOOLEAN, "deleted_events": INTEGER}),
+                params=NAME_PARAMS,
+                error_codes=("403", "404"),
+            )
+        },
+    }

@@ -16,6 +16,23 @@ from lookout.dashboard import data
 from lookout.dashboard.admin_views import endpoint_levels
 from lookout.dashboard.api import KINDS, ApiError, params, parse_days, parse_kind, parse_range
 from lookout.dashboard.context import current
+from lookout.dashboard.spec import (
+    ANY,
+    BOOLEAN,
+    CALL_NODE,
+    INTEGER,
+    INTEGER_OR_NULL,
+    NAME_PARAMS,
+    NUMBER,
+    NUMBER_OR_NULL,
+    RANGE,
+    STRING,
+    STRING_OR_NULL,
+    array,
+    obj,
+    operation,
+    query,
+)
 
 DAY = 86400
 #: Per-name questions: URL part -> (compute(store, kind, name, **args), its parameters).
@@ -129,3 +146,211 @@ def api_system() -> Response:
             "alerts": options.alerts() if options.alerts else None,
         }
     )
+
+
+def openapi_paths() -> dict[str, Any]:
+    """This module's routes in the OpenAPI document, with the exact schemas of their answers."""
+    quantiles = {"p50_ms": NUMBER_OR_NULL, "p90_ms": NUMBER_OR_NULL, "p99_ms": NUMBER_OR_NULL}
+    distribution = obj(
+        {
+            "rows": array(obj({"key": STRING, "count": INTEGER, "errors": INTEGER, **quantiles})),
+            "sampled": INTEGER,
+            "complete": BOOLEAN,
+        }
+    )
+    overview_row = obj(
+        {
+            "kind": STRING,
+            "name": STRING,
+            "hits_1h": INTEGER,
+            "hits_24h": INTEGER,
+            "hits_7d": INTEGER,
+            **quantiles,
+            "error_rate": NUMBER_OR_NULL,
+            "last_ns": INTEGER,
+            "sparkline": array(INTEGER),
+            "levels": array(obj({"app": STRING, "level": INTEGER})),
+        },
+        optional=("levels",),
+    )
+    answers = {
+        "timeseries": obj(
+            {
+                "bucket_s": INTEGER,
+                "points": array(
+                    obj({"t": INTEGER, "count": INTEGER, "errors": INTEGER, **quantiles})
+                ),
+            }
+        ),
+        "heatmap": obj(
+            {"days": INTEGER, "weekdays": array(STRING), "counts": array(array(INTEGER))}
+        ),
+        "versions": distribution,
+        "groups": distribution,
+        "statuses": obj(
+            {
+                "statuses": array(obj({"status": STRING, "count": INTEGER})),
+                "clients": array(obj({"client_ip": STRING, "count": INTEGER})),
+                "sampled": INTEGER,
+                "complete": BOOLEAN,
+            }
+        ),
+        # each outlier's details are what the Flask integration recorded (free-form)
+        "outliers": array(
+            obj(
+                {"start_ns": INTEGER, "duration_ms": NUMBER, "request_id": STRING_OR_NULL},
+                more=True,
+            )
+        ),
+        "profile": obj({"requests": INTEGER, "tree": CALL_NODE}),
+        "tracked": obj(
+            {
+                "columns": array(STRING),
+                "rows": array(
+                    obj(
+                        {
+                            "start_ns": INTEGER,
+                            "request_id": STRING_OR_NULL,
+                            "group": STRING_OR_NULL,
+                            "error_type": STRING_OR_NULL,
+                            "values": {"type": "object"},
+                        }
+                    )
+                ),
+            }
+        ),
+    }
+    summaries = {
+        "timeseries": "Hits, errors and p50/p90/p99 per minute (up to 24h) or hour.",
+        "heatmap": "Hits per weekday and hour of day (UTC).",
+        "versions": "Latency distribution per app version.",
+        "groups": "Latency distribution per user (group_by).",
+        "statuses": "Status codes and busiest client addresses.",
+        "outliers": "Recent outliers with request details and sampled stacks.",
+        "profile": "The sampling profiler's merged call tree (level 3).",
+        "tracked": "Recent tracked values (g variables, extra call data).",
+    }
+    days = query("days", {"type": "integer", "minimum": 1, "maximum": 366}, "Days back.")
+    paths: dict[str, Any] = {
+        "/api/overview": {
+            "get": operation(
+                "Per endpoint and function: hits, percentiles, error rate, last access, sparkline.",
+                obj({"rows": array(overview_row), "generated_ns": INTEGER}),
+                params=[
+                    query("kind", {"type": "string", "enum": list(KINDS)}),
+                    query("window", RANGE["schema"], "The window of percentiles and errors."),
+                ],
+            )
+        },
+        "/api/jobs": {
+            "get": operation(
+                "Supervised jobs and their latest runs.",
+                obj(
+                    {
+                        "rows": array(
+                            obj(
+                                {
+                                    "name": STRING,
+                                    "runs": INTEGER,
+                                    "failures": INTEGER,
+                                    "last_start_ns": INTEGER,
+                                    "last_duration_ms": NUMBER,
+                                    "last_outcome": STRING,
+                                    "last_exit_code": INTEGER_OR_NULL,
+                                    "last_error": STRING_OR_NULL,
+                                    "schedule": ANY,
+                                    "summary": ANY,
+                                }
+                            )
+                        )
+                    }
+                ),
+                params=[RANGE],
+            )
+        },
+        "/api/tests": {
+            "get": operation(
+                "Test durations and outcomes (the pytest plugin).",
+                obj(
+                    {
+                        "rows": array(
+                            obj(
+                                {
+                                    "name": STRING,
+                                    "runs": INTEGER,
+                                    "failures": INTEGER,
+                                    "p50_ms": NUMBER,
+                                    "p90_ms": NUMBER,
+                                    "max_ms": NUMBER,
+                                    "last_ns": INTEGER,
+                                    "last_outcome": ANY,
+                                    "last_version": STRING_OR_NULL,
+                                }
+                            )
+                        )
+                    }
+                ),
+                params=[RANGE],
+            )
+        },
+        "/api/metrics": {
+            "get": operation(
+                "Custom metrics per hour.",
+                obj(
+                    {
+                        "metrics": array(
+                            obj(
+                                {
+                                    "name": STRING,
+                                    "unit": ANY,
+                                    "complete": BOOLEAN,
+                                    "points": array(
+                                        obj(
+                                            {
+                                                "t": INTEGER,
+                                                "count": INTEGER,
+                                                "sum": NUMBER,
+                                                "mean": NUMBER,
+                                                "max": NUMBER,
+                                            }
+                                        )
+                                    ),
+                                }
+                            )
+                        )
+                    }
+                ),
+                params=[RANGE],
+            )
+        },
+        "/api/system": {
+            "get": operation(
+                "Lookout's version, store size, and this process's counters.",
+                obj(
+                    {
+                        "version": STRING,
+                        "store": obj(
+                            {
+                                "backend": STRING,
+                                "url": STRING,
+                                "bytes": INTEGER_OR_NULL,
+                                "rows": {"type": "object", "additionalProperties": INTEGER},
+                            }
+                        ),
+                        "recorder": {"type": ["object", "null"]},
+                        "alerts": {"type": ["object", "null"]},
+                    }
+                ),
+            )
+        },
+    }
+    for question, answer in answers.items():
+        paths[f"/api/names/{{kind}}/{{name}}/{question}"] = {
+            "get": operation(
+                summaries[question],
+                answer,
+                params=[*NAME_PARAMS, days if question == "heatmap" else RANGE],
+                error_codes=("404",),
+            )
+        }
+    return paths
