@@ -177,3 +177,35 @@ def test_check_fails_clearly_on_bad_settings_and_unreachable_store(tmp_path: Pat
     )
     assert unreachable.returncode == 1
     assert "✗ sql" in unreachable.stdout
+
+
+def test_prune_dry_run_counts_and_deletes_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'dry.db'}"
+    assert run_demo("--seconds", "0.5", "--store", url).returncode == 0
+    import re
+
+    def recorded() -> str:  # the stats table without its "last call ... ago" column
+        stats = lookout_cli("stats", "--store", url, "--since", "1d").stdout
+        return re.sub(r"[\s│─]+", " ", re.sub(r"\d+[smhd] ago", "", stats))
+
+    before = recorded()
+    dry = lookout_cli("prune", "--store", url, "--older-than", "0s", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "Would delete" in dry.stdout and "nothing was deleted" in dry.stdout
+    assert "Would delete 0 events" not in dry.stdout
+    assert recorded() == before
+    real = lookout_cli("prune", "--store", url, "--older-than", "0s")
+    counted = dry.stdout.split("Would delete ")[1].split(" events")[0]
+    assert f"Deleted {counted} events" in real.stdout
+
+
+def test_dashboard_without_auth_off_loopback_warns(tmp_path: Path) -> None:
+    from lookout.store.engine import SqlStore
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    SqlStore(url).close()
+    # 192.0.2.1 is a documentation address that no interface here has: the bind fails at
+    # once, after the warning, and nothing is ever sent anywhere.
+    result = lookout_cli("dashboard", "--store", url, "--no-auth", "--host", "192.0.2.1")
+    assert result.returncode != 0
+    assert "warning" in result.stderr and "--no-auth on 192.0.2.1" in result.stderr

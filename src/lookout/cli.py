@@ -68,6 +68,17 @@ def _check_store_exists(url: str, *, create: bool = False) -> str:
     return url
 
 
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _open_store(url: str) -> Any:
     from lookout.store.engine import SqlStore
 
@@ -222,15 +233,22 @@ def stats(store_url: str | None, since: float, kind: str | None) -> None:
     callback=_duration,
     help="Also delete hour rollups older than this, e.g. 400d.",
 )
-def prune(store_url: str | None, older_than: float, rollups_older_than: float | None) -> None:
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+def prune(
+    store_url: str | None, older_than: float, rollups_older_than: float | None, dry_run: bool
+) -> None:
     """Delete old data from the store."""
     from lookout.store.retention import prune as prune_store
 
     store = _open_store(_store_url(store_url))
-    result = prune_store(store, older_than_s=older_than, rollups_older_than_s=rollups_older_than)
+    result = prune_store(
+        store, older_than_s=older_than, rollups_older_than_s=rollups_older_than, dry_run=dry_run
+    )
+    verb = "Would delete" if dry_run else "Deleted"
     console.print(
-        f"Deleted {result.events:,} events, {result.minute_rollups:,} minute rollups and "
-        f"{result.hour_rollups:,} hour rollups from {escape(store.safe_url)}."
+        f"{verb} {result.events:,} events, {result.minute_rollups:,} minute rollups and "
+        f"{result.hour_rollups:,} hour rollups from {escape(store.safe_url)}"
+        + (" (dry run: nothing was deleted)." if dry_run else ".")
     )
 
 
@@ -271,6 +289,12 @@ def dashboard(
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     url = _check_store_exists(_store_url(store_url), create=create)
+    if no_auth and not _is_loopback(host):
+        err_console.print(
+            f"[yellow]warning:[/yellow] --no-auth on {escape(host)}: anyone who can reach this "
+            "address can read every event and act as admin. Use it on 127.0.0.1 only, or "
+            "put an authenticating proxy in front."
+        )
     settings, _ = load_settings()
     watcher = None
     if settings.alerts:  # the process showing the store also watches it

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, delete, func, select
 
 from lookout.store.engine import SqlStore
 from lookout.store.schema import events, names, rollups_hour, rollups_minute
@@ -31,19 +31,55 @@ def prune(
     older_than_s: float,
     rollups_older_than_s: float | None = None,
     now_ns: int | None = None,
+    dry_run: bool = False,
 ) -> PruneResult:
     """Delete raw events and minute rollups older than ``older_than_s`` seconds, and hour
-    rollups older than ``rollups_older_than_s`` (kept when None)."""
+    rollups older than ``rollups_older_than_s`` (kept when None).
+
+    ``dry_run`` counts what would be deleted and deletes nothing, so a retention setting can
+    be tried on a production store before it removes anything.
+    """
     now_ns = time.time_ns() if now_ns is None else now_ns
     cutoff_ns = now_ns - int(older_than_s * NS)
+    hours_cutoff_s = (
+        None if rollups_older_than_s is None else (now_ns - int(rollups_older_than_s * NS)) // NS
+    )
+    if dry_run:
+        return _count(store, cutoff_ns, hours_cutoff_s)
     removed_events = sum(_delete_events(store, name_id, cutoff_ns) for name_id in _name_ids(store))
     removed_minutes = _delete_rollups(store, rollups_minute, cutoff_ns // NS)
     removed_hours = 0
-    if rollups_older_than_s is not None:
-        removed_hours = _delete_rollups(
-            store, rollups_hour, (now_ns - int(rollups_older_than_s * NS)) // NS
-        )
+    if hours_cutoff_s is not None:
+        removed_hours = _delete_rollups(store, rollups_hour, hours_cutoff_s)
     return PruneResult(removed_events, removed_minutes, removed_hours)
+
+
+def _count(store: SqlStore, cutoff_ns: int, hours_cutoff_s: int | None) -> PruneResult:
+    """What :func:`prune` would delete, counted per name through the (name_id, start_ns)
+    index like the deletes themselves."""
+    with store.read_engine.connect() as connection:
+        old_events = sum(
+            int(
+                connection.execute(
+                    select(func.count())
+                    .select_from(events)
+                    .where(events.c.name_id == name_id, events.c.start_ns < cutoff_ns)
+                ).scalar_one()
+            )
+            for name_id in _name_ids(store)
+        )
+
+        def old_rollups(table: Table, cutoff_s: int | None) -> int:
+            if cutoff_s is None:
+                return 0
+            query = select(func.count()).select_from(table).where(table.c.bucket_start < cutoff_s)
+            return int(connection.execute(query).scalar_one())
+
+        return PruneResult(
+            old_events,
+            old_rollups(rollups_minute, cutoff_ns // NS),
+            old_rollups(rollups_hour, hours_cutoff_s),
+        )
 
 
 def _name_ids(store: SqlStore) -> list[int]:
