@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lookout.coerce import Limits, bound_fields, bound_str, coerce, coerce_fields
+from lookout.coerce import DEFAULT_LIMITS, Limits, bound_fields, bound_str, coerce, coerce_fields
 
 SMALL = Limits(max_value_bytes=64, max_event_bytes=512)
 
@@ -59,9 +59,20 @@ def test_bound_str_keeps_short_text_and_marks_cut_text(text: str) -> None:
     if len(text.encode("utf-8", "surrogatepass")) <= 80:
         assert bounded == text
     else:
-        assert "truncated" in bounded
         assert len(bounded.encode("utf-8", "surrogatepass")) <= 80
-        assert text.startswith(bounded.split("…[truncated")[0])
+        kept_text, marker = bounded.split("…[truncated")
+        assert text.startswith(kept_text)
+        total = len(text.encode("utf-8", "surrogatepass"))
+        kept = len(kept_text.encode("utf-8", "surrogatepass"))
+        assert marker == f": kept {kept} of {total} bytes, cut {total - kept}]"
+
+
+def test_the_default_limits_keep_ordinary_payloads_whole_and_say_what_they_cut() -> None:
+    assert (DEFAULT_LIMITS.max_value_bytes, DEFAULT_LIMITS.max_event_bytes) == (65536, 1048576)
+    assert coerce("v" * 21_000) == "v" * 21_000  # a tracked value the old 8 KiB limit cut
+    cut = coerce("v" * 81_390)
+    assert isinstance(cut, str) and len(cut.encode()) <= 65536
+    assert cut.endswith("…[truncated: kept 65484 of 81390 bytes, cut 15906]")
 
 
 def test_common_types_have_readable_forms() -> None:
@@ -133,5 +144,5 @@ def test_bound_fields_replaces_largest_values_until_event_fits() -> None:
     bounded = bound_fields(fields, 300)
     assert bounded["small"] == "x"
     assert bounded["medium"] == "z" * 100
-    assert "left out" in str(bounded["big"])
+    assert bounded["big"] == "…[left out: 402 bytes, the event's fields exceeded 300 bytes]"
     assert len(json.dumps(bounded)) <= 300

@@ -56,7 +56,8 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ({"sample_rate": 2}, "sample_rate = 2 is not valid; expected a number from 0 to 1"),
         ({"batch_interval": "soon"}, "expected a duration such as 250ms"),
         ({"enabled": "perhaps"}, "enabled = 'perhaps' is not valid; expected true or false"),
-        ({"redact_pattern": "(unclosed"}, "expected a valid regular expression"),
+        ({"redact_keys": 5}, "expected a list of key names"),
+        ({"redact_pattern": "x"}, "unknown setting 'redact_pattern'; did you mean 'redact_keys'?"),
         ({"store": "nosuchdb://x"}, "store = 'nosuchdb://x' is not valid"),
         ({"store": "not a url"}, "store = 'not a url' is not valid"),
     ],
@@ -93,9 +94,13 @@ def test_unknown_environment_variable_warns_but_starts(caplog: pytest.LogCapture
 
 
 def test_store_none_and_redaction_list() -> None:
-    settings, _ = load_settings({"store": None, "redact_pattern": ["ssn", "x.y"]}, environ={})
+    settings, _ = load_settings({"store": None, "redact_keys": ["ssn", "x.y"]}, environ={})
     assert settings.store is None
-    assert settings.redact_pattern == r"ssn|x\.y"
+    assert settings.redact_keys == ("ssn", "x.y")
+    assert load_settings({}, environ={"LOOKOUT_KEEP_KEYS": "session, x"})[0].keep_keys == (
+        "session",
+        "x",
+    )
     settings, _ = load_settings(
         {}, environ={"LOOKOUT_STORE": "none", "LOOKOUT_RETENTION": "forever"}
     )

@@ -11,6 +11,7 @@ import pytest
 from lookout import Lookout, make_event
 from lookout.events import Event
 from lookout.recorder import Recorder, RetryPolicy
+from lookout.redact import Redactor
 from lookout.sinks.base import BaseSink
 from lookout.testing import InMemorySink
 
@@ -166,7 +167,9 @@ def test_close_writes_everything_queued_and_later_emits_count_as_dropped() -> No
 
 def test_redaction_and_bounds_apply_to_directly_emitted_events() -> None:
     sink = InMemorySink()
-    recorder = Recorder([sink], batch_interval=0.01)
+    recorder = Recorder(
+        [sink], batch_interval=0.01, redactor=Redactor(redact_keys=["password", "token"])
+    )
     recorder.emit(
         Event(
             "call",

@@ -22,23 +22,29 @@ from lookout.jsontext import to_json_bytes
 
 JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
 
-TRUNCATION_MARKER = "…[truncated {} bytes]"
+#: Ends a cut string: how many UTF-8 bytes were kept and how many cut (of the value's own
+#: bytes; the marker itself is within the limit).
+TRUNCATION_MARKER = "…[truncated: kept {kept} of {total} bytes, cut {cut}]"
 MAX_DEPTH = 8
 MAX_ITEMS = 1000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Limits:
-    """Size bounds applied to captured data.
+    """Size bounds applied to captured data (settings ``max_value_bytes``, ``max_event_bytes``).
+
+    The defaults are high enough for ordinary payloads (a JSON document, a stack, a long SQL
+    statement) and low enough that one runaway value cannot fill the queue's memory.
 
     Attributes:
-        max_value_bytes: longest UTF-8 string kept for one value (longer ones are cut and marked).
+        max_value_bytes: longest UTF-8 string kept for one value (longer ones are cut, ending
+            with :data:`TRUNCATION_MARKER`).
         max_event_bytes: largest JSON size of an event's fields; the biggest fields are replaced
-            by a marker until the event fits.
+            by a marker saying their size until the event fits.
     """
 
-    max_value_bytes: int = 8 * 1024
-    max_event_bytes: int = 64 * 1024
+    max_value_bytes: int = 64 * 1024
+    max_event_bytes: int = 1024 * 1024
 
 
 DEFAULT_LIMITS = Limits()
@@ -51,9 +57,12 @@ def bound_str(text: str, max_bytes: int) -> str:
     raw = text.encode("utf-8", "surrogatepass")
     if len(raw) <= max_bytes:
         return text
-    marker = TRUNCATION_MARKER.format(len(raw))
-    keep = max(0, max_bytes - len(marker.encode()))
-    return raw[:keep].decode("utf-8", "ignore") + marker
+    total = len(raw)
+    # room for the marker at its longest (every number as long as the total), so it fits
+    longest = len(TRUNCATION_MARKER.format(kept=total, total=total, cut=total).encode())
+    kept = raw[: max(0, max_bytes - longest)].decode("utf-8", "ignore")
+    kept_bytes = len(kept.encode("utf-8", "surrogatepass"))
+    return kept + TRUNCATION_MARKER.format(kept=kept_bytes, total=total, cut=total - kept_bytes)
 
 
 def safe_text(text: str) -> str:
@@ -234,7 +243,7 @@ def bound_fields(fields: Mapping[str, Any], max_bytes: int) -> Mapping[str, Any]
         return fields
     bounded = dict(fields)
     for key in sorted(sizes, key=sizes.__getitem__, reverse=True):
-        marker = f"…[left out: {sizes[key]} bytes over the event size limit]"
+        marker = f"…[left out: {sizes[key]} bytes, the event's fields exceeded {max_bytes} bytes]"
         bounded[key] = marker
         total -= sizes[key] - len(marker) - 2
         if total <= max_bytes:

@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from lookout.redact import DEFAULT_REDACT_PATTERN
 from lookout.store.engine import DEFAULT_STORE_URL
 
 logger = logging.getLogger("lookout.config")
@@ -124,16 +123,13 @@ def _store_url(value: object) -> str | None:
     return value
 
 
-def _regex(value: object) -> str:
-    if isinstance(value, (list, tuple)):
-        value = "|".join(re.escape(str(item)) for item in value)
-    if not isinstance(value, str):
-        raise ValueError("a regular expression or a list of key names")
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"a valid regular expression ({exc})") from None
-    return value
+def _key_names(value: object) -> tuple[str, ...]:
+    """Key names, from a list or a comma-separated string (an environment variable)."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValueError("a list of key names, or names separated by commas")
+    return tuple(name.strip() for name in value if name.strip())
 
 
 def _tables(value: object, what: str) -> tuple[dict[str, Any], ...]:
@@ -231,15 +227,24 @@ class Settings:
         True, _boolean, "Flush on SIGTERM, then hand the signal to the previous handler."
     )
     max_value_bytes: int = _setting(
-        8 * 1024, _positive_int, "Longest captured string value, in UTF-8 bytes."
+        64 * 1024,
+        _positive_int,
+        "Longest captured string value, in UTF-8 bytes (longer ones are cut, saying how much).",
     )
     max_event_bytes: int = _setting(
-        64 * 1024, _positive_int, "Largest JSON size of one event's fields, in bytes."
+        1024 * 1024, _positive_int, "Largest JSON size of one event's fields, in bytes."
     )
-    redact_pattern: str = _setting(
-        DEFAULT_REDACT_PATTERN,
-        _regex,
-        "Keys whose values are replaced by [REDACTED] (regular expression or list of names).",
+    redact_keys: tuple[str, ...] = _setting(
+        (),
+        _key_names,
+        "More key names whose values become [REDACTED], in captured data and in values you "
+        "named (exact, case-insensitive, - and _ alike).",
+    )
+    keep_keys: tuple[str, ...] = _setting(
+        (),
+        _key_names,
+        "Key names never redacted, even those of the default list for captured headers and "
+        "arguments.",
     )
     retention: float | None = _setting(
         30 * 86400.0,

@@ -81,7 +81,7 @@ class Lookout:
             queue_size=settings.queue_size,
             app_version=settings.app_version,
             limits=self.limits,
-            redactor=Redactor(settings.redact_pattern),
+            redactor=Redactor(settings.redact_keys, settings.keep_keys),
             **self._worker_options(),
         )
         if self.alerts is not None:
@@ -172,7 +172,7 @@ class Lookout:
             self._build_sinks(sinks),
             app_version=self.settings.app_version,
             limits=self.limits,
-            redactor=Redactor(self.settings.redact_pattern),
+            redactor=Redactor(self.settings.redact_keys, self.settings.keep_keys),
             timeout=old.shutdown_timeout,
             **worker_options,
         )

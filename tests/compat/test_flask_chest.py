@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import urllib.parse
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from lookout.compat.flask_chest import (
     FlaskChestCustomWriter,
     FlaskChestInfluxDB,
     FlaskChestMongoDB,
+    FlaskChestPostgreSQL,
     FlaskChestSQLite,
     flask_chest,
 )
@@ -104,16 +106,22 @@ def test_readme_example_influxdb_and_custom_writer(tmp_path: Path) -> None:
         assert (
             influx.requests[0]["path"] == "/api/v2/write?org=my-org&bucket=my-bucket&precision=ns"
         )
-        assert len(lines) == 2
-        get_line = next(line for line in lines if "method=GET" in line)
-        assert get_line.startswith("flask_chest_request,app=your-app-name,")
-        assert 'user_id="123"' in get_line
-        assert 'session_id="[REDACTED]"' in get_line  # a session id is a credential
-        assert "total_time=" in get_line and "data=" not in get_line
-        post_line = next(line for line in lines if "method=POST" in line)
-        assert 'user_id="456"' in post_line and "data=" in post_line
-        payloads = [json.loads(r["body"]) for r in writer.requests]  # type: ignore[arg-type]
-        tuples = [tuple(t) for payload in payloads for t in payload.values()]
+        assert influx.requests[0]["headers"]["Authorization"] == "Token my-token"  # type: ignore[index]
+        # Flask-Chest's points: one per variable, measured under its name, field "value"
+        points = [(line.split(" ", 1)[0], line.split(" ", 1)[1].rsplit(" ", 1)) for line in lines]
+        heads = [head.split(",") for head, _ in points]
+        assert [h[0] for h in heads] == ["user_id", "session_id", "total_time", "user_id", "data"]
+        assert all(h[1] == "app=your-app-name" and h[2].startswith("request_id=") for h in heads)
+        values = [value for _, (value, _) in points]
+        assert values[0] == 'value="123"' and values[1] == 'value="abc"'  # as given
+        assert values[2].startswith("value=0.0")
+        assert values[4] == 'value="{\\"items\\": [1, 2]}"'  # JSON text
+        # requests' data=dict: form-encoded, each tuple's items under its index
+        forms = [urllib.parse.parse_qs(r["body"].decode()) for r in writer.requests]  # type: ignore[attr-defined]
+        assert writer.requests[0]["headers"]["Content-Type"] == (  # type: ignore[index]
+            "application/x-www-form-urlencoded"
+        )
+        tuples = [tuple(items) for form in forms for items in form.values()]
         names = sorted(name for name, _, _ in tuples)
         assert names == ["data", "session_id", "total_time", "user_id", "user_id"]
         request_ids = {rid for _, _, rid in tuples}
@@ -143,8 +151,39 @@ def _sql_chest(kind: str, url: str) -> Any:
     return (FlaskChestPostgreSQL if kind == "postgresql" else FlaskChestMySQL)(**options)
 
 
+def test_sqlite_chest_writes_flask_chest_s_own_table(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "db.sqlite3"
+    chest = FlaskChestSQLite(db_uri=str(path))
+    app = Flask("chested")
+
+    @app.get("/orders/<int:order>")
+    @flask_chest(chests=[chest], tracked_vars={"get": ["order_id", "total", "note"]})
+    def order(order: int) -> str:
+        g.order_id, g.total, g.note = order, 12.5, "é" * 70_000  # whole, as the original
+        return "ok"
+
+    app.test_client().get("/orders/7")  # raise_exceptions=True: written before the response
+    with sqlite3.connect(path) as connection:
+        columns = [row[1] for row in connection.execute("PRAGMA table_info(flask_chest)")]
+        rows = connection.execute(
+            "SELECT request_id, name, value, typeof(value) FROM flask_chest ORDER BY unique_id"
+        ).fetchall()
+    chest.close()
+    assert columns == ["unique_id", "request_id", "name", "value"]
+    assert [(name, value, kind) for _, name, value, kind in rows] == [
+        ("order_id", "7", "text"),  # TEXT affinity, as sqlite3 stored the original's int
+        ("total", "12.5", "text"),
+        ("note", "é" * 70_000, "text"),
+    ]
+    assert len({rid for rid, *_ in rows}) == 1 and len(rows[0][0]) == 36  # a uuid4
+
+
 def test_sql_chests_write_key_value_rows(store_url: str) -> None:
     kind = sa.engine.make_url(store_url).get_backend_name()
+    if kind == "sqlite":
+        pytest.skip("the SQLite chest has Flask-Chest's own table (the test above)")
     chest = _sql_chest(kind, store_url)
     app = Flask("chested")
 
@@ -204,18 +243,12 @@ def test_mongodb_chest_writes_documents(mongo_uri: str) -> None:
     assert documents[0]["endpoint"] == "signup" and documents[0]["method"] == "POST"
 
 
-def test_raise_exceptions_decides_about_a_failing_id_generator(tmp_path: Path) -> None:
+def test_a_failing_id_generator_raises_as_in_the_original(tmp_path: Path) -> None:
     chest = FlaskChestSQLite(db_uri=str(tmp_path / "chest.db"))
     app = Flask("strict")
 
     def broken() -> str:
         raise RuntimeError("no ids today")
-
-    @app.get("/strict")
-    @flask_chest(chests=[chest], tracked_vars=["x"], request_id_generator=broken)
-    def strict() -> str:
-        g.x = 1
-        return "ok"
 
     @app.get("/lenient")
     @flask_chest(
@@ -226,7 +259,76 @@ def test_raise_exceptions_decides_about_a_failing_id_generator(tmp_path: Path) -
         return "ok"
 
     app.testing = True
-    with pytest.raises(RuntimeError, match="no ids today"):
-        app.test_client().get("/strict")
-    assert app.test_client().get("/lenient").get_data(as_text=True) == "ok"
+    with pytest.raises(RuntimeError, match="no ids today"):  # made before the view, unguarded
+        app.test_client().get("/lenient")
     chest.close()
+
+
+def test_raise_exceptions_true_writes_before_the_response_and_raises(receiver: Receiver) -> None:
+    from lookout.compat.flask_chest import FlaskChestError
+
+    receiver.plan = [(503, {}), (503, {})]  # the backend is down for two requests
+    port = receiver.url.rsplit(":", 1)[1].split("/")[0]
+    strict = FlaskChestCustomWriter(host="127.0.0.1", port=port, payload_generator=str)
+    lenient = FlaskChestPostgreSQL(host="127.0.0.1", port=1, database="nowhere")  # unreachable
+    app = Flask("raising")
+
+    @app.get("/strict")
+    @flask_chest(chests=[strict], tracked_vars=["x"])
+    def strict_view() -> str:
+        g.x = 1
+        return "ok"
+
+    @app.get("/lenient")
+    @flask_chest(chests=[lenient], tracked_vars=["x"], raise_exceptions=False)
+    def lenient_view() -> str:
+        g.x = 1
+        return "ok"
+
+    client = app.test_client()
+    assert client.get("/strict").status_code == 500  # the chest's error, out of the view
+    app.testing = True
+    with pytest.raises(FlaskChestError, match="503"):
+        client.get("/strict")
+    app.testing = False
+    assert client.get("/strict").status_code == 200
+    assert len(receiver.requests) == 3  # each written in the request, none queued
+    assert client.get("/lenient").get_data(as_text=True) == "ok"  # queued, never raised
+    strict.close()
+    lenient.close()
+
+
+def test_influxdb_chest_without_a_token_writes_to_a_server_that_needs_none(
+    influx_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    monkeypatch.delenv("INFLUXDB_TOKEN", raising=False)
+    influx_server.query('CREATE DATABASE "my-bucket"')
+    host, port = influx_server.url.rsplit("/", 1)[1].split(":")
+    app = Flask(__name__)
+    chest_influxdb = FlaskChestInfluxDB(  # the README's call, with INFLUXDB_TOKEN unset
+        app=app,
+        https=False,
+        host=host,
+        port=int(port),
+        token=os.getenv("INFLUXDB_TOKEN"),
+        org="my-org",
+        bucket="my-bucket",
+        custom_tags={"app": "your-app-name"},
+    )
+
+    @app.get("/")
+    @flask_chest(chests=[chest_influxdb], tracked_vars={"GET": ["user_id", "total_time"]})
+    def index() -> str:
+        g.user_id, g.total_time = "123", 0.25
+        return "Hello, World!"
+
+    assert app.test_client().get("/").status_code == 200  # written in the request
+    [series] = influx_server.query('SELECT * FROM "user_id"', database="my-bucket")
+    assert series["columns"] == ["time", "app", "request_id", "value"]
+    [[_, app_tag, request_id, value]] = series["values"]
+    assert (app_tag, value) == ("your-app-name", "123") and len(request_id) == 36
+    [series] = influx_server.query('SELECT "value" FROM "total_time"', database="my-bucket")
+    assert series["values"][0][1] == 0.25
+    chest_influxdb.close()

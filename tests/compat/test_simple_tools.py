@@ -9,6 +9,7 @@ import email
 import email.policy
 import gzip
 import json
+import socket
 import subprocess
 import sys
 import textwrap
@@ -54,7 +55,9 @@ def test_function_ext_monitor_readme_example(receiver: Receiver) -> None:
     assert headers["Authorization"] == "Bearer your-auth-token"
     assert headers["Content-Type"] == "application/json"
     body = json.loads(request["body"])  # type: ignore[arg-type]
-    assert body["function_name"] == "simple_addition" and body["computer_name"]
+    assert list(body)[:2] == ["function_name", "host_name"]  # the original's keys, in order
+    assert body["function_name"] == "simple_addition"
+    assert body["host_name"] == socket.gethostname()
     assert (body["interval_in_seconds"], body["author"]) == (7, "John Doe")
     assert datetime.datetime.fromisoformat(body["timestamp"]).year >= 2024  # ISO 8601
     assert "headers" not in body
@@ -74,6 +77,47 @@ def test_function_ext_monitor_leaves_exceptions_alone(receiver: Receiver) -> Non
     assert module.flush(10)
     [request] = receiver.requests
     assert json.loads(request["body"])["team"] == "billing"  # type: ignore[arg-type]
+
+
+def test_function_ext_monitor_calls_zero_argument_callables_and_keeps_named_values(
+    receiver: Receiver,
+) -> None:
+    from lookout.compat import function_ext_monitor as module
+    from lookout.compat.function_ext_monitor import external_function_monitor
+
+    calls: list[int] = []
+    long_text = "q" * 81_390
+
+    class Calculator:
+        @external_function_monitor(
+            receiver.url,
+            {"X-Run": lambda: "run-7"},  # headers, positionally as the original allows
+            calls=lambda: len(calls),  # called with no argument, as the original does
+            max_tokens=512,
+            session_count=3,
+            prompt=long_text,
+        )
+        def add(self, a: int, b: int) -> int:
+            calls.append(1)
+            return a + b
+
+    assert Calculator().add(1, 2) == 3
+    assert module.flush(10)
+    [request] = receiver.requests
+    body = json.loads(request["body"])  # type: ignore[arg-type]
+    assert request["headers"]["X-Run"] == "run-7"  # type: ignore[index]
+    assert body["calls"] == 1 and "calls.error" not in body
+    assert (body["max_tokens"], body["session_count"]) == (512, 3)  # never redacted
+    assert body["prompt"] == long_text  # sent whole, as the original sent it
+    # a method of a local class is named as the original names it: its plain name
+    assert body["function_name"] == "add"
+
+
+def test_function_ext_monitor_names_module_level_methods_class_dot_name() -> None:
+    from lookout.compat.function_ext_monitor import function_name
+
+    assert function_name(Receiver.stop) == "Receiver.stop"
+    assert function_name(_run) == "_run"
 
 
 # -- flask-cloudwatch-metric -------------------------------------------------------------------------

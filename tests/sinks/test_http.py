@@ -36,7 +36,7 @@ def test_batched_json_with_static_and_per_batch_headers(receiver: Receiver) -> N
     assert headers["Content-Type"] == "application/json"
     documents = json.loads(request["body"])  # type: ignore[arg-type]
     assert [d["name"] for d in documents] == ["f0", "f1", "f2"]
-    assert documents[0]["fields"] == {"n": 0, "password": "[REDACTED]"}
+    assert documents[0]["fields"] == {"n": 0, "password": "p"}  # named by the caller: kept
     assert stats["written"] == 3 and stats["failed"] == 0
 
 

@@ -227,7 +227,9 @@ def test_portable_requests_are_stored_as_built_events_are(tmp_path: Path) -> Non
 
 def test_requests_are_built_here_when_a_setting_redacts_their_fields(tmp_path: Path) -> None:
     instance = Lookout(
-        store=f"sqlite:///{tmp_path / 'r.db'}", store_process=True, redact_pattern="path|agent"
+        store=f"sqlite:///{tmp_path / 'r.db'}",
+        store_process=True,
+        redact_keys=["path", "user-agent"],
     )
     try:
         _serve_requests(instance)

@@ -4,26 +4,26 @@
         FlaskChestCustomWriter, FlaskChestInfluxDB, FlaskChestMongoDB, FlaskChestMySQL,
         FlaskChestPostgreSQL, FlaskChestSQLite, flask_chest)
 
-After a decorated view returns, the chosen ``g`` variables (a list, a dict per HTTP method, or
-None for every public ``g`` attribute) are captured with the request id and handed to each
-chest's background exporter: a Lookout Recorder with one sink, which batches them on a
-schedule (every ``batch_interval``, 1 s by default), thread-safely, with retries, and
-counts what it could not write. Values are coerced to JSON and secrets (passwords, tokens...)
-redacted, as everywhere in Lookout.
+As in Flask-Chest 0.0.10, the decorator makes the request id before the view runs
+(``g.custom_request_id``, at most 255 characters) and, after the view returns, writes the
+chosen ``g`` variables (a dict of names per HTTP method, a list for every method, or None for
+every public ``g`` attribute) to each chest as ``(variable_name, variable_value, request_id)``.
 
-Where the data lands: SQL chests write key-value rows (``request_id``, ``variable_name``,
-``variable_value`` as JSON, ``endpoint``, ``method``, ``recorded_at``) to a ``flask_chest``
-table they create; the MongoDB chest one such document per variable; the InfluxDB chest one
-point per request with each variable a field and your ``custom_tags``; the custom writer POSTs
-whatever ``payload_generator`` makes of the ``(variable_name, variable_value, request_id)``
-tuples.
+- ``raise_exceptions=True`` (the default): each chest is written in the request, before the
+  response, and a failure raises :class:`FlaskChestError` out of the view (Flask answers 500),
+  as the original raised its chest's error. Costs the chest's round trip on every request.
+- ``raise_exceptions=False``: the values are queued for each chest's background exporter (a
+  Lookout Recorder: batched every second, thread-safe, retried, counted) and a failure is
+  logged, never raised. Costs microseconds in the request.
+
+Values are recorded as given (never redacted unless the ``redact_keys`` setting names them)
+and whole up to :data:`lookout.compat.COMPAT_MAX_BYTES`. Where the data lands is in
+docs/migrating/flask-chest.md; the layouts are those of :mod:`lookout.compat.flask_chest_sinks`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
-import json
 import logging
 import time
 import uuid
@@ -33,33 +33,43 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from flask import Flask, g, request
 
-from lookout.compat import warn_once
-from lookout.core import Lookout
+from lookout.compat import UnsupportedOption, compat_lookout, warn_once
+from lookout.compat.flask_chest_sinks import (
+    ContextTuple,
+    CustomWriterSink,
+    InfluxChestSink,
+    KeyValueSqlSink,
+    SqliteChestSink,
+    context_tuples,
+    mongo_sink,
+    tracked_values,
+)
 from lookout.events import Event, make_event
 from lookout.sinks.base import BaseSink, Sink
 
 F = TypeVar("F", bound=Callable[..., Any])
 TrackedVars = Sequence[str] | Mapping[str, Sequence[str]] | None
 logger = logging.getLogger("lookout.compat.flask_chest")
+REQUEST_ID_ATTRIBUTE = "custom_request_id"
+MAX_REQUEST_ID = 255
+
+__all__ = [
+    "FlaskChest",
+    "FlaskChestCustomWriter",
+    "FlaskChestError",
+    "FlaskChestInfluxDB",
+    "FlaskChestMongoDB",
+    "FlaskChestMySQL",
+    "FlaskChestPostgreSQL",
+    "FlaskChestSQLite",
+    "context_tuples",
+    "flask_chest",
+    "tracked_values",
+]
 
 
 class FlaskChestError(RuntimeError):
-    """Raised by the decorator (when ``raise_exceptions``) if a value could not be queued."""
-
-
-def tracked_values(event: Event) -> dict[str, Any]:
-    tracked = event.fields.get("g")
-    return dict(tracked) if isinstance(tracked, dict) else {}
-
-
-def context_tuples(batch: Sequence[Event]) -> list[tuple[str, Any, str]]:
-    """The ``(variable_name, variable_value, request_id)`` tuples Flask-Chest's payload
-    generators take."""
-    return [
-        (name, value, event.request_id or "")
-        for event in batch
-        for name, value in tracked_values(event).items()
-    ]
+    """A chest could not be written (``raise_exceptions=True``) or its queue is full."""
 
 
 class _LoggedSink(BaseSink):
@@ -89,14 +99,45 @@ class _LoggedSink(BaseSink):
 
 
 class FlaskChest:
-    """A destination with its own background exporter."""
+    """A destination: written directly (:meth:`write_now`) or by its background exporter."""
 
     def __init__(self, sink: Sink, chest_logger: logging.Logger | None = None) -> None:
-        self.lookout = Lookout(store=None, sinks=[_LoggedSink(sink, chest_logger)])
+        self.sink = sink
+        self.lookout = compat_lookout(sinks=[_LoggedSink(sink, chest_logger)])
         self.logger = chest_logger
 
     def init_app(self, app: Flask) -> None:
         app.extensions.setdefault("flask_chest", []).append(self)
+
+    def write_now(self, event: Event) -> None:
+        """Write one request's values in this thread; raise :class:`FlaskChestError`."""
+        redacted = self.lookout.recorder.redactor.redact(event.fields)
+        if redacted is not event.fields:
+            event = event._replace(fields=redacted)
+        try:
+            self.sink.write([event])
+        except Exception as error:
+            if self.logger is not None:
+                self.logger.error("flask_chest: writing failed: %s", error)
+            raise FlaskChestError(
+                f"{type(self).__name__}: Error occurred when writing to {self.sink.name}: {error}"
+            ) from error
+
+    def write(self, context_tuple_list: Sequence[ContextTuple]) -> None:
+        """Flask-Chest's own method: write ``(name, value, request_id)`` tuples now."""
+        by_request: dict[str, dict[str, Any]] = {}
+        for name, value, request_id in context_tuple_list:
+            by_request.setdefault(request_id, {})[name] = value
+        for request_id, values in by_request.items():
+            self.write_now(
+                make_event(
+                    "request",
+                    "flask_chest",
+                    request_id=request_id or None,
+                    fields={"g": values},
+                    limits=self.lookout.limits,
+                )
+            )
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Write everything queued now (tests, shutdown)."""
@@ -106,78 +147,27 @@ class FlaskChest:
         self.lookout.close()
 
 
-# -- SQL: key-value rows --------------------------------------------------------------------------
-class KeyValueSqlSink(BaseSink):
-    """One row per tracked variable, in a table it creates."""
-
-    name = "flask_chest_sql"
-
-    def __init__(self, url: str, table: str = "flask_chest") -> None:
-        from lookout.store.engine import normalize_url
-
-        self.engine = sa.create_engine(normalize_url(url), pool_pre_ping=True)
-        self.table = sa.Table(
-            table,
-            sa.MetaData(),
-            sa.Column(
-                "id",
-                sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-                primary_key=True,
-                autoincrement=True,
-            ),
-            sa.Column("request_id", sa.String(128), index=True),
-            sa.Column("variable_name", sa.String(255), nullable=False),
-            sa.Column("variable_value", sa.Text),
-            sa.Column("endpoint", sa.String(255)),
-            sa.Column("method", sa.String(16)),
-            sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-        )
-        self._created = False
-
-    def write(self, batch: Sequence[Event]) -> None:
-        rows = [
-            {
-                "request_id": event.request_id,
-                "variable_name": name,
-                "variable_value": json.dumps(value, ensure_ascii=False),
-                "endpoint": event.name,
-                "method": event.tags.get("method"),
-                "recorded_at": dt.datetime.fromtimestamp(event.start_ns / 1e9, dt.timezone.utc),
-            }
-            for event in batch
-            for name, value in tracked_values(event).items()
-        ]
-        if not self._created:
-            self.table.create(self.engine, checkfirst=True)
-            self._created = True
-        if rows:
-            with self.engine.begin() as connection:
-                connection.execute(sa.insert(self.table), rows)
-
-    def after_fork(self) -> None:
-        self.engine.dispose(close=False)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-
 class FlaskChestSQLite(FlaskChest):
-    """Key-value rows in SQLite (``db_uri`` a SQLAlchemy URL or a file path)."""
+    """Flask-Chest's SQLite table ``name`` (``unique_id``, ``request_id``, ``name``,
+    ``value``) in the file ``db_uri`` (a path, or a ``sqlite:///`` URL)."""
 
     def __init__(
         self,
         app: Flask | None = None,
-        db_uri: str = "sqlite:///flask_chest.db",
+        name: str = "flask_chest",
+        db_uri: str = "db.sqlite3",
         logger: logging.Logger | None = None,
     ) -> None:
-        url = db_uri if "://" in db_uri else f"sqlite:///{db_uri}"
-        super().__init__(KeyValueSqlSink(url), logger)
+        path = db_uri.removeprefix("sqlite:///") if db_uri.startswith("sqlite:///") else db_uri
+        if "://" in path:
+            raise UnsupportedOption(f"FlaskChestSQLite: db_uri must be a file path; got {db_uri!r}")
+        super().__init__(SqliteChestSink(path, name), logger)
         if app is not None:
             self.init_app(app)
 
 
 class FlaskChestMySQL(FlaskChest):
-    """Key-value rows in MySQL or MariaDB."""
+    """Key-value rows in MySQL or MariaDB (a Lookout chest: Flask-Chest 0.0.10 had none)."""
 
     def __init__(
         self,
@@ -196,7 +186,7 @@ class FlaskChestMySQL(FlaskChest):
 
 
 class FlaskChestPostgreSQL(FlaskChest):
-    """Key-value rows in PostgreSQL."""
+    """Key-value rows in PostgreSQL (a Lookout chest: Flask-Chest 0.0.10 had none)."""
 
     def __init__(
         self,
@@ -216,36 +206,8 @@ class FlaskChestPostgreSQL(FlaskChest):
             self.init_app(app)
 
 
-# -- MongoDB: one document per variable -----------------------------------------------------------
-def _mongo_sink(uri: str, database: str, collection: str) -> Sink:
-    from lookout.sinks.mongo import MongoSink
-
-    class KeyValueMongoSink(MongoSink):
-        name = "flask_chest_mongo"
-
-        @staticmethod
-        def _make_documents(batch: Sequence[Event]) -> list[dict[str, Any]]:
-            import bson
-
-            return [
-                {
-                    "_id": bson.ObjectId(),
-                    "request_id": event.request_id,
-                    "variable_name": name,
-                    "variable_value": value,
-                    "endpoint": event.name,
-                    "method": event.tags.get("method"),
-                    "time": dt.datetime.fromtimestamp(event.start_ns / 1e9, dt.timezone.utc),
-                }
-                for event in batch
-                for name, value in tracked_values(event).items()
-            ]
-
-    return KeyValueMongoSink(uri, database=database, collection=collection)
-
-
 class FlaskChestMongoDB(FlaskChest):
-    """One document per tracked variable in MongoDB."""
+    """One document per tracked variable in MongoDB (a Lookout chest)."""
 
     def __init__(
         self,
@@ -266,15 +228,15 @@ class FlaskChestMongoDB(FlaskChest):
                 f"{quote_plus(username)}:{quote_plus(password or '')}@" if username else ""
             )
             uri = f"mongodb://{credentials}{host}:{port}/"
-        super().__init__(_mongo_sink(uri, database, collection), logger)
+        super().__init__(mongo_sink(uri, database, collection), logger)
         if app is not None:
             self.init_app(app)
 
 
-# -- InfluxDB: points with custom tags ------------------------------------------------------------
 class FlaskChestInfluxDB(FlaskChest):
-    """One point per request (measurement ``flask_chest_request``) in an InfluxDB 2.x bucket,
-    each tracked variable a field, with ``custom_tags``."""
+    """Flask-Chest's points in an InfluxDB bucket: one per tracked variable, measured under
+    the variable's name, tagged ``request_id`` and ``custom_tags``, field ``value``. ``token``
+    may be empty or None (``os.getenv("INFLUXDB_TOKEN")`` unset) for a server that needs none."""
 
     def __init__(
         self,
@@ -282,31 +244,25 @@ class FlaskChestInfluxDB(FlaskChest):
         https: bool = False,
         host: str = "localhost",
         port: int = 8086,
-        token: str = "",
+        token: str | None = "",
         org: str = "my-org",
         bucket: str = "my-bucket",
         custom_tags: Mapping[str, str] | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
-        from lookout.sinks.influx import InfluxSink
-
         scheme = "https" if https else "http"
-        sink = InfluxSink(
-            f"{scheme}://{host}:{port}",
-            bucket=bucket,
-            org=org,
-            token=token,
-            measurement_prefix="flask_chest_",
-            tags=dict(custom_tags or {}),
+        sink = InfluxChestSink(
+            f"{scheme}://{host}:{port}", token or None, org, bucket, dict(custom_tags or {})
         )
         super().__init__(sink, logger)
         if app is not None:
             self.init_app(app)
 
 
-# -- any HTTP backend -----------------------------------------------------------------------------
 class FlaskChestCustomWriter(FlaskChest):
-    """POSTs ``payload_generator(context_tuple_list)`` (default: the tuples as JSON arrays)."""
+    """POSTs ``payload_generator(context_tuple_list)`` to ``url`` (or ``https``/``host``/
+    ``port``, as the README documents), sent as requests' ``data=`` (a dict form-encoded).
+    Without a ``payload_generator`` (which the original needed), the tuples go as JSON."""
 
     def __init__(
         self,
@@ -315,32 +271,39 @@ class FlaskChestCustomWriter(FlaskChest):
         host: str = "localhost",
         port: str | int = "",
         headers: Mapping[str, str] | None = None,
-        payload_generator: Callable[[list[tuple[str, Any, str]]], Any] | None = None,
-        verify: bool = False,
+        payload_generator: Callable[[list[ContextTuple]], Any] | None = None,
+        verify: bool | str = False,
         success_status_codes: Sequence[int] = (200,),
         logger: logging.Logger | None = None,
+        *,
+        name: str | None = None,
+        url: str | None = None,
+        params: Any = None,
+        proxies: Mapping[str, str] | None = None,
     ) -> None:
-        from lookout.sinks.http import HttpSink
-
         if https and not verify:
             warn_once(
                 "flask-chest-verify",
                 "FlaskChestCustomWriter does not verify TLS certificates (Flask-Chest's "
                 "default verify=False); pass verify=True, or a CA bundle path",
             )
-        generate = payload_generator or (lambda tuples: [list(t) for t in tuples])
-        scheme = "https" if https else "http"
-        url = f"{scheme}://{host}{f':{port}' if port != '' else ''}/"
-        sink = HttpSink(
-            url,
-            headers=dict(headers or {}),
-            payload_generator=lambda batch: generate(context_tuples(batch)),
-            verify=verify,
-            success_status_codes=tuple(success_status_codes),
+        if url is None:
+            scheme = "https" if https else "http"
+            url = f"{scheme}://{host}{f':{port}' if port != '' else ''}/"
+        self.name = name or url
+        generate = payload_generator or _json_tuples
+        sink = CustomWriterSink(
+            url, generate, headers, params, proxies, verify, success_status_codes
         )
         super().__init__(sink, logger)
         if app is not None:
             self.init_app(app)
+
+
+def _json_tuples(tuples: list[ContextTuple]) -> str:
+    import json
+
+    return json.dumps([list(t) for t in tuples], ensure_ascii=False, default=str)
 
 
 # -- the decorator --------------------------------------------------------------------------------
@@ -348,38 +311,53 @@ def _names(tracked_vars: TrackedVars, method: str) -> list[str] | None:
     if tracked_vars is None:
         return None
     if isinstance(tracked_vars, Mapping):
-        return list(tracked_vars.get(method, ()))
+        found: list[str] = []
+        for key, names in tracked_vars.items():  # the original upper-cases the dict's keys
+            if str(key).upper() == method:
+                found.extend(names)
+        return found
+    if isinstance(tracked_vars, str):
+        raise UnsupportedOption(
+            f"flask_chest: tracked_vars must be a dict per method, a list or None; got "
+            f"{tracked_vars!r}"
+        )
     return list(tracked_vars)
 
 
 def flask_chest(
     chests: Sequence[FlaskChest] | None = None,
     tracked_vars: TrackedVars = None,
-    request_id_generator: Callable[[], str] = lambda: str(uuid.uuid4()),
+    request_id_generator: Callable[[], Any] | None = lambda: str(uuid.uuid4()),
     raise_exceptions: bool = True,
 ) -> Callable[[F], F]:
-    """Record the chosen ``g`` variables of each request to ``chests`` after the view ran.
-
-    Args:
-        chests: where to write.
-        tracked_vars: variable names, a dict of names per HTTP method, or None for all of
-            ``g``'s public attributes.
-        request_id_generator: makes each request's id.
-        raise_exceptions: raise when the id cannot be made or a value cannot be queued
-            (the chest's queue is full); False logs and lets the response through.
-    """
+    """Record the chosen ``g`` variables of each request to ``chests`` after the view ran
+    (see the module docstring for ``raise_exceptions``)."""
+    for chest in chests or ():
+        if not isinstance(chest, FlaskChest):
+            raise UnsupportedOption(
+                f"flask_chest: chests must be FlaskChest objects; got {chest!r}"
+            )
+    _names(tracked_vars, "GET")  # refuses a bad tracked_vars now, not at the first request
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             started_ns, t0 = time.time_ns(), time.perf_counter_ns()
+            rid = str(request_id_generator() if callable(request_id_generator) else uuid.uuid4())
+            setattr(g, REQUEST_ID_ATTRIBUTE, rid[:MAX_REQUEST_ID])
             result = view(*args, **kwargs)  # the view's own errors are untouched
+            duration_ns = time.perf_counter_ns() - t0
+            if raise_exceptions:
+                for chest in chests or ():
+                    chest.write_now(_event(chest, tracked_vars, started_ns, duration_ns))
+                return result
             try:
-                _record(chests or (), tracked_vars, request_id_generator, started_ns, t0)
-            except Exception:
-                if raise_exceptions:
-                    raise
-                logger.exception("flask_chest: could not record this request")
+                for chest in chests or ():
+                    if not chest.lookout.emit(_event(chest, tracked_vars, started_ns, duration_ns)):
+                        raise FlaskChestError("a chest's queue is full: the values were dropped")
+            except Exception as error:
+                log = getattr(chest, "logger", None) or logger
+                log.debug("flask_chest: could not record this request: %s", error)
             return result
 
         return wrapper  # type: ignore[return-value]
@@ -387,27 +365,18 @@ def flask_chest(
     return decorate
 
 
-def _record(
-    chests: Sequence[FlaskChest],
-    tracked_vars: TrackedVars,
-    request_id_generator: Callable[[], str],
-    started_ns: int,
-    t0: int,
-) -> None:
-    request_id = str(request_id_generator())
+def _event(chest: FlaskChest, tracked_vars: TrackedVars, started_ns: int, duration: int) -> Event:
     names = _names(tracked_vars, request.method)
     if names is None:
-        names = [name for name in g if not name.startswith("_")]
+        names = [n for n in g if not n.startswith("_") and n != REQUEST_ID_ATTRIBUTE]
     values = {name: getattr(g, name) for name in names if hasattr(g, name)}
-    event = make_event(
+    return make_event(
         "request",
         request.endpoint or request.path,
         start_ns=started_ns,
-        duration_ns=time.perf_counter_ns() - t0,
-        request_id=request_id,
+        duration_ns=duration,
+        request_id=getattr(g, REQUEST_ID_ATTRIBUTE, None),
         tags={"method": request.method},
         fields={"g": values},
+        limits=chest.lookout.limits,
     )
-    for chest in chests:
-        if not chest.lookout.emit(event):
-            raise FlaskChestError("a chest's queue is full: the values were dropped (counted)")
