@@ -225,3 +225,34 @@ def test_forked_child_records_into_the_store(sqlite_url: str) -> None:
     assert counts == {"in-parent": 2, "in-child": 50}
     lk.close()
     _shared_instance = None
+
+
+class CountingHangingSink(HangingSink):
+    """Hangs on its first write; counts every write it is asked for, and what it kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+        self.kept = 0
+
+    def write(self, batch: Sequence[Event]) -> None:
+        self.writes += 1
+        super().write(batch)
+        self.kept += len(batch)
+
+
+def test_close_while_a_sink_hangs_counts_every_event_once_and_then_nothing() -> None:
+    stuck = CountingHangingSink()
+    recorder = Recorder([stuck], batch_size=1000, batch_interval=0.01)
+    for n in range(5000):
+        recorder.emit(_event(n))
+    assert stuck.entered.wait(5)
+    assert recorder.close(0.5) is False
+    stats = recorder.stats()["sinks"]["hanging"]
+    counted = stats["written"] + stats["failed"] + stats["dropped"] + stats["invalid"]
+    assert (stats["emitted"], counted, stats["dropped"]) == (5000, 5000, 5000)
+    writes = stuck.writes
+    stuck.release.set()  # the write in flight comes back after close() returned
+    time.sleep(0.3)
+    assert recorder.stats()["sinks"]["hanging"] == stats  # nothing counted after close()
+    assert stuck.writes == writes == 1  # and no other write started

@@ -110,6 +110,11 @@ class SqlSink(BaseSink):
             self._next_prune = time.monotonic() + PRUNE_EVERY_S
             self.prune_now()
 
+    @property
+    def deadlocks_retried(self) -> int:
+        """Deadlocks the database reported and the writer retried (none surface as failures)."""
+        return 0 if self._writer is None else self._writer.deadlocks
+
     def prune_now(self) -> retention.PruneResult | None:
         if self.retention_s is None:
             return None

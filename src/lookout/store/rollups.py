@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, Table, bindparam, select, tuple_
 
-from lookout.store.dialects import insert_ignoring_conflicts, upsert_replacing
+from lookout.store.dialects import insert_locking, upsert_replacing
 from lookout.store.schema import ROLLUP_COLUMNS
 from lookout.store.sketch import LatencySketch
 
@@ -163,7 +163,8 @@ def merge_into(connection: Connection, table: Table, deltas: dict[RollupKey, Rol
     """Merge ``deltas`` into ``table`` within the caller's transaction.
 
     1. (PostgreSQL, MySQL) insert empty rows for missing keys, ignoring conflicts, so that
-       every key has a row that step 2 can lock;
+       every key has a row that step 2 can lock; on MySQL/MariaDB this statement already
+       takes the exclusive lock (see :func:`~lookout.store.dialects.insert_locking`);
     2. read the rows, locked (``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` already holds the
        database's write lock), in key order so that concurrent writers cannot deadlock;
     3. write the merged values back in one upsert.
@@ -177,7 +178,7 @@ def merge_into(connection: Connection, table: Table, deltas: dict[RollupKey, Rol
     keys: Sequence[RollupKey] = sorted(deltas)
     if connection.dialect.name != "sqlite":
         connection.execute(
-            insert_ignoring_conflicts(connection, table),
+            insert_locking(connection, table, "count"),
             [{**_EMPTY_ROW, "name_id": name_id, "bucket_start": start} for name_id, start in keys],
         )
     current = {

@@ -8,6 +8,8 @@ that were rolled back.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import chain
@@ -33,6 +35,9 @@ class BatchWriter:
         #: What stands for NULL in the rows of text and integer columns (see _NULLABLE_SQLITE)
         nulls: tuple[Any, Any] = (0, "") if engine.dialect.name == "sqlite" else (None, None)
         self._null_text, self._null_int = nulls
+        self._mysql = engine.dialect.name in ("mysql", "mariadb")
+        #: deadlocks the server reported, each retried here (never surfacing as a failure)
+        self.deadlocks = 0
         self._portable = PortableKinds(
             RowContext(self._name_ids, self._source_ids, self._null_text, self._null_int)
         )
@@ -47,10 +52,28 @@ class BatchWriter:
         if self.engine.dialect.name == "sqlite":
             self._write_sqlite(rows)
             return
-        with self.engine.begin() as connection:
-            _insert_events(connection, rows)
-            for table, deltas in _rollup_deltas(rows):
-                rollups.merge_into(connection, table, deltas)
+        attempt = 0
+        while True:
+            try:
+                with self.engine.connect() as connection:
+                    if self._mysql:
+                        # no gap locks: writers inserting new rollup keys side by side do not
+                        # block (or deadlock) each other
+                        connection.execution_options(isolation_level="READ COMMITTED")
+                    with connection.begin():
+                        _insert_events(connection, rows)
+                        for table, deltas in _rollup_deltas(rows):
+                            rollups.merge_into(connection, table, deltas)
+                return
+            except Exception as exc:
+                if not is_deadlock(exc):
+                    raise
+            # The server chose this transaction as a deadlock's victim and rolled it back: the
+            # batch is whole again and can be written again, as often as that happens (a
+            # deadlock says nothing about the data or the server's health).
+            attempt += 1
+            self.deadlocks += 1
+            time.sleep(random.uniform(0.0, min(0.2, 0.005 * attempt)))
 
     def _write_sqlite(self, rows: list[tuple[Any, ...]]) -> None:
         """The batch's transaction on the sqlite3 connection itself, with the same statements.
@@ -186,6 +209,22 @@ class BatchWriter:
                 select(table.c.id, *key_columns).where(tuple_(*key_columns).in_(keys))
             ).all()
         return {tuple(row[1:]): row[0] for row in found}
+
+
+#: MySQL/MariaDB's deadlock error; PostgreSQL's SQLSTATE for one.
+MYSQL_DEADLOCK = 1213
+POSTGRES_DEADLOCK = "40P01"
+
+
+def is_deadlock(error: BaseException) -> bool:
+    """Whether a database error says the transaction was rolled back as a deadlock's victim."""
+    orig = getattr(error, "orig", None)
+    if orig is None:
+        return False
+    args = getattr(orig, "args", ())
+    if args and args[0] == MYSQL_DEADLOCK:
+        return True
+    return getattr(orig, "sqlstate", None) == POSTGRES_DEADLOCK
 
 
 def _rollup_deltas(
