@@ -142,3 +142,66 @@ def test_the_toml_parser_is_imported_only_to_read_a_config_file(tmp_path: Path) 
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert run.stdout.split() == ["False", "9.9"]
+
+
+@pytest.mark.parametrize("value", [0, 0.001, float("nan"), float("inf"), -1, "0", "inf", [1]])
+def test_batch_interval_must_be_finite_and_at_least_5ms(value: object) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"batch_interval": value}, environ={})
+    assert f"batch_interval = {value!r} is not valid" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "key", ["retry_backoff", "retry_max_backoff", "shutdown_timeout", "retention"]
+)
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_no_duration_is_nan_or_infinite(key: str, value: float) -> None:
+    with pytest.raises(ConfigError, match=f"{key} = {value!r} is not valid; expected a finite"):
+        load_settings({key: value}, environ={})
+
+
+def test_infinite_duration_in_a_toml_file_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "lookout.toml"
+    config.write_text("batch_interval = inf\n")
+    with pytest.raises(ConfigError, match=r"config file .*batch_interval = inf is not valid"):
+        load_settings(config_file=config, environ={})
+
+
+def test_a_config_file_that_is_not_utf8_or_not_a_file_is_a_config_error(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b'app_version = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match=r"latin\.toml' is not UTF-8 text"):
+        load_settings(config_file=latin, environ={})
+    with pytest.raises(ConfigError, match="is a directory, not a file"):
+        load_settings(environ={"LOOKOUT_CONFIG": str(tmp_path)})
+
+
+@pytest.mark.parametrize(
+    ("sinks", "message"),
+    [
+        ('[{"type":"http","url":5}]', "option url = 5 is not valid; expected str"),
+        (
+            '[{"type":"http","url":"http://127.0.0.1:9/x","timeout":"abc"}]',
+            "option timeout = 'abc' is not valid; expected float",
+        ),
+        ('[{"type":"http","url":"http://127.0.0.1:9/x","per_event":"yes"}]', "per_event = 'yes'"),
+        ('[{"type":"log","level":[20]}]', "option level = [20] is not valid"),
+    ],
+)
+def test_sink_options_of_the_wrong_type_are_config_errors_naming_them(
+    monkeypatch: pytest.MonkeyPatch, sinks: str, message: str
+) -> None:
+    from lookout import Lookout
+
+    monkeypatch.setenv("LOOKOUT_SINKS", sinks)
+    with pytest.raises(ConfigError) as caught:
+        Lookout(store=None)
+    assert "environment variable LOOKOUT_SINKS: sinks[1]: sink" in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_an_http_sink_built_in_code_refuses_a_timeout_that_is_not_a_number() -> None:
+    from lookout.sinks.http import HttpSink
+
+    with pytest.raises(ValueError, match="timeout must be a number of seconds above 0; got 'abc'"):
+        HttpSink("http://127.0.0.1:9/x", timeout="abc")  # type: ignore[arg-type]

@@ -256,3 +256,27 @@ def test_close_while_a_sink_hangs_counts_every_event_once_and_then_nothing() -> 
     time.sleep(0.3)
     assert recorder.stats()["sinks"]["hanging"] == stats  # nothing counted after close()
     assert stuck.writes == writes == 1  # and no other write started
+
+
+class UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("cannot print me")
+
+
+def test_an_extra_raising_an_unprintable_exception_still_records_the_call() -> None:
+    sink = InMemorySink()
+    lk = Lookout(store=None, sinks=[sink], batch_interval=0.01)
+
+    def broken(call: object) -> object:
+        raise UnprintableError
+
+    @lk.monitor(extra={"amount": broken})
+    def charge() -> int:
+        return 1
+
+    assert charge() == 1
+    assert lk.flush(5)
+    lk.close()
+    (event,) = sink.events
+    assert event.fields["amount"] is None
+    assert event.fields["amount.error"] == "UnprintableError: <unprintable>"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import math
 import os
 import re
 import sys
@@ -38,17 +39,36 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 60480
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from a number or a string such as ``250ms``, ``30s``, ``15m``, ``12h``, ``30d``."""
+    """Seconds from a number or a string such as ``250ms``, ``30s``, ``15m``, ``12h``, ``30d``.
+
+    NaN and infinities are refused: an infinite wait overflows every timer it reaches, and NaN
+    compares false with everything (a batch interval of NaN made a thread spin).
+    """
     if isinstance(value, bool):
         raise ValueError("a duration, not a boolean")
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ValueError("a finite duration")
         if value < 0:
             raise ValueError("a duration that is not negative")
         return float(value)
-    match = _DURATION.match(str(value))
+    if not isinstance(value, str):
+        raise ValueError("a duration such as 250ms, 30s, 15m, 12h, 30d or a number of seconds")
+    match = _DURATION.match(value)
     if not match:
         raise ValueError("a duration such as 250ms, 30s, 15m, 12h, 30d or a number of seconds")
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+#: Shortest batch interval: a worker wakes up this often when idle (0 made it spin a core).
+MIN_BATCH_INTERVAL_S = 0.005
+
+
+def _interval(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds < MIN_BATCH_INTERVAL_S:
+        raise ValueError(f"a duration of at least {MIN_BATCH_INTERVAL_S * 1000:g}ms")
+    return seconds
 
 
 def _optional_duration(value: object) -> float | None:
@@ -211,7 +231,7 @@ class Settings:
     )
     batch_size: int = _setting(1000, _positive_int, "Most events written to a sink in one batch.")
     batch_interval: float = _setting(
-        1.0, parse_duration, "Longest time an event waits for its batch (e.g. 250ms)."
+        1.0, _interval, "Longest time an event waits for its batch (e.g. 250ms; at least 5ms)."
     )
     max_retries: int = _setting(
         5, _non_negative_int, "Retries of a failed batch write before its events count as failed."
@@ -316,6 +336,14 @@ def read_file(path: str | Path) -> dict[str, Any]:
             data = tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"config file {str(file)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {str(file)!r} is a directory, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {str(file)!r} is not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"config file {str(file)!r} cannot be read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {str(file)!r} is not valid TOML: {exc}") from None
     table = data.get("lookout")

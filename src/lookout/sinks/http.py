@@ -108,7 +108,11 @@ class HttpSink(BaseSink):
         success_status_codes: Collection[int] = (200, 201, 202, 204),
         timeout: float = 10.0,
     ) -> None:
-        if not url.startswith(("http://", "https://")):
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
+            raise ValueError(
+                f"HttpSink: timeout must be a number of seconds above 0; got {timeout!r}"
+            )
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ValueError(f"HttpSink: url must start with http:// or https://; got {url!r}")
         self.url = url
         self.method = method.upper()
