@@ -41,9 +41,9 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 
     while time.monotonic() < deadline:
         assert process.poll() is None, "the example exited early"
         try:
-            requests.get(url, timeout=1)
+            requests.get(url, timeout=5)  # the first request may migrate the store
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.1)
     raise AssertionError(f"{url} did not answer within {seconds} s")
 
