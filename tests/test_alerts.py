@@ -251,3 +251,37 @@ def test_a_forked_child_evaluates_alerts_too(receiver: Receiver) -> None:
     assert process.exitcode == 0
     [message] = [json.loads(r["body"]) for r in receiver.requests]  # type: ignore[arg-type]
     assert message["subject"] == "[ALERT] error: child.job"
+
+
+def test_lookout_watch_judges_the_whole_window_not_only_since_its_start(
+    tmp_path: Any, receiver: Receiver
+) -> None:
+    """An error rate over the last hour counts the hour's events already in the store."""
+    import time as time_module
+
+    from tests.test_cli import lookout_cli
+
+    store = f"sqlite:///{tmp_path / 'history.db'}"
+    lk = Lookout(store=store)
+    now_ns = time_module.time_ns()
+    for index in range(400):  # 10 % failed, spread over the last 50 minutes
+        lk.emit(
+            make_event(
+                "call",
+                "billing.charge",
+                start_ns=now_ns - (index * 7_500) * 10**6,
+                duration_ns=10**6,
+                outcome="error" if index % 10 == 0 else "ok",
+            )
+        )
+    lk.emit(make_event("call", "billing.charge", start_ns=now_ns - 2 * 3600 * 10**9))  # too old
+    lk.close()
+    env = {
+        "LOOKOUT_ALERTS": json.dumps([{"type": "error_rate", "threshold": 0.05, "window": "1h"}]),
+        "LOOKOUT_NOTIFIERS": json.dumps([{"type": "webhook", "url": receiver.url}]),
+    }
+    result = lookout_cli("watch", "--store", store, "--once", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [message] = [json.loads(r["body"]) for r in receiver.requests]  # type: ignore[arg-type]
+    assert message["subject"] == "[ALERT] error_rate: billing.charge"
+    assert "of 400" in message["body"], message["body"]

@@ -9,6 +9,7 @@ that ran before it started.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,11 @@ from lookout.alerts import AlertEngine, build_rule
 from lookout.config import ConfigError, Settings
 from lookout.core import Lookout
 from lookout.notify import Message
-from lookout.store.tail import events_after, last_event_id, latest_runs
+from lookout.store.tail import events_after, first_event_id_since, last_event_id, latest_runs
 
 BATCH = 5000
+#: Most events of the rules' windows read at start (the newest ones).
+HISTORY_LIMIT = 200_000
 
 
 class StoreWatcher:
@@ -44,7 +47,29 @@ class StoreWatcher:
         self.engine = AlertEngine(self.lookout, rules)
         self.engine.observe(latest_runs(store))
         self.cursor = last_event_id(store)
+        #: Events read from before the watcher started, so that windowed rules (an error rate
+        #: over the last hour) judge the whole window, not only what arrived since the start.
+        self.history_read = self._read_history(max(rule.window for rule in rules))
         self._stop = threading.Event()
+
+    def _read_history(self, window_s: float) -> int:
+        """Feed the rules the events of their longest window (at most ``HISTORY_LIMIT``, the
+        newest, so a busy store's start stays quick); returns how many were read."""
+        since_ns = time.time_ns() - int(window_s * 1e9)
+        first = first_event_id_since(self.store, since_ns)
+        if first is None:
+            return 0
+        cursor, end, read = max(first - 1, self.cursor - HISTORY_LIMIT), self.cursor, 0
+        while cursor < end:
+            events, cursor = events_after(self.store, cursor, min(BATCH, end - cursor))
+            if not events:
+                break
+            # ids follow the writing order, not start times: a late write of an old event
+            # lies among recent ids, and the rules expect their samples in time order
+            recent = [event for event in events if event.start_ns >= since_ns]
+            self.engine.observe(recent)
+            read += len(recent)
+        return read
 
     def step(self) -> tuple[int, list[Message]]:
         """Read what was written since the last step and evaluate: (events read, messages)."""

@@ -90,6 +90,26 @@ def last_event_id(store: SqlStore) -> int:
         return int(connection.execute(sa.select(sa.func.max(schema.events.c.id))).scalar() or 0)
 
 
+def first_event_id_since(store: SqlStore, start_ns: int) -> int | None:
+    """The smallest id among events that started at or after ``start_ns`` (None: none did).
+
+    Asked per name, so that each question walks the ``(name_id, start_ns)`` index instead of
+    scanning the table for a time.
+    """
+    e = schema.events
+    with store.engine.connect() as connection:
+        name_ids = connection.execute(sa.select(schema.names.c.id)).scalars().all()
+        first = sa.select(sa.func.min(e.c.id))
+        firsts = [
+            connection.execute(
+                first.where(e.c.name_id == name_id, e.c.start_ns >= start_ns)
+            ).scalar()
+            for name_id in name_ids
+        ]
+    found = [int(first) for first in firsts if first is not None]
+    return min(found) if found else None
+
+
 def events_after(store: SqlStore, after_id: int, limit: int = 5000) -> tuple[list[Event], int]:
     """Up to ``limit`` events written after ``after_id``, oldest first, and the new cursor."""
     query = _query().where(schema.events.c.id > after_id).order_by(schema.events.c.id).limit(limit)
