@@ -155,6 +155,50 @@ def test_cloudwatch_readme_example(cloudwatch_endpoint: str) -> None:
     metrics_reporter.lookout.close()
 
 
+def test_cloudwatch_later_releases_constructor_decorators_and_add_metric_outside_a_request(
+    cloudwatch_endpoint: str,
+) -> None:
+    from lookout.compat.cloudwatch import (
+        CloudWatchMetricsReporter,
+        fault_failure_error,
+        request_count,
+    )
+
+    app = Flask(__name__)
+    # 0.1.7's positional form: app, namespace, aws_region_name, key id, secret
+    reporter = CloudWatchMetricsReporter(app, "Shop", "eu-west-1", "testing", "testing")
+
+    @app.route("/items/<int:n>")
+    @request_count(reporter, "Items")
+    @fault_failure_error(reporter, "Items")
+    def items(n: int) -> Any:
+        if n == 0:
+            raise ValueError("no items")
+        return "ok", 404 if n == 4 else 200
+
+    client = app.test_client()
+    assert client.get("/items/1").status_code == 200
+    assert client.get("/items/4").status_code == 404
+    assert client.get("/items/0").status_code == 500
+    with app.app_context():  # a CLI command, say: no request, nothing buffered, no error
+        CloudWatchMetricsReporter.add_metric("Offline", 1, "Count", [])
+    with pytest.raises(RuntimeError):  # no application context at all: as the original's g
+        reporter.add_metric("Nowhere", 1, "Count", [])
+    assert reporter.lookout.flush(20)
+    reader = boto3.client("cloudwatch")
+    found = {
+        (m["MetricName"], tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"])))
+        for m in reader.list_metrics(Namespace="Shop")["Metrics"]
+    }
+    assert found == {
+        ("RequestCount", (("ResourceName", "Items"), ("StatusCode", "200"))),
+        ("RequestCount", (("ResourceName", "Items"), ("StatusCode", "404"))),
+        ("Error", (("ResourceName", "Items"),)),
+        ("Failure", (("ResourceName", "Items"),)),
+    }
+    reporter.lookout.close()
+
+
 # -- agrc supervisor ---------------------------------------------------------------------------------
 SUCCESS_SCRIPT = """
 import datetime
@@ -229,13 +273,14 @@ def test_supervisor_readme_example(tmp_path: Path, receiver: Receiver) -> None:
         {"LOOKOUT_SENDGRID_API_URL": receiver.url.rsplit("/", 1)[0]},
     )
     assert result.returncode == 0, result.stderr
-    assert "my_project Update Summary" in result.stderr  # the ConsoleHandler
+    assert "Outcome: all good" in result.stdout  # the ConsoleHandler prints, as the original
     [request] = receiver.requests
     assert request["path"] == "/v3/mail/send"
     headers: dict[str, str] = request["headers"]  # type: ignore[assignment]
     assert headers["Authorization"] == "Bearer its_a_secret!"
     payload = json.loads(request["body"])  # type: ignore[arg-type]
-    assert payload["subject"] == "my_project 1.5.0 my_project Update Summary"
+    assert payload["subject"] == "my_project Update Summary"  # no project name in the subject
+    assert payload["content"][0]["value"].endswith("\n\nmy_project version: 1.5.0")
     assert payload["personalizations"] == [{"to": [{"email": "you@utah.gov"}]}]
     assert "Outcome: all good" in payload["content"][0]["value"]
     [attachment] = payload["attachments"]
@@ -256,10 +301,9 @@ def test_supervisor_sends_uncaught_errors_to_every_handler(
     [(_, recipients, raw)] = mailbox.messages
     assert recipients == ["ops@utah.gov"]
     mail = email.message_from_bytes(raw, policy=email.policy.default)
-    assert (
-        mail["Subject"].startswith("my_project ")
-        and "ValueError: the import broke" in mail["Subject"]
-    )
+    assert mail["Subject"].startswith("my_project")  # prefix + subject, no space, as the original
+    assert "ValueError: the import broke" in mail["Subject"]
+    assert "unknown client version: not specified" in mail.get_body(("plain",)).get_content()
     [attachment] = list(mail.iter_attachments())
     text = gzip.decompress(attachment.get_content()).decode()
     assert "starting the import" in text

@@ -12,15 +12,18 @@ retried on transient errors and one failing handler never stops the others.
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import logging
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lookout.compat import warn_once
+from lookout.compat import UnsupportedOption, warn_once
 from lookout.core import Lookout
 from lookout.notify import ConsoleNotifier, Message, Notifier
+from lookout.notify.base import PreparedMessage
 from lookout.supervise import Supervisor as _Run
 
 
@@ -43,11 +46,45 @@ class MessageHandler:
         self.notifier = notifier
 
 
+class _AsOriginal:
+    """Sends as agrc supervisor 3.x formats: ``prefix`` glued to the subject (no space), and
+    ``<client_name> version: <client_version>`` after the message (where the original puts
+    them: never in the subject)."""
+
+    def __init__(self, inner: Notifier, prefix: str, name: str, version: str) -> None:
+        self.inner, self.prefix = inner, prefix
+        self.footer = f"{name} version: {version}"
+        self.name = inner.name
+
+    def send(self, message: PreparedMessage) -> None:
+        self.inner.send(
+            dataclasses.replace(
+                message,
+                subject=self.prefix + message.subject,
+                body=f"{message.body}\n\n{self.footer}",
+                html=f"{message.html}<p>{html.escape(self.footer)}</p>",
+            )
+        )
+
+
+def _client(
+    project_name: str | None,
+    project_version: str | None,
+    client_name: str | None,
+    client_version: str | None,
+) -> tuple[str, str]:
+    """The README's ``project_name``/``project_version`` or 3.x's ``client_*``, with 3.x's
+    defaults."""
+    name = client_name or project_name or "unknown client"
+    version = client_version or project_version or "not specified"
+    return name, version
+
+
 class ConsoleHandler(MessageHandler):
-    """Prints messages to stderr."""
+    """Prints each message's text to stdout, as the original's ``print``."""
 
     def __init__(self) -> None:
-        super().__init__(ConsoleNotifier())
+        super().__init__(ConsoleNotifier(stream=sys.stdout))
 
 
 class EmailHandler(MessageHandler):
@@ -56,10 +93,17 @@ class EmailHandler(MessageHandler):
     ``password``, ``starttls``."""
 
     def __init__(
-        self, email_settings: Mapping[str, Any], project_name: str = "", project_version: str = ""
+        self,
+        email_settings: Mapping[str, Any],
+        client_name: str | None = None,
+        client_version: str | None = None,
+        *,
+        project_name: str | None = None,
+        project_version: str | None = None,
     ) -> None:
         from lookout.notify.smtp import SmtpNotifier
 
+        _check_keys("EmailHandler", email_settings, EMAIL_KEYS)
         starttls = bool(email_settings.get("starttls", False))
         if not starttls:
             warn_once(
@@ -67,53 +111,84 @@ class EmailHandler(MessageHandler):
                 "EmailHandler sends mail without TLS, as agrc supervisor did; set "
                 "'starttls': True in email_settings to encrypt it",
             )
-        super().__init__(
-            SmtpNotifier(
-                email_settings["smtpServer"],
-                int(email_settings.get("smtpPort", 25)),
-                from_address=email_settings["from_address"],
-                to_addresses=_recipients(email_settings),
-                username=email_settings.get("username"),
-                password=email_settings.get("password"),
-                starttls=starttls,
-                use_ssl=False,
-                subject_prefix=_prefix(email_settings, project_name, project_version),
-            )
+        notifier = SmtpNotifier(
+            email_settings["smtpServer"],
+            int(email_settings.get("smtpPort", 25)),
+            from_address=email_settings["from_address"],
+            to_addresses=_recipients(email_settings),
+            username=email_settings.get("username"),
+            password=email_settings.get("password"),
+            starttls=starttls,
+            use_ssl=False,
         )
+        name, version = _client(project_name, project_version, client_name, client_version)
+        super().__init__(_AsOriginal(notifier, email_settings.get("prefix", ""), name, version))
 
 
 class SendGridHandler(MessageHandler):
-    """SendGrid. ``sendgrid_settings``: ``from_address``, ``to_address`` (or
-    ``to_addresses``), ``api_key``, and optionally ``prefix`` and ``api_base_url``."""
+    """SendGrid. ``sendgrid_settings``: ``from_address``, ``to_addresses`` (or
+    ``to_address``), ``api_key``, and optionally ``prefix`` and ``api_base_url``."""
 
     def __init__(
         self,
         sendgrid_settings: Mapping[str, Any],
-        project_name: str = "",
-        project_version: str = "",
+        client_name: str | None = None,
+        client_version: str | None = None,
+        *,
+        project_name: str | None = None,
+        project_version: str | None = None,
     ) -> None:
         from lookout.notify.sendgrid import SendGridNotifier
 
-        super().__init__(
-            SendGridNotifier(
-                sendgrid_settings["api_key"],
-                from_address=sendgrid_settings["from_address"],
-                to_addresses=_recipients(sendgrid_settings),
-                subject_prefix=_prefix(sendgrid_settings, project_name, project_version),
-                api_base_url=sendgrid_settings.get("api_base_url"),
-            )
+        _check_keys("SendGridHandler", sendgrid_settings, SENDGRID_KEYS)
+        notifier = SendGridNotifier(
+            sendgrid_settings["api_key"],
+            from_address=sendgrid_settings["from_address"],
+            to_addresses=_recipients(sendgrid_settings),
+            api_base_url=sendgrid_settings.get("api_base_url"),
         )
+        name, version = _client(project_name, project_version, client_name, client_version)
+        super().__init__(_AsOriginal(notifier, sendgrid_settings.get("prefix", ""), name, version))
 
 
 class SlackHandler(MessageHandler):
-    """Slack through an incoming webhook. ``slack_settings``: ``webhook_url``."""
+    """Slack through an incoming webhook. ``slack_settings``: ``webhook_url``, optionally
+    ``prefix``. (agrc supervisor's SlackHandler sends nothing; this one sends, formatted as its
+    e-mail handlers: the project's name and version after the message.)"""
 
     def __init__(
-        self, slack_settings: Mapping[str, Any], project_name: str = "", project_version: str = ""
+        self,
+        slack_settings: Mapping[str, Any],
+        client_name: str | None = None,
+        client_version: str | None = None,
+        *,
+        project_name: str | None = None,
+        project_version: str | None = None,
     ) -> None:
         from lookout.notify.slack import SlackNotifier
 
-        super().__init__(SlackNotifier(slack_settings["webhook_url"]))
+        _check_keys("SlackHandler", slack_settings, SLACK_KEYS)
+        name, version = _client(project_name, project_version, client_name, client_version)
+        notifier = SlackNotifier(slack_settings["webhook_url"])
+        super().__init__(_AsOriginal(notifier, slack_settings.get("prefix", ""), name, version))
+
+
+EMAIL_KEYS = frozenset(
+    {"smtpServer", "smtpPort", "from_address", "to_addresses", "to_address", "prefix"}
+    | {"username", "password", "starttls"}
+)
+SENDGRID_KEYS = frozenset(
+    {"from_address", "to_address", "to_addresses", "api_key", "prefix", "api_base_url"}
+)
+SLACK_KEYS = frozenset({"webhook_url", "prefix"})
+
+
+def _check_keys(handler: str, settings: Mapping[str, Any], known: frozenset[str]) -> None:
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise UnsupportedOption(
+            f"{handler}: unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}"
+        )
 
 
 def _recipients(settings: Mapping[str, Any]) -> list[str]:
@@ -121,12 +196,6 @@ def _recipients(settings: Mapping[str, Any]) -> list[str]:
     if not found:
         raise KeyError("to_address")
     return [found] if isinstance(found, str) else list(found)
-
-
-def _prefix(settings: Mapping[str, Any], project_name: str, project_version: str) -> str:
-    if settings.get("prefix"):
-        return str(settings["prefix"])
-    return f"{project_name} {project_version}".strip()
 
 
 class Supervisor:

@@ -27,7 +27,7 @@ from lookout.config import SETTING_NAMES
 from lookout.events import HOSTNAME, OK, Event, bound_name, describe_error
 from lookout.flask.context import STATE_KEY, RequestState
 from lookout.flask.ids import is_valid_request_id, new_request_id
-from lookout.flask.levels import EndpointLevels, check_level
+from lookout.flask.levels import OUTLIER_RULES, EndpointLevels, check_level
 from lookout.flask.request_events import (
     RequestNaming,
     new_event,
@@ -59,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "record_user_agent": True,
     "default_level": 1,
     "outlier_constant": 2.5,
+    "outlier_rule": "stdev",
     "outlier_warmup": 10,
     "sampler_interval": 0.005,
     "level_refresh_interval": 10.0,
@@ -104,6 +105,11 @@ class _Config:
         self.record_user_agent = bool(options["record_user_agent"])
         self.default_level = check_level(options["default_level"])
         self.outlier_constant = float(options["outlier_constant"])
+        self.outlier_rule: str = options["outlier_rule"]
+        if self.outlier_rule not in OUTLIER_RULES:
+            raise ValueError(
+                f"outlier_rule: expected 'stdev' or 'average'; got {self.outlier_rule!r}"
+            )
         self.outlier_warmup = int(options["outlier_warmup"])
         self.sampler_interval = float(options["sampler_interval"])
         self.level_refresh_interval = float(options["level_refresh_interval"])
@@ -301,6 +307,7 @@ class _AppHooks:
             lambda: lookout.store,
             default_level=config.default_level,
             outlier_constant=config.outlier_constant,
+            outlier_rule=config.outlier_rule,
             outlier_warmup=config.outlier_warmup,
             refresh_interval=config.level_refresh_interval,
             endpoints=lambda: sorted(

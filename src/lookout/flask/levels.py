@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("lookout.flask")
 
 LEVELS = (0, 1, 2, 3)
+#: How an endpoint's outlier threshold is computed: mean + c x stdev, or c x mean (FMD's).
+OUTLIER_RULES = ("stdev", "average")
 THRESHOLD_WINDOW_S = 3600.0
 
 
@@ -51,7 +53,9 @@ class EndpointLevels:
         store: returns the store where levels persist, or None to keep them in this process;
             called from the background thread, so opening the store never delays start-up.
         default_level: the level of endpoints nobody has set.
-        outlier_constant: c in mean + c x stdev.
+        outlier_constant: c in mean + c x stdev (``outlier_rule="stdev"``), or in c x mean
+            (``"average"``, Flask-MonitoringDashboard's rule).
+        outlier_rule: how the threshold is computed from the endpoint's recent requests.
         outlier_warmup: requests an endpoint needs before it can have outliers.
         refresh_interval: seconds between two background refreshes.
     """
@@ -64,6 +68,7 @@ class EndpointLevels:
         default_level: int = 1,
         outlier_constant: float = 2.5,
         outlier_warmup: int = 10,
+        outlier_rule: str = "stdev",
         refresh_interval: float = 10.0,
         endpoints: Callable[[], list[str]] | None = None,
     ) -> None:
@@ -74,6 +79,7 @@ class EndpointLevels:
         self.default_level = check_level(default_level)
         self.outlier_constant = outlier_constant
         self.outlier_warmup = outlier_warmup
+        self.outlier_rule = outlier_rule
         self.refresh_interval = refresh_interval
         #: endpoint -> level, for endpoints not at the default (read on every request)
         self.levels: dict[str, int] = {}
@@ -126,7 +132,10 @@ class EndpointLevels:
         thresholds: dict[str, int] = {}
         for summary in summarize(store, since_s=THRESHOLD_WINDOW_S, kind="request"):
             if summary.count >= self.outlier_warmup:
-                limit_ms = summary.mean_ms + self.outlier_constant * summary.stdev_ms
+                if self.outlier_rule == "average":
+                    limit_ms = self.outlier_constant * summary.mean_ms
+                else:
+                    limit_ms = summary.mean_ms + self.outlier_constant * summary.stdev_ms
                 thresholds[summary.name] = int(limit_ms * 1e6)
         self.thresholds_ns = thresholds
 
