@@ -123,8 +123,24 @@ def main() -> None:
     default=None,
     help="Store URL (default: the configured one, sqlite:///lookout.db).",
 )
-def demo(seconds: float, customers: int, port: int, serve: bool, store_url: str | None) -> None:
+@click.option(
+    "--dataset",
+    type=click.Choice(["7d"]),
+    default=None,
+    help="Instead of live traffic, write a week of a shop's history (lookout.demo_data).",
+)
+def demo(
+    seconds: float,
+    customers: int,
+    port: int,
+    serve: bool,
+    store_url: str | None,
+    dataset: str | None,
+) -> None:
     """Run a monitored demo shop under traffic, then show what was recorded."""
+    if dataset is not None:
+        _demo_dataset(store_url or _store_url(None), port, serve)
+        return
     from lookout.demo import run_demo
     from lookout.render import summary_table
     from lookout.store.queries import summarize
@@ -250,6 +266,40 @@ def prune(
         f"{result.hour_rollups:,} hour rollups from {escape(store.safe_url)}"
         + (" (dry run: nothing was deleted)." if dry_run else ".")
     )
+
+
+def _demo_dataset(store: str, port: int, serve: bool) -> None:
+    """``lookout demo --dataset 7d``: write the history, then serve the dashboard over it."""
+    from lookout.demo_data import generate
+
+    console.print(f"Writing seven days of the shop's history into [bold]{store}[/bold]")
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("hours", total=7 * 24)
+        written = generate(
+            store, progress=lambda done, total: progress.update(task, completed=done)
+        )
+    console.print(
+        f"{written.events:,} events ({written.requests:,} requests) in {written.seconds:.0f}s. "
+        f"See them with: [bold]lookout dashboard --store {store}[/bold]"
+    )
+    if serve:
+        import secrets
+
+        from waitress import serve as waitress_serve
+
+        from lookout.dashboard import create_app
+
+        password = secrets.token_urlsafe(9)
+        console.print(
+            f"Dashboard: [bold]http://127.0.0.1:{port}/dashboard/[/bold]  log in as "
+            f"[bold]admin[/bold] / [bold]{password}[/bold]. Press Ctrl+C to stop."
+        )
+        waitress_serve(create_app(store, admin_password=password), host="127.0.0.1", port=port)
 
 
 @main.command()

@@ -17,7 +17,14 @@ from typing import Any
 from flask import Blueprint, Response, g, make_response, redirect, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from lookout.dashboard import admin_views, data_views, login_views, openapi, page_views
+from lookout.dashboard import (
+    admin_views,
+    data_views,
+    login_views,
+    openapi,
+    page_views,
+    report_views,
+)
 from lookout.dashboard.api import ApiError, json_error
 from lookout.dashboard.auth import ADMIN, SESSION_COOKIE, User
 from lookout.dashboard.context import (
@@ -37,7 +44,7 @@ CSP = (
 #: Endpoints served without a login.
 PUBLIC = frozenset({f"{BLUEPRINT_NAME}.static", f"{BLUEPRINT_NAME}.plotly"})
 #: Every module that adds views; each has ``register(blueprint)``.
-VIEW_MODULES = (login_views, page_views, data_views, admin_views, openapi)
+VIEW_MODULES = (login_views, page_views, data_views, admin_views, openapi, report_views)
 
 
 def create_blueprint(

@@ -1,0 +1,514 @@
+"""``lookout demo --dataset 7d``: a week of a shop's history, written through the real store.
+
+The live demo (:mod:`lookout.demo`) records a few seconds of traffic, which leaves most of a
+dashboard's charts empty. This generator writes what seven days of a small shop would have
+left in the store, through the same writer as the recorder (:class:`~lookout.sinks.sql.SqlSink`:
+raw events, minute and hour rollups with their latency sketches), so every page has something
+true to show, and the screenshots in docs/screenshots/ come from it:
+
+- traffic that follows the day (a peak in the afternoon, UTC) and the week (quieter weekends),
+  from 80 users on three web hosts, each host running two processes;
+- three deploys: 1.0, then 1.1 (whose recommendations fail with a ``KeyError`` now and then),
+  then 1.2 (which fixes that, but whose search ranks 60 % slower: the regression to find);
+  host web-3 is a noisy neighbour, a quarter slower than the others;
+- errors of several kinds: declined payments (a 500 with a traceback through the app's frames),
+  out-of-stock (a handled 409, the monitored call fails), a database error raised from library
+  frames, unknown products (404), failed logins (401) and a 20-minute 503 incident with no
+  exception at all;
+- monitored calls under the requests (search ranking, stock reservation, payment), a profiled
+  endpoint (``search``, level 3: folded stacks per request), outliers with sampled stacks on
+  ``export_csv``;
+- jobs (a nightly export with one failure, an hourly sync), custom metrics (order value, cart
+  size) and a nightly CI run of the test suite recorded by the pytest plugin.
+
+Deterministic for a given ``seed`` and ``now_s``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from lookout.events import Event
+from lookout.pytest_plugin import TEST_PREFIX
+from lookout.sinks.sql import SqlSink
+
+NS = 1_000_000_000
+HOUR = 3600
+DAY = 86400
+#: (version, deployed this many days before now)
+VERSIONS = (("1.0", 7.0), ("1.1", 4.6), ("1.2", 1.6))
+HOSTS = ("web-1", "web-2", "web-3")
+SLOW_HOST = "web-3"
+USERS = [f"user-{n}" for n in range(1, 81)]
+AGENTS = ("Chrome", "Firefox", "Safari", "curl", "python-requests")
+#: endpoint -> (method, rule, share of traffic, median ms, spread)
+ENDPOINTS: dict[str, tuple[str, str, float, float, float]] = {
+    "index": ("GET", "/", 0.16, 3.0, 0.3),
+    "products": ("GET", "/products", 0.18, 9.0, 0.35),
+    "product": ("GET", "/products/<int:product_id>", 0.24, 6.0, 0.4),
+    "search": ("GET", "/search", 0.14, 24.0, 0.45),
+    "recommendations": ("GET", "/api/recommendations", 0.1, 14.0, 0.3),
+    "cart": ("POST", "/cart", 0.08, 18.0, 0.6),
+    "checkout": ("POST", "/checkout", 0.05, 60.0, 0.4),
+    "login": ("POST", "/login", 0.04, 45.0, 0.2),
+    "export_csv": ("GET", "/export.csv", 0.01, 350.0, 0.5),
+}
+_FLASK = "/srv/shop/.venv/lib/python3.12/site-packages/flask/app.py"
+
+
+@dataclass
+class Written:
+    """What :func:`generate` wrote."""
+
+    events: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+
+
+def _traceback(frames: list[tuple[str, int, str, str]], error: str) -> str:
+    lines = ["Traceback (most recent call last):"]
+    for path, line, function, code in frames:
+        lines += [f'  File "{path}", line {line}, in {function}', f"    {code}"]
+    return "\n".join([*lines, error])
+
+
+def _dispatch(function: str, code: str) -> list[tuple[str, int, str, str]]:
+    return [
+        (_FLASK, 880, "full_dispatch_request", "rv = self.dispatch_request()"),
+        (
+            _FLASK,
+            865,
+            "dispatch_request",
+            "return self.ensure_sync(self.view_functions[rule.endpoint])(**view_args)",
+        ),
+        ("/srv/shop/shop/views.py", 112, function, code),
+    ]
+
+
+def _declined(amount: int) -> tuple[str, str, str]:
+    frames = [
+        *_dispatch("checkout", "charge_id = payments.charge(amount)"),
+        ("/srv/shop/shop/payments.py", 41, "charge", "raise PaymentDeclined(reason)"),
+    ]
+    message = f"card declined for {amount} cents"
+    return (
+        "shop.payments.PaymentDeclined",
+        message,
+        _traceback(frames, f"shop.payments.PaymentDeclined: {message}"),
+    )
+
+
+def _out_of_stock(product: int) -> tuple[str, str, str]:
+    frames = [
+        ("/srv/shop/shop/inventory.py", 27, "reserve", "raise OutOfStock(f'product {product_id}')")
+    ]
+    message = f"product {product}"
+    return (
+        "shop.inventory.OutOfStock",
+        message,
+        _traceback(frames, f"shop.inventory.OutOfStock: {message}"),
+    )
+
+
+def _missing_key(user: str) -> tuple[str, str, str]:
+    frames = [
+        *_dispatch("recommendations", "picks = recommend.for_user(user)"),
+        ("/srv/shop/shop/recommend.py", 58, "for_user", "return HISTORY[user][-3:]"),
+    ]
+    return "builtins.KeyError", repr(user), _traceback(frames, f"KeyError: {user!r}")
+
+
+def _database_locked() -> tuple[str, str, str]:
+    sa = "/srv/shop/.venv/lib/python3.12/site-packages/sqlalchemy/engine/base.py"
+    frames = [
+        *_dispatch("export_csv", "rows = db.session.execute(EXPORT).all()"),
+        (sa, 1418, "execute", "return meth(self, distilled_parameters, execution_options)"),
+        (
+            sa,
+            1967,
+            "_exec_single_context",
+            "self.dialect.do_execute(cursor, str_statement, effective_parameters, context)",
+        ),
+    ]
+    message = "(sqlite3.OperationalError) database is locked"
+    return (
+        "sqlalchemy.exc.OperationalError",
+        message,
+        _traceback(frames, f"sqlalchemy.exc.OperationalError: {message}"),
+    )
+
+
+def _profile(duration_ms: float, slow: float) -> list[list[Any]]:
+    """A level-3 profile of ``search``: folded stacks (file:function) and milliseconds."""
+    ranking = duration_ms * (0.55 + 0.2 * (slow > 1))
+    parts = [
+        ("views.py:search;search.py:rank;search.py:score", ranking * 0.7),
+        ("views.py:search;search.py:rank;search.py:tokenize", ranking * 0.3),
+        ("views.py:search;db.py:products;sqlalchemy/engine/base.py:execute", duration_ms * 0.25),
+        ("views.py:search;json/encoder.py:encode", duration_ms * 0.05),
+    ]
+    return [[path, round(ms, 3)] for path, ms in parts]
+
+
+class _Shop:
+    """Makes the events of one hour of traffic."""
+
+    def __init__(self, rng: random.Random, now_s: int, search_slowdown: float) -> None:
+        self.rng = rng
+        self.search_slowdown = search_slowdown
+        self.now_s = now_s
+        self.deploys = [(v, now_s - int(days_ago * DAY)) for v, days_ago in VERSIONS]
+        self.names = list(ENDPOINTS)
+        self.weights = [ENDPOINTS[n][2] for n in self.names]
+        self.request_no = 0
+        self.incident = (now_s - 3 * DAY) // DAY * DAY + 14 * HOUR  # 14:00-14:20 UTC
+
+    def version_at(self, t: int) -> tuple[str, int]:
+        """The version deployed at ``t`` and its index (for the process ids)."""
+        found = 0
+        for index, (_, deployed) in enumerate(self.deploys):
+            if t >= deployed:
+                found = index
+        return self.deploys[found][0], found
+
+    def requests(self, hour_start: int, count: int) -> Iterator[Event]:
+        rng = self.rng
+        starts = sorted(hour_start * NS + int(rng.random() * HOUR * NS) for _ in range(count))
+        for start_ns in starts:
+            if start_ns // NS >= self.now_s:
+                break
+            name = rng.choices(self.names, self.weights)[0]
+            yield from self.request(name, start_ns)
+
+    def request(self, name: str, start_ns: int) -> Iterator[Event]:
+        rng = self.rng
+        method, rule, _, median_ms, spread = ENDPOINTS[name]
+        t = start_ns // NS
+        version, deploy = self.version_at(t)
+        host = rng.choice(HOSTS)
+        pid = 1000 + 100 * deploy + HOSTS.index(host) * 2 + rng.randint(0, 1)
+        user = (
+            USERS[min(int(rng.paretovariate(1.2)) - 1, len(USERS) - 1)]
+            if rng.random() < 0.9
+            else None
+        )
+        self.request_no += 1
+        rid = f"{self.request_no:08x}{rng.getrandbits(64):016x}"
+        slow = 1.25 if host == SLOW_HOST else 1.0
+        if name == "search" and version == "1.2":
+            slow *= self.search_slowdown
+        duration_ms = rng.lognormvariate(math.log(median_ms * slow), spread)
+        status, outcome = 200, "ok"
+        error: tuple[str, str, str] | None = None
+        path = rule
+        fields: dict[str, Any] = {}
+        calls: list[Event] = []
+
+        def call(
+            call_name: str,
+            ms: float,
+            failure: tuple[str, str, str] | None = None,
+            extra: dict[str, Any] | None = None,
+        ) -> None:
+            calls.append(
+                Event(
+                    "call",
+                    call_name,
+                    start_ns + int(duration_ms * 0.1 * 1e6),
+                    int(ms * 1e6),
+                    "error" if failure else "ok",
+                    None,
+                    host,
+                    pid,
+                    version,
+                    rid,
+                    user,
+                    None,
+                    {"team": "shop"},
+                    extra or {},
+                    *(failure or (None, None, None)),
+                )
+            )
+
+        if name == "product":
+            product = rng.randint(1, 45)
+            path = f"/products/{product}"
+            if product > 40:
+                status = 404
+        elif name == "search":
+            path = f"/search?q=product-{rng.randint(1, 9)}"
+            call("shop.search.rank", duration_ms * 0.6)
+            if t >= self.now_s - 2 * DAY:
+                fields["profile"] = _profile(duration_ms, slow)
+                fields["profile_interval_ms"] = 10.0
+        elif name == "recommendations":
+            if version == "1.1" and user and rng.random() < 0.04:
+                status, outcome, error = 500, "error", _missing_key(user)
+            elif self.incident <= t < self.incident + 20 * 60 and rng.random() < 0.5:
+                status, outcome = 503, "error"
+        elif name == "cart":
+            product = rng.randint(1, 40)
+            fields["g"] = {
+                "user_id": user,
+                "cart": {"product_id": product, "quantity": rng.randint(1, 3)},
+            }
+            failed = rng.random() < 0.03
+            call(
+                "shop.inventory.reserve",
+                duration_ms * 0.7,
+                _out_of_stock(product) if failed else None,
+            )
+            status = 409 if failed else 200
+        elif name == "checkout":
+            amount = rng.randint(500, 50_000)
+            declined = rng.random() < 0.06
+            charged = _declined(amount) if declined else None
+            call("shop.payments.charge", duration_ms * 0.8, charged, {"amount_cents": amount})
+            if declined:
+                status, outcome, error = 500, "error", charged
+            else:
+                status = 201
+                calls.append(
+                    Event(
+                        "metric",
+                        "OrderValue",
+                        start_ns + int(duration_ms * 1e6),
+                        0,
+                        "ok",
+                        None,
+                        host,
+                        pid,
+                        version,
+                        rid,
+                        None,
+                        None,
+                        {"currency": "EUR"},
+                        {"value": amount / 100, "unit": "None", "endpoint": name},
+                    )
+                )
+        elif name == "login" and rng.random() < 0.08:
+            status = 401
+        elif name == "export_csv":
+            if rng.random() < 0.03:
+                status, outcome, error = 500, "error", _database_locked()
+            elif duration_ms > 900:
+                fields["outlier"] = {
+                    "threshold_ms": 900.0,
+                    "headers": {"User-Agent": "curl/8.5.0", "Accept": "text/csv"},
+                    "args": {},
+                    "view_args": {},
+                    "stacks": [
+                        "views.py:export_csv;csv_export.py:rows;sqlalchemy/engine/base.py:execute"
+                    ]
+                    * 3,
+                }
+        fields.update(
+            {
+                "method": method,
+                "path": path,
+                "rule": rule,
+                "response_bytes": rng.randint(200, 9000),
+                "user_agent": rng.choice(AGENTS),
+            }
+        )
+        if name == "cart" and calls:
+            calls.append(
+                Event(
+                    "metric",
+                    "CartSize",
+                    start_ns + int(duration_ms * 1e6),
+                    0,
+                    "ok",
+                    None,
+                    host,
+                    pid,
+                    version,
+                    rid,
+                    None,
+                    None,
+                    {},
+                    {"value": float(rng.randint(1, 6)), "unit": "Count", "endpoint": name},
+                )
+            )
+        yield Event(
+            "request",
+            name,
+            start_ns,
+            int(duration_ms * 1e6),
+            outcome,
+            status,
+            host,
+            pid,
+            version,
+            rid,
+            user,
+            f"10.{USERS.index(user) % 4}.0.{USERS.index(user) + 10}" if user else "10.9.0.1",
+            {"method": method},
+            fields,
+            *(error or (None, None, None)),
+        )
+        yield from calls
+
+
+def _traffic(hour_start: int, per_hour: float) -> float:
+    """Requests in an hour: a daily curve peaking at 15:00 UTC, weekends at 60 %."""
+    hour = hour_start % DAY // HOUR
+    weekday = (hour_start // DAY + 3) % 7
+    daily = 0.35 + 0.65 * math.pow(0.5 + 0.5 * math.cos((hour - 15) / 24 * 2 * math.pi), 1.5)
+    return per_hour * daily * (0.6 if weekday >= 5 else 1.0)
+
+
+def _jobs(hour_start: int, rng: random.Random, now_s: int, version: str) -> Iterator[Event]:
+    sync_ns = (hour_start + 5 * 60) * NS
+    yield Event(
+        "run",
+        "shop.hourly-sync",
+        sync_ns,
+        int(rng.uniform(8, 30) * NS),
+        "ok",
+        0,
+        "worker-1",
+        4000,
+        version,
+        None,
+        None,
+        None,
+        {},
+        {"schedule": "5 * * * *", "summary": f"{rng.randint(20, 400)} prices updated"},
+    )
+    if hour_start % DAY == 3 * HOUR:
+        start_ns = (hour_start + 60) * NS
+        if hour_start // DAY == (now_s - 2 * DAY) // DAY:
+            message = "connection to warehouse.internal:5432 timed out"
+            tb = _traceback(
+                [
+                    ("/srv/shop/jobs/export.py", 19, "main", "rows = fetch_orders(since)"),
+                    (
+                        "/srv/shop/jobs/export.py",
+                        44,
+                        "fetch_orders",
+                        "with warehouse.connect() as db:",
+                    ),
+                ],
+                f"TimeoutError: {message}",
+            )
+            yield Event(
+                "run",
+                "shop.nightly-export",
+                start_ns,
+                int(310 * NS),
+                "error",
+                1,
+                "worker-1",
+                4001,
+                version,
+                None,
+                None,
+                None,
+                {},
+                {"schedule": "0 3 * * *"},
+                "builtins.TimeoutError",
+                message,
+                tb,
+            )
+        else:
+            rows = rng.randint(9000, 14000)
+            yield Event(
+                "run",
+                "shop.nightly-export",
+                start_ns,
+                int(rng.uniform(140, 220) * NS),
+                "ok",
+                0,
+                "worker-1",
+                4001,
+                version,
+                None,
+                None,
+                None,
+                {},
+                {"schedule": "0 3 * * *", "summary": f"{rows:,} orders exported"},
+            )
+    if hour_start % DAY == 2 * HOUR:  # the nightly CI run of the test suite
+        start_ns = (hour_start + 10 * 60) * NS
+        for index, test in enumerate(TESTS):
+            flaky = test.endswith("test_checkout_declined") and rng.random() < 0.3
+            outcome = "failed" if flaky else "passed"
+            duration = int(rng.lognormvariate(math.log(TESTS[test]), 0.2) * 1e6)
+            yield Event(
+                "call",
+                TEST_PREFIX + test,
+                start_ns + index * NS // 2,
+                duration,
+                "error" if flaky else "ok",
+                None,
+                "ci-runner",
+                5000,
+                version,
+                None,
+                None,
+                None,
+                {"suite": "pytest", "phase": "call"},
+                {"outcome": outcome, "file": test.split("::")[0]},
+            )
+
+
+#: The shop's tests (node id -> median ms).
+TESTS = {
+    "tests/test_catalog.py::test_products_listed": 12.0,
+    "tests/test_catalog.py::test_unknown_product_404": 4.0,
+    "tests/test_search.py::test_search_ranks_by_name": 85.0,
+    "tests/test_cart.py::test_add_to_cart": 30.0,
+    "tests/test_cart.py::test_out_of_stock_409": 22.0,
+    "tests/test_checkout.py::test_checkout_charges_card": 140.0,
+    "tests/test_checkout.py::test_checkout_declined": 95.0,
+    "tests/test_export.py::test_export_csv": 420.0,
+}
+
+
+def generate(
+    store_url: str,
+    *,
+    days: int = 7,
+    requests_per_hour: float = 900.0,
+    seed: int = 7,
+    now_s: int | None = None,
+    search_slowdown: float = 1.6,
+    progress: Callable[[int, int], None] | None = None,
+) -> Written:
+    """Write ``days`` of the shop's history ending at ``now_s`` into ``store_url``.
+
+    ``requests_per_hour`` is the busiest hour's traffic (the default writes about 100,000
+    requests and 35,000 other events over a week, in half a minute on SQLite);
+    ``search_slowdown`` is how much slower version 1.2's search is (1.0: not at all).
+    """
+    now_s = int(time.time()) if now_s is None else now_s
+    rng = random.Random(seed)
+    shop = _Shop(rng, now_s, search_slowdown)
+    sink = SqlSink(store_url)
+    written = Written()
+    started = time.perf_counter()
+    first_hour = (now_s - days * DAY) // HOUR * HOUR
+    hours = list(range(first_hour, now_s, HOUR))
+    batch: list[Event] = []
+    for done, hour_start in enumerate(hours):
+        count = int(_traffic(hour_start, requests_per_hour) * rng.uniform(0.85, 1.15))
+        batch += _jobs(hour_start, rng, now_s, shop.version_at(hour_start)[0])
+        for event in shop.requests(hour_start, count):
+            batch.append(event)
+            written.requests += event.kind == "request"
+        if len(batch) >= 5000 or done == len(hours) - 1:
+            batch.sort(key=lambda e: e.start_ns)
+            sink.write(batch)
+            written.events += len(batch)
+            batch = []
+        if progress is not None:
+            progress(done + 1, len(hours))
+    sink.close()
+    written.seconds = time.perf_counter() - started
+    return written
