@@ -102,6 +102,11 @@ def lookout_api(url: str) -> dict[str, float]:
         "detail: heatmap": timed(get(f"{busiest}/heatmap")),
         "detail: per version 7d": timed(get(f"{busiest}/versions?range=7d")),
         "detail: statuses 24h": timed(get(f"{busiest}/statuses?range=24h")),
+        "reports: distributions 7d": timed(get("reports/distributions?range=7d")),
+        "reports: today vs yesterday": timed(get("reports/compare?compare=day")),
+        "reports: week vs last week": timed(get("reports/compare?compare=week")),
+        "reports: utilization 7d": timed(get("reports/utilization?range=7d")),
+        "reports: heatmaps 7d": timed(get("reports/heatmaps?name=endpoint_0&range=7d")),
     }
 
 

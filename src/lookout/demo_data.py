@@ -77,50 +77,39 @@ def _traceback(frames: list[tuple[str, int, str, str]], error: str) -> str:
     return "\n".join([*lines, error])
 
 
+def _error(
+    error_type: str, message: str, frames: list[tuple[str, int, str, str]], shown: str = ""
+) -> tuple[str, str, str]:
+    """(error type, message, traceback) as an event stores them."""
+    return error_type, message, _traceback(frames, f"{shown or error_type}: {message}")
+
+
 def _dispatch(function: str, code: str) -> list[tuple[str, int, str, str]]:
+    """Flask's frames down to a view of the shop."""
     return [
         (_FLASK, 880, "full_dispatch_request", "rv = self.dispatch_request()"),
-        (
-            _FLASK,
-            865,
-            "dispatch_request",
-            "return self.ensure_sync(self.view_functions[rule.endpoint])(**view_args)",
-        ),
+        (_FLASK, 865, "dispatch_request", "return self.ensure_sync(view)(**view_args)"),
         ("/srv/shop/shop/views.py", 112, function, code),
     ]
 
 
 def _declined(amount: int) -> tuple[str, str, str]:
-    frames = [
-        *_dispatch("checkout", "charge_id = payments.charge(amount)"),
-        ("/srv/shop/shop/payments.py", 41, "charge", "raise PaymentDeclined(reason)"),
-    ]
-    message = f"card declined for {amount} cents"
-    return (
-        "shop.payments.PaymentDeclined",
-        message,
-        _traceback(frames, f"shop.payments.PaymentDeclined: {message}"),
+    where = _dispatch("checkout", "charge_id = payments.charge(amount)")
+    raised = ("/srv/shop/shop/payments.py", 41, "charge", "raise PaymentDeclined(reason)")
+    return _error(
+        "shop.payments.PaymentDeclined", f"card declined for {amount} cents", [*where, raised]
     )
 
 
 def _out_of_stock(product: int) -> tuple[str, str, str]:
-    frames = [
-        ("/srv/shop/shop/inventory.py", 27, "reserve", "raise OutOfStock(f'product {product_id}')")
-    ]
-    message = f"product {product}"
-    return (
-        "shop.inventory.OutOfStock",
-        message,
-        _traceback(frames, f"shop.inventory.OutOfStock: {message}"),
-    )
+    raised = ("/srv/shop/shop/inventory.py", 27, "reserve", "raise OutOfStock(product_id)")
+    return _error("shop.inventory.OutOfStock", f"product {product}", [raised])
 
 
 def _missing_key(user: str) -> tuple[str, str, str]:
-    frames = [
-        *_dispatch("recommendations", "picks = recommend.for_user(user)"),
-        ("/srv/shop/shop/recommend.py", 58, "for_user", "return HISTORY[user][-3:]"),
-    ]
-    return "builtins.KeyError", repr(user), _traceback(frames, f"KeyError: {user!r}")
+    where = _dispatch("recommendations", "picks = recommend.for_user(user)")
+    raised = ("/srv/shop/shop/recommend.py", 58, "for_user", "return HISTORY[user][-3:]")
+    return _error("builtins.KeyError", repr(user), [*where, raised], shown="KeyError")
 
 
 def _database_locked() -> tuple[str, str, str]:
@@ -128,19 +117,10 @@ def _database_locked() -> tuple[str, str, str]:
     frames = [
         *_dispatch("export_csv", "rows = db.session.execute(EXPORT).all()"),
         (sa, 1418, "execute", "return meth(self, distilled_parameters, execution_options)"),
-        (
-            sa,
-            1967,
-            "_exec_single_context",
-            "self.dialect.do_execute(cursor, str_statement, effective_parameters, context)",
-        ),
+        (sa, 1967, "_exec_single_context", "self.dialect.do_execute(cursor, statement, params)"),
     ]
     message = "(sqlite3.OperationalError) database is locked"
-    return (
-        "sqlalchemy.exc.OperationalError",
-        message,
-        _traceback(frames, f"sqlalchemy.exc.OperationalError: {message}"),
-    )
+    return _error("sqlalchemy.exc.OperationalError", message, frames)
 
 
 def _profile(duration_ms: float, slow: float) -> list[list[Any]]:

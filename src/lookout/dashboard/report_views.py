@@ -160,10 +160,10 @@ def openapi_paths() -> dict[str, Any]:
         query("kind", {"type": "string", "enum": KINDS}, "Only this kind (default: every kind)."),
     ]
     window = obj({"from": INTEGER, "to": INTEGER, "label": STRING})
-    box = {
-        key: NUMBER_OR_NULL
-        for key in ("mean_ms", "p5_ms", "p25_ms", "p50_ms", "p75_ms", "p95_ms", "p99_ms", "max_ms")
-    }
+    box = dict.fromkeys(
+        ("mean_ms", "p5_ms", "p25_ms", "p50_ms", "p75_ms", "p95_ms", "p99_ms", "max_ms"),
+        NUMBER_OR_NULL,
+    )
     numbers = array(NUMBER_OR_NULL)
     change = obj(
         {
@@ -235,7 +235,7 @@ def openapi_paths() -> dict[str, Any]:
                         "all": array(change),
                         "only_base": array(STRING),
                         "only_current": array(STRING),
-                        "method": obj({key: ANY for key in report_data.METHOD}),
+                        "method": obj(dict.fromkeys(report_data.METHOD, ANY)),
                     }
                 ),
                 params=[
@@ -271,7 +271,7 @@ def openapi_paths() -> dict[str, Any]:
         "/api/reports/heatmaps": {
             "get": operation(
                 "Version x user and version x host hits and p50 of one endpoint or function, "
-                "from its newest raw events (at most 20,000: 'complete' says whether that was all).",
+                "from its newest raw events (at most 20,000; 'complete': whether that was all).",
                 obj(
                     {
                         "window": window,
