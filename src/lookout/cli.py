@@ -320,6 +320,15 @@ def _demo_dataset(store: str, port: int, serve: bool) -> None:
     help="A read-only guest password (repeatable).",
 )
 @click.option("--no-auth", is_flag=True, help="No login at all: local development only.")
+@click.option(
+    "--secure-cookies", is_flag=True, help="Always mark cookies Secure (served behind HTTPS)."
+)
+@click.option(
+    "--trusted-proxies",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Proxies in front whose X-Forwarded-For/-Proto to believe (default 0: none).",
+)
 @click.option("--create", is_flag=True, help="Start a new, empty SQLite store if none exists.")
 def dashboard(
     store_url: str | None,
@@ -328,6 +337,8 @@ def dashboard(
     admin_password: str | None,
     guest_passwords: tuple[str, ...],
     no_auth: bool,
+    secure_cookies: bool,
+    trusted_proxies: int,
     create: bool,
 ) -> None:
     """Serve the dashboard over a store (e.g. a central one many app instances write to)."""
@@ -356,6 +367,8 @@ def dashboard(
         admin_password=admin_password,
         guest_passwords=guest_passwords,
         auth=not no_auth,
+        secure_cookies=secure_cookies,
+        trusted_proxies=trusted_proxies,
         alerts=None if watcher is None else watcher.engine.describe,
     )
     console.print(f"Dashboard over {escape(url)}: [bold]http://{host}:{port}/dashboard/[/bold]")

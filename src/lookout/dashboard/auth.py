@@ -6,10 +6,14 @@
   in constant time). With no admin password configured, one is generated at first start,
   its hash stored in the store (so every process and restart agrees) and the password logged
   once. ``auth=None`` turns login off, for local development only.
-- The session is a signed cookie of its own (HttpOnly, SameSite=Lax, Secure over HTTPS),
-  signed with a key kept in the store, so it does not depend on the host app's
-  ``SECRET_KEY``. It carries a CSRF token that every state-changing request must send back.
-- Failed logins are limited per client address and per user name.
+- Sessions are kept in the store (:mod:`lookout.dashboard.sessions`): the cookie (HttpOnly,
+  SameSite=Lax, Secure over HTTPS or with ``secure_cookies``) carries a random id signed with
+  a key kept in the store, so it does not depend on the host app's ``SECRET_KEY``. Logout
+  ends the session in every process; so does a password change, for every session made with
+  the old password. Each session has a CSRF token that every state-changing request must
+  send back.
+- Failed logins slow down per (user name, client address) pair
+  (:mod:`lookout.dashboard.throttle`), so nobody can lock the admin out.
 - API tokens for machines: created by an admin, shown once, stored as SHA-256 hashes.
 """
 
@@ -21,16 +25,15 @@ import hmac
 import json
 import logging
 import secrets
-import threading
 import time
-from collections import defaultdict, deque
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from lookout.dashboard.sessions import SessionStore
+from lookout.dashboard.throttle import LoginThrottle
 from lookout.store import schema
 from lookout.store.engine import SqlStore
 from lookout.store.settings import read_settings, write_setting
@@ -43,6 +46,8 @@ SESSION_MAX_AGE_S = 12 * 3600
 ADMIN_HASH_KEY = "dashboard.admin_password_hash"
 SECRET_KEY = "dashboard.secret_key"
 TOKEN_PREFIX = "dashboard.token:"
+#: The fingerprint of the admin's current password: a new one ends the old one's sessions.
+CREDENTIAL_KEY = "dashboard.admin_credential"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,34 +73,6 @@ def _insert_if_absent(store: SqlStore, key: str, value: str) -> str:
         return value
     except sa.exc.IntegrityError:  # another process was first: use its value
         return read_settings(store, key)[""]
-
-
-class RateLimiter:
-    """At most ``limit`` failures per key within ``window_s``; successes do not count."""
-
-    def __init__(self, limit: int = 5, window_s: float = 300.0) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def retry_after(self, *keys: str) -> float:
-        """Seconds until the busiest of ``keys`` may try again (0 when it may now)."""
-        now = time.monotonic()
-        wait = 0.0
-        with self._lock:
-            for key in keys:
-                failures = self._failures[key]
-                while failures and failures[0] < now - self.window_s:
-                    failures.popleft()
-                if len(failures) >= self.limit:
-                    wait = max(wait, failures[0] + self.window_s - now)
-        return wait
-
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                self._failures[key].append(now)
 
 
 class Authenticator:
@@ -132,9 +109,18 @@ class Authenticator:
             self._admin_hash = self._stored_admin_hash()
         else:  # no login at all: nothing to generate or log
             self._admin_hash = generate_password_hash(secrets.token_urlsafe(32))
-        secret = _insert_if_absent(store, SECRET_KEY, secrets.token_urlsafe(32))
-        self._serializer = URLSafeTimedSerializer(secret, salt="lookout-dashboard-session")
-        self.limiter = RateLimiter()
+        self._secret = _insert_if_absent(store, SECRET_KEY, secrets.token_urlsafe(32)).encode()
+        self.sessions = SessionStore(store, self._secret.decode(), SESSION_MAX_AGE_S)
+        self.throttle = LoginThrottle()
+        # Fingerprints of the passwords in force, the same in every process sharing the store
+        # (a keyed hash of the password, or of the stored hash of a generated one): a session
+        # is valid only while the password it was made with is.
+        self._admin_credential = self._fingerprint(
+            "admin", admin_password or f"stored:{self._admin_hash}"
+        )
+        self._guest_credentials = {self._fingerprint("guest", p) for p in guest_passwords if p}
+        if enabled:
+            self._end_sessions_of_old_password()
 
     def _stored_admin_hash(self) -> str:
         stored = read_settings(self.store, ADMIN_HASH_KEY).get("")
@@ -152,6 +138,17 @@ class Authenticator:
             )
         return kept
 
+    def _fingerprint(self, role: str, password: str) -> str:
+        return hmac.new(self._secret, f"{role}:{password}".encode(), hashlib.sha256).hexdigest()
+
+    def _end_sessions_of_old_password(self) -> None:
+        """The first process to start with a new admin password ends the old one's sessions,
+        in every process (they read sessions from the store)."""
+        if read_settings(self.store, CREDENTIAL_KEY).get("") == self._admin_credential:
+            return
+        write_setting(self.store, CREDENTIAL_KEY, self._admin_credential)
+        self.sessions.end_sessions(self.admin_user, unless_credential=self._admin_credential)
+
     # -- passwords and sessions ------------------------------------------------------------------
     def check_password(self, user: str, password: str) -> str | None:
         """The role ``user`` logs in with, or None. Every hash is checked (no early exit on the
@@ -164,19 +161,25 @@ class Authenticator:
             return GUEST
         return None
 
-    def session_cookie(self, user: str, role: str) -> str:
-        return self._serializer.dumps({"u": user, "r": role, "c": secrets.token_urlsafe(24)})
+    def start_session(self, user: str, role: str, password: str) -> str:
+        """A new server-side session for a user who just gave ``password``: its cookie."""
+        credential = self._admin_credential if role == ADMIN else self._fingerprint(GUEST, password)
+        cookie, _ = self.sessions.start(user, role, credential)
+        return cookie
 
     def user_from_cookie(self, cookie: str | None) -> User | None:
-        if not cookie:
+        """The user of a live session made with a password still in force, or None."""
+        session = self.sessions.find(cookie)
+        if session is None:
             return None
-        try:
-            data = self._serializer.loads(cookie, max_age=SESSION_MAX_AGE_S)
-        except BadSignature:
-            return None
-        if not isinstance(data, dict) or data.get("r") not in (ADMIN, GUEST):
-            return None
-        return User(str(data.get("u")), str(data["r"]), str(data.get("c", "")))
+        if session.role == ADMIN:
+            valid = hmac.compare_digest(session.credential, self._admin_credential)
+        else:
+            valid = session.role == GUEST and session.credential in self._guest_credentials
+        return User(session.user, session.role, session.csrf) if valid else None
+
+    def end_session(self, cookie: str | None) -> None:
+        self.sessions.end(cookie)
 
     # -- tokens ---------------------------------------------------------------------------------
     def create_token(self, name: str, role: str) -> tuple[str, str]:

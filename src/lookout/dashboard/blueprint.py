@@ -32,6 +32,7 @@ from lookout.dashboard.context import (
     DashboardContext,
     DashboardOptions,
 )
+from lookout.dashboard.limits import check_request
 from lookout.store.engine import SqlStore
 
 __all__ = ["BLUEPRINT_NAME", "DashboardOptions", "create_blueprint"]
@@ -63,6 +64,9 @@ def create_blueprint(
     @blueprint.before_request
     def identify() -> Any:
         g.lookout_dashboard = context
+        refused = check_request(request, context.options.max_body_bytes)
+        if refused is not None:
+            return refused
         if request.endpoint in PUBLIC:
             return None
         return _check_user(context)

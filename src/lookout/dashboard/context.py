@@ -32,6 +32,14 @@ class DashboardOptions:
     guest_passwords: tuple[str, ...] = ()
     #: False turns login off (everyone is admin): local development only.
     auth: bool = True
+    #: Always mark cookies Secure (else only over HTTPS, seen directly or, behind
+    #: ``trusted_proxies``, by ``X-Forwarded-Proto``).
+    secure_cookies: bool = False
+    #: How many proxies in front append to X-Forwarded-For / set X-Forwarded-Proto (0: none
+    #: trusted); the same setting as LookoutFlask's ``trusted_proxies``.
+    trusted_proxies: int = 0
+    #: The largest request body accepted (413 beyond).
+    max_body_bytes: int = 1024 * 1024
     title: str = "Lookout"
     colors: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: The serving process's Lookout, for the System page's counters (None: none shown).

@@ -72,6 +72,8 @@ DEFAULTS: dict[str, Any] = {
     "dashboard_guest_passwords": (),
     "dashboard_auth": True,
     "dashboard_colors": None,
+    "dashboard_secure_cookies": False,
+    "dashboard_max_body_bytes": 1024 * 1024,
 }
 
 TrackG = None | str | Sequence[str] | Mapping[str, Sequence[str]]
@@ -619,6 +621,10 @@ class LookoutFlask:
         dashboard_guest_user: the read-only login name (default ``guest``).
         dashboard_colors: ``{"primary": ..., "error": ..., "ok": ...}`` CSS colours, and an
             endpoint's name for the colour of its charts.
+        dashboard_secure_cookies: always mark the dashboard's cookies Secure (else only over
+            HTTPS, seen directly or, behind ``trusted_proxies``, by ``X-Forwarded-Proto``).
+        dashboard_max_body_bytes: the largest request body the dashboard accepts (default
+            1 MiB; larger is a 413).
 
     Every option can also be set as ``app.config["LOOKOUT_<OPTION>"]``; arguments win.
     """
@@ -738,6 +744,9 @@ def _mount_dashboard(
         guest_passwords=tuple(resolved["dashboard_guest_passwords"] or ()),
         auth=bool(resolved["dashboard_auth"]),
         colors=dict(resolved["dashboard_colors"] or {}),
+        secure_cookies=bool(resolved["dashboard_secure_cookies"]),
+        trusted_proxies=config.trusted_proxies,
+        max_body_bytes=int(resolved["dashboard_max_body_bytes"]),
         stats=lookout.stats,
         alerts=lambda: None if lookout.alerts is None else lookout.alerts.describe(),
     )
