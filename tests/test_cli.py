@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import lookout
@@ -209,3 +210,102 @@ def test_dashboard_without_auth_off_loopback_warns(tmp_path: Path) -> None:
     result = lookout_cli("dashboard", "--store", url, "--no-auth", "--host", "192.0.2.1")
     assert result.returncode != 0
     assert "warning" in result.stderr and "--no-auth on 192.0.2.1" in result.stderr
+
+
+def _log_in(base: str, password: str) -> int:
+    """Log in through the dashboard's form as a browser does; the answer's status."""
+    import re
+
+    import requests
+
+    session = requests.Session()
+    deadline = time.monotonic() + 60  # "Dashboard over ..." is printed just before it listens
+    while True:
+        try:
+            form = session.get(f"{base}/login", timeout=30).text
+            break
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline, "the dashboard never answered"
+            time.sleep(0.1)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    answer = session.post(
+        f"{base}/login",
+        data={"username": "admin", "password": password, "csrf_token": token[1]},
+        allow_redirects=False,
+        timeout=30,
+    )
+    return answer.status_code
+
+
+class Served:
+    """``lookout dashboard`` running, with everything it prints collected as it comes."""
+
+    def __init__(self, url: str, port: int) -> None:
+        import os
+        import threading
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "lookout", "dashboard", "--store", url, "--port", str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "COLUMNS": "160"},
+        )
+        self.printed = ""
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._changed:
+                self.printed += line
+                self._changed.notify_all()
+
+    def wait_for(self, marker: str, seconds: float = 60) -> str:
+        with self._changed:
+            assert self._changed.wait_for(lambda: marker in self.printed, seconds), self.printed
+            return self.printed
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def test_the_demo_login_works_on_lookout_dashboard_over_the_same_store(tmp_path: Path) -> None:
+    import requests
+
+    from lookout.demo import run_demo as run_shop
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    server, lk, _ = run_shop(url, seconds=1, customers=1, port=_free_port())
+    server.stop()
+    lk.close()
+    assert server.dashboard_password
+    port = _free_port()
+    dashboard = Served(url, port)
+    try:
+        dashboard.wait_for("Dashboard over")
+        base = f"http://127.0.0.1:{port}/dashboard"
+        assert _log_in(base, "wrong") == 401
+        assert _log_in(base, server.dashboard_password) == 302
+        assert requests.get(f"{base}/login", timeout=30).ok
+    finally:
+        dashboard.stop()
+
+
+def test_lookout_dashboard_prints_a_new_stores_password_at_start(tmp_path: Path) -> None:
+    from lookout.store.engine import SqlStore
+
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    SqlStore(url).close()
+    port = _free_port()
+    dashboard = Served(url, port)
+    try:
+        printed = dashboard.wait_for("generated the password")  # before any request
+        password = printed.split("generated the password of user 'admin': ")[1].split()[0]
+        dashboard.wait_for("Dashboard over")
+        assert _log_in(f"http://127.0.0.1:{port}/dashboard", password) == 302
+    finally:
+        dashboard.stop()

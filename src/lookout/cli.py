@@ -68,6 +68,19 @@ def _check_store_exists(url: str, *, create: bool = False) -> str:
     return url
 
 
+def _announce_admin_password(url: str) -> None:
+    """Make (or read) the store's admin password now, not at the first request: a process
+    that creates it logs it once, at start, where whoever started the server looks."""
+    from lookout.dashboard.auth import Authenticator
+    from lookout.store.engine import SqlStore
+
+    store = SqlStore(url)
+    try:
+        Authenticator(store)
+    finally:
+        store.close()
+
+
 def _is_loopback(host: str) -> bool:
     import ipaddress
 
@@ -362,6 +375,8 @@ def dashboard(
         from lookout.watch import StoreWatcher
 
         watcher = StoreWatcher(url, settings)
+    if not no_auth and admin_password is None:
+        _announce_admin_password(url)
     app = create_app(
         url,
         admin_password=admin_password,

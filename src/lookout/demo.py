@@ -43,6 +43,25 @@ def _pause(mean_ms: float, sigma: float = 0.4) -> None:
     time.sleep(random.lognormvariate(0, sigma) * mean_ms / 1000)
 
 
+def _set_admin_password(lk: Lookout) -> str | None:
+    """A new admin password for the demo's store, kept (hashed) in the store itself.
+
+    Kept in the store rather than given to the demo's app only, so that ``lookout dashboard``
+    on the same store, or any other process, accepts the login the demo prints. The demo owns
+    its store: a rerun replaces the previous run's password, which was printed and lost.
+    """
+    if lk.store is None:
+        return None
+    from werkzeug.security import generate_password_hash
+
+    from lookout.dashboard.auth import ADMIN_HASH_KEY
+    from lookout.store.settings import write_setting
+
+    password = secrets.token_urlsafe(9)
+    write_setting(lk.store, ADMIN_HASH_KEY, generate_password_hash(password))
+    return password
+
+
 def create_shop(lk: Lookout, version: str, dashboard_password: str | None = None) -> Flask:
     """The shop's Flask app, recording into ``lk``, with the dashboard at ``/dashboard``."""
     app = Flask("lookout-demo-shop")  # one name across versions: levels set on 1.0 stay
@@ -247,9 +266,9 @@ def run_demo(
     caller stops the server and closes the instance.
     """
     options: dict[str, Any] = {} if store is None else {"store": store}
-    password = secrets.token_urlsafe(9)
     old = Lookout(app_version="1.0", **options)
-    server = ShopServer(create_shop(old, "1.0", password), port)
+    password = _set_admin_password(old)
+    server = ShopServer(create_shop(old, "1.0"), port)
     current: dict[str, Any] = {"port": server.port, "version": "1.0"}
     stop = threading.Event()
     traffic = Traffic()
@@ -267,7 +286,7 @@ def run_demo(
         if new is None and elapsed >= seconds / 2:  # the deploy: 1.1 replaces 1.0
             new = Lookout(app_version="1.1", **options)
             server.stop()
-            server = ShopServer(create_shop(new, "1.1", password), current["port"])
+            server = ShopServer(create_shop(new, "1.1"), current["port"])
             current["version"] = "1.1"
             old.close()
         if on_tick is not None:
