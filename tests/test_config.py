@@ -87,10 +87,27 @@ def test_bad_file_key_and_env_value(tmp_path: Path) -> None:
         load_settings({}, config_file=tmp_path / "missing.toml", environ={})
 
 
-def test_unknown_environment_variable_warns_but_starts(caplog: pytest.LogCaptureFixture) -> None:
-    settings, _ = load_settings({}, environ={"LOOKOUT_BACH_SIZE": "3"})
-    assert settings.batch_size == 1000
-    assert "did you mean 'batch_size'" in caplog.text
+def test_unknown_environment_variable_stops_start_up_naming_it() -> None:
+    with pytest.raises(ConfigError, match=r"LOOKOUT_BACH_SIZE.*did you mean 'batch_size'"):
+        load_settings({}, environ={"LOOKOUT_BACH_SIZE": "3"})
+
+
+def test_variables_other_parts_of_lookout_read_are_not_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings, _ = load_settings(
+        {},
+        environ={
+            "LOOKOUT_DASHBOARD_ADMIN_PASSWORD": "pw",
+            "LOOKOUT_DASHBOARD_GUEST_PASSWORDS": "a",
+            "LOOKOUT_NATIVE": "0",
+            "LOOKOUT_SENDGRID_API_URL": "http://127.0.0.1:1",
+            "LOOKOUT_PYTEST_STORE": "sqlite://",
+            "LOOKOUT_BATCH_SIZE": "7",
+        },
+    )
+    assert settings.batch_size == 7
+    assert "unknown" not in caplog.text
 
 
 def test_store_none_and_redaction_list() -> None:

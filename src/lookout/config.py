@@ -25,8 +25,21 @@ from lookout.store.engine import DEFAULT_STORE_URL
 logger = logging.getLogger("lookout.config")
 
 ENV_PREFIX = "LOOKOUT_"
-#: Environment variables with the prefix that are not settings.
-ENV_NOT_SETTINGS = frozenset({"LOOKOUT_CONFIG", "LOOKOUT_REQUIRE_SERVICES"})
+#: Environment variables with the prefix that other parts of Lookout read: not settings, and
+#: not typos either.
+ENV_NOT_SETTINGS = frozenset(
+    {
+        "LOOKOUT_CONFIG",
+        "LOOKOUT_REQUIRE_SERVICES",
+        "LOOKOUT_NATIVE",  # setup.py: compile with mypyc or not
+        "LOOKOUT_SENDGRID_API_URL",  # notify/sendgrid.py
+        "LOOKOUT_CHROMIUM",  # this project's browser tests
+        "LOOKOUT_UPDATE_SCREENSHOTS",
+    }
+)
+#: Prefixes of variable families read elsewhere: the dashboard's options (lookout dashboard),
+#: the pytest plugin's, and this project's test suite's.
+ENV_NOT_SETTINGS_PREFIXES = ("LOOKOUT_DASHBOARD_", "LOOKOUT_PYTEST_", "LOOKOUT_TEST_")
 DEFAULT_CONFIG_FILE = "lookout.toml"
 
 
@@ -388,14 +401,18 @@ def load_settings(
         sources[key] = "argument"
 
     for env_key, value in env.items():
-        if not env_key.startswith(ENV_PREFIX) or env_key in ENV_NOT_SETTINGS:
+        if (
+            not env_key.startswith(ENV_PREFIX)
+            or env_key in ENV_NOT_SETTINGS
+            or env_key.startswith(ENV_NOT_SETTINGS_PREFIXES)
+        ):
             continue
         key = env_key[len(ENV_PREFIX) :].lower()
         where = f"environment variable {env_key}"
         if key not in _FIELDS:
-            # Other tools may share the prefix: warn rather than refuse to start.
-            logger.warning("lookout: %s", _unknown_key(key, where))
-            continue
+            # A misspelt variable would otherwise leave its setting silently at the default
+            # (LOOKOUT_BACH_SIZE); the prefix is Lookout's own.
+            raise _unknown_key(key, where)
         values[key] = _parse(key, value, where)
         sources[key] = where
 
