@@ -1,4 +1,4 @@
-"""The ``lookout`` command: demo, stats, prune, check, watch."""
+"""The ``lookout`` command: demo, stats, prune, check, watch, tests."""
 
 from __future__ import annotations
 
@@ -477,6 +477,11 @@ def check(config_file: str | None) -> None:
         lk.close()
     if failures:
         sys.exit(EXIT_FAILED)
+
+
+from lookout.cli_tests import tests as _tests_group  # noqa: E402  (after main exists)
+
+main.add_command(_tests_group)
 
 
 def run() -> None:

@@ -24,6 +24,7 @@ from lookout.dashboard import (
     openapi,
     page_views,
     report_views,
+    tests_views,
 )
 from lookout.dashboard.api import ApiError, json_error
 from lookout.dashboard.auth import ADMIN, SESSION_COOKIE, User
@@ -45,7 +46,15 @@ CSP = (
 #: Endpoints served without a login.
 PUBLIC = frozenset({f"{BLUEPRINT_NAME}.static", f"{BLUEPRINT_NAME}.plotly"})
 #: Every module that adds views; each has ``register(blueprint)``.
-VIEW_MODULES = (login_views, page_views, data_views, admin_views, openapi, report_views)
+VIEW_MODULES = (
+    login_views,
+    page_views,
+    data_views,
+    admin_views,
+    openapi,
+    report_views,
+    tests_views,
+)
 
 
 def create_blueprint(

@@ -126,3 +126,65 @@ settings = Table(
 ROLLUP_TABLES = {60: rollups_minute, 3600: rollups_hour}
 #: The columns of every rollup table, in order.
 ROLLUP_COLUMNS = tuple(column.name for column in rollups_minute.columns)
+
+#: Test-suite runs recorded by the pytest plugin (schema version 3): one row per ``pytest``
+#: session, with the identity that lets the Tests page and ``lookout tests compare`` line runs
+#: up per version, commit and branch. ``run_key`` is the plugin's own id, so a run submitted
+#: twice (a retried POST, ``lookout tests submit`` after a partial failure) is stored once.
+test_runs = Table(
+    "lookout_test_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_key", String(64), nullable=False),
+    Column("started_ns", BigInteger, nullable=False),
+    Column("duration_ns", BigInteger, nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("git_commit", String(64), nullable=False),
+    Column("branch", String(255), nullable=False),
+    Column("dirty", SmallInteger, nullable=False),
+    Column("ci_provider", String(32), nullable=False),
+    Column("ci_run_id", String(128), nullable=False),
+    Column("ci_url", Text),
+    Column("python", String(32), nullable=False),
+    Column("platform", String(255), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("exit_status", Integer, nullable=False),
+    Column("repeat", Integer, nullable=False),
+    Column("tests", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    UniqueConstraint("run_key", name="uq_lookout_test_runs_key"),
+    Index("ix_lookout_test_runs_started", "started_ns"),
+)
+
+#: One row per test per run. ``durations`` is the JSON list of the call phase's durations in
+#: nanoseconds, one per repeat (``--lookout-repeat N``); ``call_ns`` is their median.
+test_results = Table(
+    "lookout_test_results",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("setup_ns", BigInteger, nullable=False),
+    Column("call_ns", BigInteger, nullable=False),
+    Column("teardown_ns", BigInteger, nullable=False),
+    Column("durations", Text, nullable=False),
+    Column("worker", String(32), nullable=False),
+    Column("message", Text),
+    Column("traceback", Text),
+    Index("ix_lookout_test_results_run", "run_id"),
+    Index("ix_lookout_test_results_name", "name"),
+)
+
+#: The Flask endpoints each test hit (apps using LookoutFlask), with every request's duration.
+test_endpoints = Table(
+    "lookout_test_endpoints",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, nullable=False),
+    Column("test", String(255), nullable=False),
+    Column("endpoint", String(255), nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("durations", Text, nullable=False),
+    Index("ix_lookout_test_endpoints_run", "run_id"),
+)
