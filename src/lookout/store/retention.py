@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from sqlalchemy import Table, delete, func, select
 
 from lookout.store.engine import SqlStore
-from lookout.store.schema import events, names, rollups_hour, rollups_minute
+from lookout.store.schema import (
+    events,
+    names,
+    origin_rollups_hour,
+    origin_rollups_minute,
+    rollups_hour,
+    rollups_minute,
+)
 
 PRUNE_CHUNK = 5000
 NS = 1_000_000_000
@@ -48,9 +55,11 @@ def prune(
         return _count(store, cutoff_ns, hours_cutoff_s)
     removed_events = sum(_delete_events(store, name_id, cutoff_ns) for name_id in _name_ids(store))
     removed_minutes = _delete_rollups(store, rollups_minute, cutoff_ns // NS)
+    _delete_rollups(store, origin_rollups_minute, cutoff_ns // NS)  # kept alike, not counted
     removed_hours = 0
     if hours_cutoff_s is not None:
         removed_hours = _delete_rollups(store, rollups_hour, hours_cutoff_s)
+        _delete_rollups(store, origin_rollups_hour, hours_cutoff_s)
     return PruneResult(removed_events, removed_minutes, removed_hours)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
@@ -188,3 +189,50 @@ test_endpoints = Table(
     Column("durations", Text, nullable=False),
     Index("ix_lookout_test_endpoints_run", "run_id"),
 )
+
+
+#: Every distinct (host, app_version) that recorded events (schema version 4): the "origin"
+#: the dashboard filters and compares by. Sources differ by pid as well, so a host running
+#: many short-lived workers has many sources and one origin. ``first_ns`` orders versions by
+#: when they were first seen (registration time).
+origins = Table(
+    "lookout_origins",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("host", String(255), nullable=False),
+    Column("app_version", String(64), nullable=False),
+    Column("first_ns", BigInteger, nullable=False),
+    UniqueConstraint("host", "app_version", name="uq_lookout_origins"),
+)
+
+
+def _origin_rollup_table(name: str) -> Table:
+    """A rollup table keyed by (name, origin, bucket). ``origin_id`` is the last column so that
+    a row read with ``select(table)`` starts with the plain rollup columns, in order
+    (``RollupDelta.from_row``); the key puts it second, so that one origin's rows of a name
+    are one index range."""
+    return Table(
+        name,
+        metadata,
+        Column("name_id", Integer, nullable=False, autoincrement=False),
+        Column("bucket_start", BigInteger, nullable=False, autoincrement=False),
+        Column("count", BigInteger, nullable=False),
+        Column("errors", BigInteger, nullable=False),
+        Column("total_ns", BigInteger, nullable=False),
+        Column("sumsq_ms2", Double, nullable=False),
+        Column("min_ns", BigInteger),
+        Column("max_ns", BigInteger),
+        Column("last_ns", BigInteger, nullable=False),
+        Column("sketch", Text, nullable=False),
+        Column("origin_id", Integer, nullable=False, autoincrement=False),
+        PrimaryKeyConstraint("name_id", "origin_id", "bucket_start", name=f"pk_{name}"),
+        Index(f"ix_{name}_bucket", "bucket_start"),
+    )
+
+
+#: Per name, origin and minute / hour (schema version 4), kept like their plain counterparts.
+origin_rollups_minute = _origin_rollup_table("lookout_origin_rollups_minute")
+origin_rollups_hour = _origin_rollup_table("lookout_origin_rollups_hour")
+ORIGIN_ROLLUP_TABLES = {60: origin_rollups_minute, 3600: origin_rollups_hour}
+#: The columns of every origin rollup table, in order.
+ORIGIN_ROLLUP_COLUMNS = tuple(column.name for column in origin_rollups_minute.columns)

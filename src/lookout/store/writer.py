@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Dialect, Engine, Table, select, tuple_
 from lookout.events import ERROR, Event
 from lookout.jsontext import to_json
 from lookout.portable import NameKey, PortableKinds, RowContext, SourceKey
-from lookout.store import rollups
+from lookout.store import origin_rollups, rollups
 from lookout.store.dialects import insert_ignoring_conflicts
 from lookout.store.schema import EVENT_COLUMNS, ROLLUP_TABLES, events, names, sources
 
@@ -41,6 +41,7 @@ class BatchWriter:
         self._portable = PortableKinds(
             RowContext(self._name_ids, self._source_ids, self._null_text, self._null_int)
         )
+        self._origins = origin_rollups.OriginRollups(engine, self._source_ids)
 
     def write(self, batch: Sequence[Event | tuple[Any, ...]]) -> None:
         """Store Events and portable items (see :mod:`lookout.portable`) in one transaction."""
@@ -49,8 +50,9 @@ class BatchWriter:
         except KeyError:  # a name or source not stored yet (only the first time it is seen)
             self._register_keys(batch)
             rows = self._rows(batch)
+        by_origin = self._origins.deltas(rows)  # may register origins: before the transaction
         if self.engine.dialect.name == "sqlite":
-            self._write_sqlite(rows)
+            self._write_sqlite(rows, by_origin)
             return
         attempt = 0
         while True:
@@ -64,6 +66,7 @@ class BatchWriter:
                         _insert_events(connection, rows)
                         for table, deltas in _rollup_deltas(rows):
                             rollups.merge_into(connection, table, deltas)
+                        origin_rollups.merge(connection, by_origin)
                 return
             except Exception as exc:
                 if not is_deadlock(exc):
@@ -75,7 +78,9 @@ class BatchWriter:
             self.deadlocks += 1
             time.sleep(random.uniform(0.0, min(0.2, 0.005 * attempt)))
 
-    def _write_sqlite(self, rows: list[tuple[Any, ...]]) -> None:
+    def _write_sqlite(
+        self, rows: list[tuple[Any, ...]], by_origin: origin_rollups.OriginDeltas
+    ) -> None:
         """The batch's transaction on the sqlite3 connection itself, with the same statements.
 
         Why: through SQLAlchemy, each of a batch's statements cost its events, parameter
@@ -95,6 +100,7 @@ class BatchWriter:
                 _insert_sqlite(cursor, dialect, rows)
                 for table, deltas in _rollup_deltas(rows):
                     rollups.merge_into_sqlite(cursor, table, deltas, quote)
+                origin_rollups.merge_sqlite(cursor, by_origin, quote)
                 cursor.execute("COMMIT")
             except BaseException:
                 if driver.in_transaction:
