@@ -142,6 +142,16 @@ def _optional_text(value: object) -> str | None:
     return str(value)
 
 
+def _hostname(value: object) -> str | None:
+    """A host name for stored events: 1 to 255 characters once stripped."""
+    text = _optional_text(value)
+    if text is None:
+        return None
+    if not text.strip() or len(text.strip()) > 255:
+        raise ValueError("a name of 1 to 255 characters")
+    return text.strip()
+
+
 def _store_url(value: object) -> str | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "off")):
         return None
@@ -229,6 +239,11 @@ class Settings:
     )
     app_version: str | None = _setting(
         None, _optional_text, "Your application's version, stamped on every event."
+    )
+    hostname: str | None = _setting(
+        None,
+        _hostname,
+        "This machine's name on stored events (default: the machine's name).",
     )
     enabled: bool = _setting(
         True, _boolean, "False turns monitoring off: decorators return the function unchanged."

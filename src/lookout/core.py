@@ -99,6 +99,7 @@ class Lookout:
                 settings.store,
                 retention_s=settings.retention,
                 rollup_retention_s=settings.rollup_retention,
+                hostname=settings.hostname,
             )
             if settings.store_process:
                 # The helper process writes; this one keeps the SqlSink for reads (levels,
@@ -110,6 +111,7 @@ class Lookout:
                             "url": settings.store,
                             "retention_s": settings.retention,
                             "rollup_retention_s": settings.rollup_retention,
+                            "hostname": settings.hostname,
                         }
                     )
                 )

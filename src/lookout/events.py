@@ -30,7 +30,10 @@ EVENT_KINDS: Final = ("call", "request", "metric", "run", "message")
 OK: Final = "ok"
 ERROR: Final = "error"
 
-HOSTNAME: Final = socket.gethostname()
+#: This machine's name on every event: ``LOOKOUT_HOSTNAME`` when set (containers otherwise
+#: report a random id), else the machine's. A ``hostname`` set in a config file or passed to
+#: ``Lookout`` renames it in the SQL store when sources are registered (see ``BatchWriter``).
+HOSTNAME: Final = os.environ.get("LOOKOUT_HOSTNAME", "").strip()[:255] or socket.gethostname()
 
 
 class Event(NamedTuple):

@@ -131,7 +131,11 @@ def _delete_name(store: SqlStore, kind: str, name: str) -> int:
         deleted = connection.execute(
             sa.delete(schema.events).where(schema.events.c.name_id == ident)
         ).rowcount
-        for table in (schema.rollups_minute, schema.rollups_hour):
+        for table in (
+            schema.rollups_minute,
+            schema.rollups_hour,
+            *schema.ORIGIN_ROLLUP_TABLES.values(),
+        ):
             connection.execute(sa.delete(table).where(table.c.name_id == ident))
     return int(deleted or 0)
 

@@ -46,6 +46,7 @@ def main() -> None:
         spec["url"],
         retention_s=spec.get("retention_s"),
         rollup_retention_s=spec.get("rollup_retention_s"),
+        hostname=spec.get("hostname"),
     )
     send_frame(answers, marshal.dumps(("ready", os.getpid())))
     try:

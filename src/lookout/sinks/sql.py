@@ -67,6 +67,7 @@ class SqlSink(BaseSink):
             worker thread, so that starting the application never waits for the database.
         retention_s: raw events and minute rollups older than this are deleted (None keeps all).
         rollup_retention_s: hour rollups older than this are deleted (None keeps all).
+        hostname: the name stored for this machine's events (None: the name they carry).
     """
 
     name = "sql"
@@ -79,7 +80,9 @@ class SqlSink(BaseSink):
         *,
         retention_s: float | None = None,
         rollup_retention_s: float | None = None,
+        hostname: str | None = None,
     ) -> None:
+        self.hostname = hostname
         self._store = store if isinstance(store, SqlStore) else None
         self._url = store if isinstance(store, str) else store.safe_url
         self._open_lock = threading.Lock()
@@ -104,7 +107,7 @@ class SqlSink(BaseSink):
 
     def write(self, batch: Sequence[Event | tuple[Any, ...]]) -> None:
         if self._writer is None:
-            self._writer = BatchWriter(self.store.engine)
+            self._writer = BatchWriter(self.store.engine, hostname=self.hostname)
         self._writer.write(batch)
         if self.retention_s is not None and time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + PRUNE_EVERY_S

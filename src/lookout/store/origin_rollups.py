@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Select, Table, bindparam, select, tuple_
 
 from lookout.store.dialects import insert_ignoring_conflicts, insert_locking, upsert_replacing
-from lookout.store.rollups import RollupDelta, aggregate, coarsen
+from lookout.store.rollups import _EMPTY_ROW, RollupDelta, aggregate, coarsen
 from lookout.store.schema import ORIGIN_ROLLUP_COLUMNS, ORIGIN_ROLLUP_TABLES, origins
 
 #: (name id, origin id, bucket start in epoch seconds): the tables' primary key, in its order.
@@ -39,12 +39,19 @@ class OriginRollups:
     """One writer's origin rollups: which origin each of its sources belongs to, and merging.
 
     ``source_ids`` is the writer's own cache of source ids by (host, pid, version): every
-    source id in a row is there, so an origin is found without reading the sources table.
+    source id in a row is there, so an origin is found without reading the sources table;
+    ``stored_host`` renames hosts as the writer stores them (the ``hostname`` setting).
     """
 
-    def __init__(self, engine: Engine, source_ids: dict[tuple[str, int, str], int]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        source_ids: dict[tuple[str, int, str], int],
+        stored_host: dict[str, str],
+    ) -> None:
         self.engine = engine
         self._source_ids = source_ids
+        self._stored_host = stored_host
         self._origin_of: dict[int, int] = {}
 
     def deltas(self, rows: Sequence[Sequence[Any]]) -> OriginDeltas:
@@ -79,7 +86,7 @@ class OriginRollups:
     def _register(self, source_ids: list[int]) -> None:
         """Give the origins of ``source_ids`` ids, stored in a transaction of their own."""
         origin_of_source = {
-            source_id: (host, version)
+            source_id: (self._stored_host.get(host, host), version)
             for (host, _pid, version), source_id in self._source_ids.items()
             if source_id in source_ids
         }
@@ -203,18 +210,6 @@ def _sqlite_upsert_sql(table: str, quote: Callable[[str], str]) -> str:
         f"INSERT INTO {table} ({columns}) VALUES ({markers}) "
         f"ON CONFLICT (name_id, origin_id, bucket_start) DO UPDATE SET {updates}"
     )
-
-
-_EMPTY_ROW: dict[str, Any] = {
-    "count": 0,
-    "errors": 0,
-    "total_ns": 0,
-    "sumsq_ms2": 0.0,
-    "min_ns": None,
-    "max_ns": None,
-    "last_ns": 0,
-    "sketch": "[]",
-}
 
 
 @lru_cache(maxsize=16)

@@ -8,6 +8,8 @@ same indexes work on SQLite, PostgreSQL and MySQL/MariaDB.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -92,12 +94,9 @@ events = Table(
 )
 
 
-def _rollup_table(name: str) -> Table:
-    return Table(
-        name,
-        metadata,
-        Column("name_id", Integer, primary_key=True, autoincrement=False),
-        Column("bucket_start", BigInteger, primary_key=True, autoincrement=False),
+def _rollup_values() -> list[Column[Any]]:
+    """The aggregate columns every rollup table has, after its key."""
+    return [
         Column("count", BigInteger, nullable=False),
         Column("errors", BigInteger, nullable=False),
         Column("total_ns", BigInteger, nullable=False),
@@ -106,6 +105,16 @@ def _rollup_table(name: str) -> Table:
         Column("max_ns", BigInteger),
         Column("last_ns", BigInteger, nullable=False),
         Column("sketch", Text, nullable=False),
+    ]
+
+
+def _rollup_table(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("name_id", Integer, primary_key=True, autoincrement=False),
+        Column("bucket_start", BigInteger, primary_key=True, autoincrement=False),
+        *_rollup_values(),
         Index(f"ix_{name}_bucket", "bucket_start"),
     )
 
@@ -216,14 +225,7 @@ def _origin_rollup_table(name: str) -> Table:
         metadata,
         Column("name_id", Integer, nullable=False, autoincrement=False),
         Column("bucket_start", BigInteger, nullable=False, autoincrement=False),
-        Column("count", BigInteger, nullable=False),
-        Column("errors", BigInteger, nullable=False),
-        Column("total_ns", BigInteger, nullable=False),
-        Column("sumsq_ms2", Double, nullable=False),
-        Column("min_ns", BigInteger),
-        Column("max_ns", BigInteger),
-        Column("last_ns", BigInteger, nullable=False),
-        Column("sketch", Text, nullable=False),
+        *_rollup_values(),
         Column("origin_id", Integer, nullable=False, autoincrement=False),
         PrimaryKeyConstraint("name_id", "origin_id", "bucket_start", name=f"pk_{name}"),
         Index(f"ix_{name}_bucket", "bucket_start"),

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Dialect, Engine, Table, select, tuple_
 
-from lookout.events import ERROR, Event
+from lookout.events import ERROR, HOSTNAME, Event
 from lookout.jsontext import to_json
 from lookout.portable import NameKey, PortableKinds, RowContext, SourceKey
 from lookout.store import origin_rollups, rollups
@@ -28,8 +28,11 @@ from lookout.store.schema import EVENT_COLUMNS, ROLLUP_TABLES, events, names, so
 class BatchWriter:
     """Writes batches into one store, remembering the ids of names and sources it has seen."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, hostname: str | None = None) -> None:
         self.engine = engine
+        #: This machine's events are stored under ``hostname`` (the ``hostname`` setting),
+        #: renamed once per source when it is registered: nothing per event.
+        self._stored_host = {} if hostname in (None, HOSTNAME) else {HOSTNAME: hostname}
         self._name_ids: dict[NameKey, int] = {}
         self._source_ids: dict[SourceKey, int] = {}
         #: What stands for NULL in the rows of text and integer columns (see _NULLABLE_SQLITE)
@@ -41,7 +44,7 @@ class BatchWriter:
         self._portable = PortableKinds(
             RowContext(self._name_ids, self._source_ids, self._null_text, self._null_int)
         )
-        self._origins = origin_rollups.OriginRollups(engine, self._source_ids)
+        self._origins = origin_rollups.OriginRollups(engine, self._source_ids, self._stored_host)
 
     def write(self, batch: Sequence[Event | tuple[Any, ...]]) -> None:
         """Store Events and portable items (see :mod:`lookout.portable`) in one transaction."""
@@ -194,7 +197,12 @@ class BatchWriter:
             name_keys.add(name_key)
             source_keys.add(source_key)
         self._ids(self._name_ids, names, ("kind", "name"), name_keys)
-        self._ids(self._source_ids, sources, ("host", "pid", "app_version"), source_keys)
+        missing = source_keys.difference(self._source_ids)
+        if missing:  # stored under the host's configured name, cached under the one events carry
+            rename = self._stored_host
+            stored = {(rename.get(key[0], key[0]), *key[1:]): key for key in missing}
+            found = self._register(sources, ("host", "pid", "app_version"), sorted(stored))
+            self._source_ids.update({stored[key]: ident for key, ident in found.items()})
 
     def _ids(
         self, cache: dict[Any, int], table: Table, columns: tuple[str, ...], keys: set[Any]
