@@ -224,6 +224,15 @@ def _alert_specs(value: object) -> tuple[dict[str, Any], ...]:
     return tuple(dict(spec) for spec in specs)
 
 
+def _fsync_policy(value: object) -> str | float:
+    if isinstance(value, str) and value.strip().lower() in ("batch", "off"):
+        return value.strip().lower()
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ValueError("batch, off, or a duration such as 1s") from None
+
+
 def _setting(default: Any, parse: Callable[[object], Any], doc: str) -> Any:
     return dataclasses.field(default=default, metadata={"parse": parse, "doc": doc})
 
@@ -309,6 +318,23 @@ class Settings:
         _boolean,
         "Write the store from a helper process, out of the application's GIL (lower latency on "
         "idle cores; more CPU in all).",
+    )
+    spool: bool = _setting(
+        True,
+        _boolean,
+        "Keep the store's batches on disk while it cannot be written, and replay them in order "
+        "(other sinks: spool = true in their table).",
+    )
+    spool_dir: str | None = _setting(
+        None,
+        _optional_text,
+        "Where spools live (default: beside a SQLite file, else ~/.cache/lookout/spool).",
+    )
+    spool_max_bytes: int = _setting(
+        256 * 1024 * 1024, _positive_int, "Most bytes each sink's spool keeps; beyond is counted."
+    )
+    spool_fsync: str | float = _setting(
+        "batch", _fsync_policy, "When spooled records reach the disk: batch, off, or a duration."
     )
     sinks: tuple[dict[str, Any], ...] = _setting(
         (),

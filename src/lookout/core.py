@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,10 +23,13 @@ from lookout.sinks.base import Sink
 from lookout.sinks.process import ProcessSink
 from lookout.sinks.registry import build_sink
 from lookout.sinks.sql import SqlSink
+from lookout.spool import Spool, default_directory, wants_spool
 from lookout.store.engine import SqlStore
 
 if TYPE_CHECKING:
     from lookout.supervise import Supervisor
+
+logger = logging.getLogger("lookout")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -118,14 +122,36 @@ class Lookout:
                 self.on_close(self._sql_sink.close)
             else:
                 sinks.append(self._sql_sink)
+        if settings.store is not None and settings.spool and wants_spool(settings.store):
+            sinks[0].spool = self._spool(settings.store, "sql")  # type: ignore[attr-defined]
         for number, spec in enumerate(settings.sinks, 1):
             try:
-                sinks.append(build_sink(spec))
+                options = dict(spec)
+                spool = options.pop("spool", False)
+                sink = build_sink(options)
+                if spool is True:
+                    sink.spool = self._spool(repr(sorted(options.items())), sink.name)
+                sinks.append(sink)
             except (ValueError, TypeError, ModuleNotFoundError) as exc:
                 where = self.setting_sources.get("sinks", "settings")
                 raise ConfigError(f"{where}: sinks[{number}]: {exc}") from None
         sinks.extend(extra_sinks)
         return sinks
+
+    def _spool(self, destination: str, name: str) -> Spool | None:
+        """The sink's spool; None (and a warning) when its directory cannot be made: a spool
+        is a safety net, and must not stop the application from starting."""
+        settings = self.settings
+        directory = (
+            Path(settings.spool_dir, name + "-" + default_directory(destination, name).name)
+            if settings.spool_dir
+            else default_directory(destination, name)
+        )
+        try:
+            return Spool(directory, max_bytes=settings.spool_max_bytes, fsync=settings.spool_fsync)
+        except OSError as exc:
+            logger.warning("lookout: no spool for sink %r in %s: %s", name, directory, exc)
+            return None
 
     def _build_notifiers(self, extra: Sequence[Notifier]) -> list[Notifier]:
         notifiers: list[Notifier] = []

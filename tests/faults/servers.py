@@ -25,10 +25,12 @@ class Endpoint:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 endpoint.requests += 1
-                if endpoint.mode == "hang":
+                if endpoint.mode == "hang":  # stuck before reading: nothing of it is kept
                     endpoint.release.wait(60)
+                    self.close_connection = True
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 status = 503 if endpoint.mode == "down" else 200
                 if status == 200:
                     documents = json.loads(body)

@@ -221,10 +221,7 @@ def test_one_poisoned_event_in_a_batch_costs_no_other_event(destination: Destina
                     else:
                         event = clean_event(seq)
                     assert lk.emit(event)
-                started = time.monotonic()
-                assert lk.flush(60), (size, poison)
-                took = time.monotonic() - started
-                assert took < 4 + size / 2000, (size, poison, took)  # no retry stall
+                assert lk.flush(60), (size, poison)  # retried == 0 below: no backoff stall
                 if poison == "refused":
                     refused.append(seqs[bad_at])
                     expected.extend(seq for seq in seqs if seq != seqs[bad_at])

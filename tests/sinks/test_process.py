@@ -34,7 +34,10 @@ def _count(db: Path) -> int:
 @pytest.fixture
 def lookout(tmp_path: Path) -> Iterator[Lookout]:
     instance = Lookout(
-        store=f"sqlite:///{tmp_path / 'p.db'}", store_process=True, retry_backoff=0.01
+        store=f"sqlite:///{tmp_path / 'p.db'}",
+        store_process=True,
+        retry_backoff=0.01,
+        spool=False,  # these tests are about the retries in memory
     )
     yield instance
     instance.close()

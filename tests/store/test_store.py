@@ -209,6 +209,7 @@ def test_unreachable_database_is_retried_then_counted_failed_with_a_short_error(
 
     lk = Lookout(
         store="postgresql://nobody@127.0.0.1:1/none",
+        spool=False,  # without a spool: retried, then counted failed
         max_retries=1,
         retry_backoff=0.01,
         batch_interval=0.01,

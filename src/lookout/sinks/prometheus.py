@@ -125,14 +125,42 @@ class HealthCollector(Collector):
             "failed": CounterMetricFamily(
                 "lookout_events_failed", "Events given up after retries.", labels=["sink", *names]
             ),
+            "invalid": CounterMetricFamily(
+                "lookout_events_invalid",
+                "Events a sink refused for their data (found by splitting the batch).",
+                labels=["sink", *names],
+            ),
             "queue_depth": GaugeMetricFamily(
                 "lookout_sink_queue_depth", "Events waiting for a sink.", labels=["sink", *names]
             ),
         }
+        spool_families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {
+            "depth": GaugeMetricFamily(
+                "lookout_spool_depth", "Events in a sink's disk spool.", labels=["sink", *names]
+            ),
+            "bytes": GaugeMetricFamily(
+                "lookout_spool_bytes", "Bytes of a sink's disk spool.", labels=["sink", *names]
+            ),
+            "replayed": CounterMetricFamily(
+                "lookout_spool_replayed",
+                "Events written from a sink's disk spool.",
+                labels=["sink", *names],
+            ),
+            "overflow": CounterMetricFamily(
+                "lookout_spool_overflow",
+                "Events a full spool could not keep.",
+                labels=["sink", *names],
+            ),
+        }
         for sink, counters in stats["sinks"].items():
             for key, family in per_sink.items():
-                family.add_metric([sink, *values], counters[key])
+                family.add_metric([sink, *values], counters.get(key, 0))
+            spool = counters.get("spool")
+            if spool:
+                for key, family in spool_families.items():
+                    family.add_metric([sink, *values], spool[key])
         yield from per_sink.values()
+        yield from spool_families.values()
         dropped = CounterMetricFamily(
             "lookout_events_dropped_at_capture",
             "Events dropped by a full ingress queue.",
