@@ -38,45 +38,29 @@ class PrivatePostgres:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         self.port = _free_port()
-        subprocess.run(
-            _as_postgres(
-                [str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"]
-            ),
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres")
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
+    def _run(self, program: str, *args: str, check: bool = True) -> None:
+        command = _as_postgres([str(BIN / program), *args])
+        subprocess.run(command, check=check, capture_output=True, timeout=120)
+
     def start(self) -> None:
-        subprocess.run(
-            _as_postgres(
-                [
-                    str(BIN / "pg_ctl"),
-                    "-D",
-                    str(self.data),
-                    "-l",
-                    str(self.root / "log"),
-                    "-o",
-                    f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
-                    "-w",
-                    "start",
-                ]
-            ),
-            check=True,
-            capture_output=True,
-            timeout=60,
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "log"),
+            "-o",
+            options,
+            "-w",
+            "start",
         )
 
     def stop(self) -> None:
-        subprocess.run(
-            _as_postgres(
-                [str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]
-            ),
-            check=False,
-            capture_output=True,
-            timeout=60,
-        )
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
 
     def count_seqs(self) -> list[int]:
         engine = sa.create_engine(self.url)
