@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from lookout.dashboard import (
     admin_views,
     data_views,
+    explorer_views,
     login_views,
     openapi,
     page_views,
@@ -54,6 +55,7 @@ VIEW_MODULES = (
     openapi,
     report_views,
     tests_views,
+    explorer_views,
 )
 
 

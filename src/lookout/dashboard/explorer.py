@@ -1,0 +1,357 @@
+"""The request explorer's reads: pages of stored events under filters, one event whole, and
+the filtered events streamed for export.
+
+Pages walk the events table backwards (or forwards) by its primary key, which follows
+insertion and so time, in windows of ``WINDOW_IDS`` ids: each statement examines at most one
+window of rows whatever the filters, so a page costs the same on 10 million events as on ten
+thousand, and no index beyond the key is needed (each index costs every insert). A page
+stops when it is full or after ``SCAN_BUDGET`` ids examined; its ``next`` cursor then says where
+to go on, and ``complete`` is false (a rare filter, such as a text in error messages, may need
+several requests to fill a page). A time range becomes an id range first by a binary search of
+the key (a few dozen primary-key reads).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from lookout.store import schema
+from lookout.store.engine import SqlStore
+
+NS = 1_000_000_000
+WINDOW_IDS = 20_000
+SCAN_BUDGET = 200_000
+EXPORT_WINDOW_IDS = 50_000
+#: Events are stored with their start time; a batch may hold times a little out of id order.
+TIME_SLACK_NS = 120 * NS
+STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+EXPORT_COLUMNS = (
+    "id",
+    "start",
+    "kind",
+    "name",
+    "duration_ms",
+    "outcome",
+    "status",
+    "host",
+    "version",
+    "request_id",
+    "user",
+    "client_ip",
+    "error_type",
+    "error_message",
+    "fields",
+    "tags",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What the explorer keeps; None is "any"."""
+
+    kind: str | None = None
+    name: str | None = None
+    status_class: str | None = None
+    outcome: str | None = None
+    user: str | None = None
+    version: str | None = None
+    host: str | None = None
+    min_ms: float | None = None
+    max_ms: float | None = None
+    request_id: str | None = None
+    from_s: int | None = None
+    to_s: int | None = None
+    text: str | None = None
+
+
+def _columns() -> list[Any]:
+    e, n, s = schema.events, schema.names, schema.sources
+    return [
+        e.c.id,
+        e.c.start_ns,
+        n.c.kind,
+        n.c.name,
+        e.c.duration_ns,
+        e.c.is_error,
+        e.c.status,
+        s.c.host,
+        s.c.app_version,
+        e.c.request_id,
+        e.c.group_key,
+        e.c.client_ip,
+        e.c.error_type,
+        e.c.error_message,
+        e.c.fields,
+        e.c.tags,
+    ]
+
+
+def _conditions(connection: sa.Connection, filters: Filters) -> list[Any] | None:
+    """SQL conditions of the filters (None: nothing can match)."""
+    e, n, s = schema.events, schema.names, schema.sources
+    found: list[Any] = []
+    if filters.kind is not None or filters.name is not None:
+        query = sa.select(n.c.id)
+        if filters.kind is not None:
+            query = query.where(n.c.kind == filters.kind)
+        if filters.name is not None:
+            query = query.where(n.c.name == filters.name)
+        ids = list(connection.execute(query).scalars())
+        if not ids:
+            return None
+        found.append(e.c.name_id.in_(ids))
+    if filters.version is not None or filters.host is not None:
+        query = sa.select(s.c.id)
+        if filters.version is not None:
+            query = query.where(s.c.app_version == filters.version)
+        if filters.host is not None:
+            query = query.where(s.c.host == filters.host)
+        ids = list(connection.execute(query).scalars())
+        if not ids:
+            return None
+        found.append(e.c.source_id.in_(ids))
+    if filters.status_class is not None:
+        low = int(filters.status_class[0]) * 100
+        found.append(e.c.status.between(low, low + 99))
+    if filters.outcome is not None:
+        found.append(e.c.is_error == (1 if filters.outcome == "error" else 0))
+    if filters.user is not None:
+        found.append(e.c.group_key == filters.user)
+    if filters.request_id is not None:
+        found.append(e.c.request_id == filters.request_id)
+    if filters.min_ms is not None:
+        found.append(e.c.duration_ns >= int(filters.min_ms * 1e6))
+    if filters.max_ms is not None:
+        found.append(e.c.duration_ns <= int(filters.max_ms * 1e6))
+    if filters.from_s is not None:
+        found.append(e.c.start_ns >= filters.from_s * NS)
+    if filters.to_s is not None:
+        found.append(e.c.start_ns < filters.to_s * NS)
+    if filters.text:
+        pattern = (
+            "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        found.append(
+            sa.or_(
+                e.c.fields.like(pattern, escape="\\"),
+                e.c.error_message.like(pattern, escape="\\"),
+            )
+        )
+    return found
+
+
+def _id_bounds(connection: sa.Connection, filters: Filters) -> tuple[int, int] | None:
+    """The ids to walk, [low, high]: the whole table, narrowed to the time range by a binary
+    search of the key (ids follow time, up to ``TIME_SLACK_NS``)."""
+    e = schema.events
+    low, high = connection.execute(sa.select(sa.func.min(e.c.id), sa.func.max(e.c.id))).one()
+    if low is None:
+        return None
+    if filters.from_s is not None:
+        low = _first_id_at(connection, low, high, filters.from_s * NS - TIME_SLACK_NS)
+    if filters.to_s is not None:
+        high = _first_id_at(connection, low, high, filters.to_s * NS + TIME_SLACK_NS)
+    return (low, high) if low <= high else None
+
+
+def _first_id_at(connection: sa.Connection, low: int, high: int, start_ns: int) -> int:
+    """About the first id whose event starts at ``start_ns`` or later (ids may have gaps)."""
+    e = schema.events
+    probe = (
+        sa.select(e.c.id, e.c.start_ns)
+        .where(e.c.id >= sa.bindparam("at"))
+        .order_by(e.c.id)
+        .limit(1)
+    )
+    while low < high:
+        middle = (low + high) // 2
+        row = connection.execute(probe, {"at": middle}).first()
+        if row is None or row[1] >= start_ns:
+            high = middle
+        else:
+            low = row[0] + 1
+    return low
+
+
+def page(
+    store: SqlStore,
+    filters: Filters,
+    *,
+    cursor: int | None = None,
+    oldest_first: bool = False,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """One page of events, newest first (or oldest), starting after ``cursor`` (an id)."""
+    e, n, s = schema.events, schema.names, schema.sources
+    rows: list[dict[str, Any]] = []
+    examined = 0
+    with store.read_engine.connect() as connection:
+        conditions = _conditions(connection, filters)
+        bounds = None if conditions is None else _id_bounds(connection, filters)
+        if conditions is None or bounds is None:
+            return {"rows": [], "next": None, "complete": True, "examined": 0}
+        low, high = bounds
+        if cursor is not None:
+            if oldest_first:
+                low = max(low, cursor + 1)
+            else:
+                high = min(high, cursor - 1)
+        base = sa.select(*_columns()).select_from(
+            e.join(n, n.c.id == e.c.name_id).join(s, s.c.id == e.c.source_id)
+        )
+        position = low if oldest_first else high
+        while len(rows) < limit and low <= high and examined < SCAN_BUDGET:
+            if oldest_first:
+                window = (position, min(high, position + WINDOW_IDS - 1))
+            else:
+                window = (max(low, position - WINDOW_IDS + 1), position)
+            order = e.c.id.asc() if oldest_first else e.c.id.desc()
+            query = (
+                base.where(e.c.id.between(*window), *conditions)
+                .order_by(order)
+                .limit(limit - len(rows))
+            )
+            rows += [_row(row) for row in connection.execute(query)]
+            examined += window[1] - window[0] + 1
+            if oldest_first:
+                position = window[1] + 1
+                if position > high:
+                    break
+            else:
+                position = window[0] - 1
+                if position < low:
+                    break
+        full = len(rows) >= limit
+        ended = position > high if oldest_first else position < low
+    if full:
+        following: int | None = rows[-1]["id"]
+    elif ended:
+        following = None
+    else:  # out of budget: go on from where the scan stopped
+        following = position - 1 if oldest_first else position + 1
+    return {
+        "rows": rows,
+        "next": following,
+        "complete": full or ended,
+        "examined": examined,
+    }
+
+
+def _row(row: Any) -> dict[str, Any]:
+    return {
+        "id": int(row.id),
+        "start_ns": int(row.start_ns),
+        "kind": row.kind,
+        "name": row.name,
+        "duration_ms": round(row.duration_ns / 1e6, 3),
+        "outcome": "error" if row.is_error else "ok",
+        "status": row.status,
+        "host": row.host,
+        "version": row.app_version,
+        "request_id": row.request_id,
+        "user": row.group_key,
+        "client_ip": row.client_ip,
+        "path": _path(row.fields),
+        "error_type": row.error_type,
+        "error_message": (row.error_message or "")[:300] or None,
+    }
+
+
+def _path(fields: str | None) -> str | None:
+    if not fields or '"path"' not in fields:
+        return None
+    found = json.loads(fields).get("path")
+    return found if isinstance(found, str) else None
+
+
+def event(store: SqlStore, event_id: int) -> dict[str, Any] | None:
+    """One event whole: its row, fields, tags and traceback; None when there is none."""
+    e, n, s = schema.events, schema.names, schema.sources
+    query = (
+        sa.select(*_columns(), e.c.traceback, s.c.pid)
+        .select_from(e.join(n, n.c.id == e.c.name_id).join(s, s.c.id == e.c.source_id))
+        .where(e.c.id == event_id)
+    )
+    with store.read_engine.connect() as connection:
+        row = connection.execute(query).first()
+    if row is None:
+        return None
+    found = _row(row)
+    found["error_message"] = row.error_message
+    fields = json.loads(row.fields) if row.fields else {}
+    found["fields"] = fields
+    found["tags"] = json.loads(row.tags) if row.tags else {}
+    found["traceback"] = row.traceback
+    found["pid"] = row.pid
+    found["profile"] = fields.get("profile")
+    return found
+
+
+def export(store: SqlStore, filters: Filters, *, as_csv: bool) -> Iterator[str]:
+    """Every filtered event, oldest first, as CSV (a header first) or JSON lines, a window of
+    ids at a time: memory stays one window whatever the number of rows."""
+    e, n, s = schema.events, schema.names, schema.sources
+    with store.read_engine.connect() as connection:
+        conditions = _conditions(connection, filters)
+        bounds = None if conditions is None else _id_bounds(connection, filters)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        if as_csv:
+            writer.writerow(EXPORT_COLUMNS)
+            yield _take(buffer)
+        if conditions is None or bounds is None:
+            return
+        low, high = bounds
+        base = sa.select(*_columns()).select_from(
+            e.join(n, n.c.id == e.c.name_id).join(s, s.c.id == e.c.source_id)
+        )
+        for start in range(low, high + 1, EXPORT_WINDOW_IDS):
+            end = min(high, start + EXPORT_WINDOW_IDS - 1)
+            query = base.where(e.c.id.between(start, end), *conditions).order_by(e.c.id)
+            values = [_export_values(row) for row in connection.execute(query)]
+            if not values:
+                continue
+            if as_csv:
+                writer.writerows(values)
+                yield _take(buffer)
+            else:
+                yield "".join(
+                    json.dumps(dict(zip(EXPORT_COLUMNS, row, strict=True)), separators=(",", ":"))
+                    + "\n"
+                    for row in values
+                )
+
+
+def _export_values(row: Any) -> tuple[Any, ...]:
+    return (
+        row.id,
+        row.start_ns / NS,
+        row.kind,
+        row.name,
+        row.duration_ns / 1e6,
+        "error" if row.is_error else "ok",
+        row.status,
+        row.host,
+        row.app_version,
+        row.request_id,
+        row.group_key,
+        row.client_ip,
+        row.error_type,
+        row.error_message,
+        row.fields,
+        row.tags,
+    )
+
+
+def _take(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
