@@ -272,6 +272,7 @@ def test_openapi_document_lists_every_api_route(shop: tuple[Flask, Lookout]) -> 
         path.replace("{kind}", "<kind>")
         .replace("{name}", "<path:name>")
         .replace("{token_id}", "<token_id>")
+        .replace("{event_id}", "<int:event_id>")
         for path in document["paths"]
     }
     served = {
