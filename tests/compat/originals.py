@@ -50,13 +50,9 @@ def original_python(package: str) -> Path:
         subprocess.run(
             [sys.executable, "-m", "venv", "--clear", "--without-pip", str(root)], check=True
         )
-        site = subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        Path(site, "_lookout_test_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+        Path(_purelib(python), "_lookout_test_env.pth").write_text(
+            sysconfig.get_paths()["purelib"] + "\n"
+        )
         installed = subprocess.run(
             [*PIP, "--python", str(python), "install", "-q", f"{package}=={version}"],
             capture_output=True,
@@ -88,11 +84,14 @@ def run_original(package: str, script: str, env: dict[str, str] | None = None) -
 
 def original_source(package: str, relative: str) -> str:
     """A file of the installed original (to compare against its source where it cannot run)."""
-    python = original_python(package)
-    site = subprocess.run(
+    return Path(_purelib(original_python(package)), relative).read_text()
+
+
+def _purelib(python: Path) -> str:
+    """Where ``python`` installs packages."""
+    return subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
-    return Path(site, relative).read_text()
