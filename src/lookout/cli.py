@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lookout import __version__
-from lookout.config import ConfigError, load_settings, parse_duration
+from lookout.config import ConfigError, load_settings, parse_duration, resolve_store_url
 from lookout.store.engine import StoreConfigError
 
 #: Tables are wide; when output is a pipe or a CI log, do not squeeze them into 80 columns.
@@ -34,16 +34,6 @@ def _duration(_ctx: Any, _param: Any, value: str | None) -> float | None:
         return parse_duration(value)
     except ValueError as exc:
         raise click.BadParameter(f"expected {exc}") from None
-
-
-def _store_url(explicit: str | None) -> str:
-    """The store to read: ``--store``, else the configured one (env, lookout.toml)."""
-    if explicit:
-        return explicit
-    settings, _ = load_settings()
-    if settings.store is None:
-        raise ConfigError("no store is configured; pass --store URL")
-    return settings.store
 
 
 def _check_store_exists(url: str, *, create: bool = False) -> str:
@@ -152,13 +142,13 @@ def demo(
 ) -> None:
     """Run a monitored demo shop under traffic, then show what was recorded."""
     if dataset is not None:
-        _demo_dataset(store_url or _store_url(None), port, serve)
+        _demo_dataset(store_url or resolve_store_url(None), port, serve)
         return
     from lookout.demo import run_demo
     from lookout.render import summary_table
     from lookout.store.queries import summarize
 
-    store = store_url or _store_url(None)
+    store = store_url or resolve_store_url(None)
     console.print(
         f"Recording into [bold]{escape(store)}[/bold]: shop 1.0, then a deploy of 1.1, "
         f"{customers} customers for {seconds:g}s"
@@ -240,7 +230,7 @@ def stats(store_url: str | None, since: float, kind: str | None) -> None:
     from lookout.render import summary_table
     from lookout.store.queries import summarize
 
-    store = _open_store(_store_url(store_url))
+    store = _open_store(resolve_store_url(store_url))
     summaries = summarize(store, since_s=since, kind=kind)
     if not summaries:
         console.print(f"Nothing recorded in {escape(store.safe_url)} in the last {since:g}s.")
@@ -269,7 +259,7 @@ def prune(
     """Delete old data from the store."""
     from lookout.store.retention import prune as prune_store
 
-    store = _open_store(_store_url(store_url))
+    store = _open_store(resolve_store_url(store_url))
     result = prune_store(
         store, older_than_s=older_than, rollups_older_than_s=rollups_older_than, dry_run=dry_run
     )
@@ -362,7 +352,7 @@ def dashboard(
     from lookout.dashboard import create_app
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    url = _check_store_exists(_store_url(store_url), create=create)
+    url = _check_store_exists(resolve_store_url(store_url), create=create)
     if no_auth and not _is_loopback(host):
         err_console.print(
             f"[yellow]warning:[/yellow] --no-auth on {escape(host)}: anyone who can reach this "

@@ -16,19 +16,10 @@ from pathlib import Path
 
 import click
 
+from lookout.config import resolve_store_url
+
 EXIT_REGRESSION = 1
 EXIT_USAGE = 2
-
-
-def _store_url(explicit: str | None) -> str:
-    if explicit:
-        return explicit
-    from lookout.config import ConfigError, load_settings
-
-    settings, _ = load_settings()
-    if settings.store is None:
-        raise ConfigError("no store is configured; pass --store URL")
-    return settings.store
 
 
 @click.group()
@@ -94,7 +85,7 @@ def compare(
         smallest = parse_threshold(min_change)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    store = SqlStore(_store_url(store_url))
+    store = SqlStore(resolve_store_url(store_url))
     try:
         try:
             base_ref, head_ref = resolve(store, base), resolve(store, head)
@@ -160,7 +151,7 @@ def submit(file: Path, url: str | None, token: str | None, store_url: str | None
         from lookout.store.engine import SqlStore
         from lookout.testruns.records import save_run
 
-        store = SqlStore(_store_url(store_url))
+        store = SqlStore(resolve_store_url(store_url))
         try:
             run_id, created = save_run(store, document)
         finally:

@@ -458,3 +458,14 @@ def load_settings(
         sources[key] = where
 
     return Settings(**values), sources
+
+
+def resolve_store_url(explicit: str | None) -> str:
+    """The store a command reads: the one given (``--store``), else the configured one
+    (environment, ``lookout.toml``); a ConfigError when there is neither."""
+    if explicit:
+        return explicit
+    settings, _ = load_settings()
+    if settings.store is None:
+        raise ConfigError("no store is configured; pass --store URL")
+    return settings.store
