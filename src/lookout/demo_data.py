@@ -227,7 +227,7 @@ class _Shop:
                 fields["profile"] = _profile(duration_ms, slow)
                 fields["profile_interval_ms"] = 10.0
         elif name == "recommendations":
-            if version == "1.1" and user and rng.random() < 0.04:
+            if version == "1.1" and user and rng.random() < 0.08:
                 status, outcome, error = 500, "error", _missing_key(user)
             elif self.incident <= t < self.incident + 20 * 60 and rng.random() < 0.5:
                 status, outcome = 503, "error"
