@@ -4,58 +4,24 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-from rich.text import Text
 
 from lookout import __version__
-from lookout.config import ConfigError, load_settings, parse_duration, resolve_store_url
+from lookout.cli_common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    check_store_exists,
+    console,
+    duration_option,
+    err_console,
+    open_store,
+)
+from lookout.config import ConfigError, load_settings, resolve_store_url
+from lookout.settings_table import BY_NAME
 from lookout.store.engine import StoreConfigError
-
-#: Tables are wide; when output is a pipe or a CI log, do not squeeze them into 80 columns.
-console = Console(width=None if Console().is_terminal else 120)
-err_console = Console(stderr=True)
-
-#: Exit codes: 0 success, 1 a check failed, 2 usage or configuration error.
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
-
-
-def _duration(_ctx: Any, _param: Any, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"expected {exc}") from None
-
-
-def _check_store_exists(url: str, *, create: bool = False) -> str:
-    """A command that reads a store must not make an empty one from a mistyped path.
-
-    SQLite creates a database file (and Lookout its folder) on first connection, so a typo
-    in ``--store`` would answer "nothing recorded" from a new file; this says what is wrong
-    instead, unless the user asked for a new store with ``--create``.
-    """
-    from lookout.store.engine import normalize_url
-
-    parsed = normalize_url(url)
-    if create or parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return url
-    path = Path(str(parsed.database)).expanduser()
-    if not path.exists():
-        missing = path.parent if not path.parent.exists() else path
-        raise ConfigError(
-            f"store: no SQLite store at {str(path)!r} ({str(missing)!r} does not exist); "
-            "check the path, or pass --create to start a new, empty store"
-        )
-    return url
 
 
 def _announce_admin_password(url: str) -> None:
@@ -80,12 +46,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def _open_store(url: str) -> Any:
-    from lookout.store.engine import SqlStore
-
-    return SqlStore(_check_store_exists(url))
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -216,7 +176,7 @@ def demo(
     "--since",
     default="1h",
     show_default=True,
-    callback=_duration,
+    callback=duration_option,
     help="Window, e.g. 15m, 24h, 7d.",
 )
 @click.option(
@@ -230,7 +190,7 @@ def stats(store_url: str | None, since: float, kind: str | None) -> None:
     from lookout.render import summary_table
     from lookout.store.queries import summarize
 
-    store = _open_store(resolve_store_url(store_url))
+    store = open_store(resolve_store_url(store_url))
     summaries = summarize(store, since_s=since, kind=kind)
     if not summaries:
         console.print(f"Nothing recorded in {escape(store.safe_url)} in the last {since:g}s.")
@@ -243,13 +203,13 @@ def stats(store_url: str | None, since: float, kind: str | None) -> None:
 @click.option(
     "--older-than",
     required=True,
-    callback=_duration,
+    callback=duration_option,
     help="Delete raw events and minute rollups older than this, e.g. 30d.",
 )
 @click.option(
     "--rollups-older-than",
     default=None,
-    callback=_duration,
+    callback=duration_option,
     help="Also delete hour rollups older than this, e.g. 400d.",
 )
 @click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
@@ -259,7 +219,7 @@ def prune(
     """Delete old data from the store."""
     from lookout.store.retention import prune as prune_store
 
-    store = _open_store(resolve_store_url(store_url))
+    store = open_store(resolve_store_url(store_url))
     result = prune_store(
         store, older_than_s=older_than, rollups_older_than_s=rollups_older_than, dry_run=dry_run
     )
@@ -311,7 +271,7 @@ def _demo_dataset(store: str, port: int, serve: bool) -> None:
 @click.option("--port", default=5001, show_default=True, help="Port to listen on.")
 @click.option(
     "--admin-password",
-    envvar="LOOKOUT_DASHBOARD_ADMIN_PASSWORD",
+    envvar=BY_NAME["dashboard_admin_password"].env,
     default=None,
     help="The admin's password (default: generated at first start and logged once).",
 )
@@ -319,7 +279,7 @@ def _demo_dataset(store: str, port: int, serve: bool) -> None:
     "--guest-password",
     "guest_passwords",
     multiple=True,
-    envvar="LOOKOUT_DASHBOARD_GUEST_PASSWORDS",
+    envvar=BY_NAME["dashboard_guest_passwords"].env,
     help="A read-only guest password (repeatable).",
 )
 @click.option("--no-auth", is_flag=True, help="No login at all: local development only.")
@@ -352,7 +312,7 @@ def dashboard(
     from lookout.dashboard import create_app
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    url = _check_store_exists(resolve_store_url(store_url), create=create)
+    url = check_store_exists(resolve_store_url(store_url), create=create)
     if no_auth and not _is_loopback(host):
         err_console.print(
             f"[yellow]warning:[/yellow] --no-auth on {escape(host)}: anyone who can reach this "
@@ -394,7 +354,7 @@ def dashboard(
     "--interval",
     default="15s",
     show_default=True,
-    callback=_duration,
+    callback=duration_option,
     help="How often to read new events and evaluate the rules.",
 )
 @click.option("--once", is_flag=True, help="Evaluate once and exit (e.g. from cron).")
@@ -412,7 +372,7 @@ def watch(store_url: str | None, config_file: str | None, interval: float, once:
         raise ConfigError("no store is configured; pass --store URL")
     if not settings.notifiers:
         err_console.print("lookout watch: no notifiers configured; messages go nowhere")
-    watcher = StoreWatcher(_check_store_exists(url), settings, config_file)
+    watcher = StoreWatcher(check_store_exists(url), settings, config_file)
     console.print(
         f"lookout watch: {len(watcher.engine.rules)} rule(s) over {escape(watcher.store.safe_url)}"
     )
@@ -428,50 +388,13 @@ def watch(store_url: str | None, config_file: str | None, interval: float, once:
         watcher.stop()
 
 
-@main.command()
-@click.option(
-    "--config",
-    "config_file",
-    default=None,
-    type=click.Path(dir_okay=False),
-    help="TOML settings file (default: $LOOKOUT_CONFIG or ./lookout.toml).",
-)
-def check(config_file: str | None) -> None:
-    """Validate the configuration and try every configured sink."""
-    from lookout.core import Lookout
-
-    settings, sources = load_settings(config_file=config_file)
-    table = Table(title="Settings", title_justify="left", header_style="bold")
-    table.add_column("setting")
-    table.add_column("value", overflow="fold")
-    table.add_column("from")
-    for key, value in settings.describe().items():
-        table.add_row(Text(key), Text(repr(value)), Text(sources.get(key, "default")))
-    console.print(table)
-    lk = Lookout(config_file=config_file)
-    failures = 0
-    try:
-        for sink in lk.sinks:
-            name = getattr(sink, "name", type(sink).__name__)
-            try:
-                description = sink.check() if hasattr(sink, "check") else "no check available"
-            except Exception as exc:
-                failures += 1
-                problem = escape(f"{type(exc).__name__}: {exc}")
-                console.print(f"[red]✗ {escape(name)}[/red]: {problem}")
-            else:
-                console.print(f"[green]✓ {escape(name)}[/green]: {escape(str(description))}")
-        if not lk.sinks:
-            console.print("No sinks configured: events are not recorded anywhere.")
-    finally:
-        lk.close()
-    if failures:
-        sys.exit(EXIT_FAILED)
-
-
+from lookout.cli_config import check as _check_command  # noqa: E402  (after main exists)
+from lookout.cli_config import config as _config_command  # noqa: E402
 from lookout.cli_tests import tests as _tests_group  # noqa: E402  (after main exists)
 
 main.add_command(_tests_group)
+main.add_command(_check_command)
+main.add_command(_config_command)
 
 
 def run() -> None:

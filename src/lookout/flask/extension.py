@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from flask import Flask, Request, Response, g, got_request_exception, request
 from mypy_extensions import mypyc_attr
 
+from lookout import settings_table
 from lookout._internal import optional_dependency
 from lookout.coerce import coerce
 from lookout.config import SETTING_NAMES
@@ -47,33 +48,12 @@ _perf_ns = time.perf_counter_ns
 
 TRACK_ATTRIBUTE = "__lookout_track_g__"
 
-#: Extension options: name -> default. Each may also be set as ``app.config["LOOKOUT_<NAME>"]``.
+#: Extension options: name -> default (the flask and dashboard rows of the settings table).
+#: Each may also be set as ``app.config["LOOKOUT_<NAME>"]``.
 DEFAULTS: dict[str, Any] = {
-    "track_g": None,
-    "group_by": None,
-    "request_id_header": "X-Request-ID",
-    "request_id_generator": new_request_id,
-    "trusted_proxies": 0,
-    "raise_exceptions": False,
-    "exclude_endpoints": ("static",),
-    "record_user_agent": True,
-    "default_level": 1,
-    "outlier_constant": 2.5,
-    "outlier_rule": "stdev",
-    "outlier_warmup": 10,
-    "sampler_interval": 0.005,
-    "level_refresh_interval": 10.0,
-    "metrics_url": None,
-    "metrics_registry": None,
-    "dashboard_url": "/dashboard",
-    "dashboard_admin_user": "admin",
-    "dashboard_admin_password": None,
-    "dashboard_guest_user": "guest",
-    "dashboard_guest_passwords": (),
-    "dashboard_auth": True,
-    "dashboard_colors": None,
-    "dashboard_secure_cookies": False,
-    "dashboard_max_body_bytes": 1024 * 1024,
+    setting.name: setting.default
+    for setting in settings_table.group(settings_table.FLASK)
+    + settings_table.group(settings_table.DASHBOARD)
 }
 
 TrackG = None | str | Sequence[str] | Mapping[str, Sequence[str]]
@@ -97,7 +77,9 @@ class _Config:
         self.track_g = _normalise_track_g(options["track_g"], "track_g")
         self.group_by: Callable[[], Any] | None = options["group_by"]
         self.request_id_header: str = options["request_id_header"]
-        self.request_id_generator: Callable[[], str] = options["request_id_generator"]
+        self.request_id_generator: Callable[[], str] = (
+            options["request_id_generator"] or new_request_id
+        )
         proxies = options["trusted_proxies"]
         if isinstance(proxies, bool) or not isinstance(proxies, int) or proxies < 0:
             raise ValueError(f"trusted_proxies: expected a whole number >= 0; got {proxies!r}")
