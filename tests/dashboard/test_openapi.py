@@ -33,8 +33,8 @@ def _served(app: Flask) -> set[tuple[str, str]]:
     """(OpenAPI path, method) of every JSON API route the app serves."""
     served = set()
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/dashboard/api/"):
-            continue
+        if not rule.rule.startswith("/dashboard/api/") or rule.endpoint.endswith(".api_unknown"):
+            continue  # the catch-all answering unknown API paths with a JSON 404
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/dashboard"))
         for method in rule.methods or ():
             if method not in ("HEAD", "OPTIONS"):
@@ -64,3 +64,16 @@ def test_every_operation_documents_its_answers_and_errors(app: Flask) -> None:
     assert outliers["responses"]["200"]["content"]["application/json"]["schema"]["type"] == (
         "array"
     )
+
+
+def test_unknown_api_paths_and_odd_names_answer_json(app: Flask) -> None:
+    client = app.test_client()
+    assert post_login(client, "admin", PASSWORD).status_code == 302
+    for path in ("/dashboard/api/nothing/here", "/dashboard/api/explorer/events/-3"):
+        answer = client.get(path)
+        assert answer.status_code == 404 and answer.is_json, path
+        assert "no such API route" in answer.get_json()["error"]
+    # a name with a line break reaches its view (an unknown name: the view's own 404 or data)
+    answer = client.get("/dashboard/api/names/request/two%0Alines/timeseries")
+    assert answer.is_json and "no such API route" not in answer.get_data(as_text=True)
+    assert client.delete("/dashboard/api/nothing").status_code in (403, 404)

@@ -42,7 +42,7 @@ def register(blueprint: Blueprint) -> None:
         "/api/tokens/<token_id>", "api_revoke_token", api_revoke_token, methods=["DELETE"]
     )
     blueprint.add_url_rule(
-        "/api/names/<kind>/<path:name>", "api_delete", api_delete, methods=["DELETE"]
+        "/api/names/<kind>/<name:name>", "api_delete", api_delete, methods=["DELETE"]
     )
 
 

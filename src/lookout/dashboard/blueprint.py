@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, make_response, redirect, request, url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import PathConverter
 
 from lookout.dashboard import (
     admin_views,
@@ -46,6 +47,15 @@ CSP = (
 )
 #: Endpoints served without a login.
 PUBLIC = frozenset({f"{BLUEPRINT_NAME}.static", f"{BLUEPRINT_NAME}.plotly"})
+#: The URL converter of names in routes (``<name:name>``): any text, slashes and line breaks
+#: included, since a name is whatever the application called its endpoint, function or job.
+NAME_CONVERTER = "name"
+
+
+class NameConverter(PathConverter):
+    regex = "[^/][\\s\\S]*?"
+
+
 #: Every module that adds views; each has ``register(blueprint)``.
 VIEW_MODULES = (
     login_views,
@@ -71,6 +81,10 @@ def create_blueprint(
         static_folder="static",
         static_url_path="/static",
     )
+
+    @blueprint.record_once
+    def add_name_converter(state: Any) -> None:
+        state.app.url_map.converters.setdefault(NAME_CONVERTER, NameConverter)
 
     @blueprint.before_request
     def identify() -> Any:
@@ -102,7 +116,19 @@ def create_blueprint(
 
     for module in VIEW_MODULES:
         module.register(blueprint)
+    # Last, so every real route wins: an unknown API path is a JSON 404 like the others, not
+    # the host application's HTML page.
+    blueprint.add_url_rule(
+        f"/api/<{NAME_CONVERTER}:rest>",
+        "api_unknown",
+        _unknown_api_route,
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    )
     return blueprint
+
+
+def _unknown_api_route(rest: str) -> Response:
+    raise ApiError(404, "no such API route; see api/openapi.json")
 
 
 def _check_user(context: DashboardContext) -> Any:

@@ -76,7 +76,7 @@ def register(blueprint: Blueprint) -> None:
     blueprint.add_url_rule("/api/overview", "api_overview", api_overview, methods=["GET"])
     for question, (compute, allowed) in NAME_QUESTIONS.items():
         blueprint.add_url_rule(
-            f"/api/names/<kind>/<path:name>/{question}",
+            f"/api/names/<kind>/<name:name>/{question}",
             f"api_{question}",
             _name_view(compute, allowed),
             methods=["GET"],

@@ -23,12 +23,14 @@ from lookout.dashboard.spec import (
     NUMBER,
     STRING,
     STRING_OR_NULL,
-    TEXT,
     array,
+    integer,
+    number,
     obj,
     operation,
     path_param,
     query,
+    text,
 )
 
 EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
@@ -48,7 +50,7 @@ def register(blueprint: Blueprint) -> None:
     )
     blueprint.add_url_rule("/api/filters", "api_filters", api_filters, methods=["GET"])
     blueprint.add_url_rule(
-        "/api/names/<kind>/<path:name>/hosts", "api_hosts", api_hosts, methods=["GET"]
+        "/api/names/<kind>/<name:name>/hosts", "api_hosts", api_hosts, methods=["GET"]
     )
 
 
@@ -60,9 +62,12 @@ def event_page(event_id: int) -> str:
     return current().page("event.html", page_name="event", event_id=event_id)
 
 
-def _text(limit: int) -> Callable[[str], str]:
+def _text(limit: int, *, empty: bool = False) -> Callable[[str], str]:
+    """Text up to ``limit`` characters without NUL; ``empty`` allows '' (a version filter's
+    "events without a version")."""
+
     def parse(value: str) -> str:
-        if not value or len(value) > limit or "\x00" in value:
+        if (not value and not empty) or len(value) > limit or "\x00" in value:
             raise ValueError(value)
         return value
 
@@ -127,7 +132,7 @@ FILTER_PARAMS: dict[str, Callable[[str], Any]] = {
     "status": _status_class,
     "outcome": _outcome,
     "user": _text(255),
-    "version": _text(64),
+    "version": _text(64, empty=True),
     "host": _text(255),
     "min_ms": _ms,
     "max_ms": _ms,
@@ -203,7 +208,7 @@ def api_filters() -> Response:
 def api_hosts(kind: str, name: str) -> Response:
     if kind not in KINDS:
         abort(404)
-    args = params({"range": parse_range, "version": _text(64)})
+    args = params({"range": parse_range, "version": _text(64, empty=True)})
     found = hosts.by_host(
         current().store(),
         kind,
@@ -218,19 +223,19 @@ def openapi_paths() -> dict[str, Any]:
     """This module's routes in the OpenAPI document."""
     filter_params = [
         query("kind", {"type": "string", "enum": list(KINDS)}, "Only this kind."),
-        query("name", TEXT, "Only this name."),
+        query("name", text(255), "Only this name."),
         query("status", {"type": "string", "enum": list(explorer.STATUS_CLASSES)}, "Status class."),
         query("outcome", {"type": "string", "enum": ["ok", "error"]}, "Outcome."),
-        query("user", TEXT, "Only this user (the event's group)."),
-        query("version", TEXT, "Only this app version ('' for none)."),
-        query("host", TEXT, "Only this host."),
-        query("min_ms", NUMBER, "Shortest duration, ms."),
-        query("max_ms", NUMBER, "Longest duration, ms."),
-        query("request_id", TEXT, "Only this request id."),
+        query("user", text(255), "Only this user (the event's group)."),
+        query("version", text(64, min_length=0), "Only this app version ('' for none)."),
+        query("host", text(255), "Only this host."),
+        query("min_ms", number(0, 1e9), "Shortest duration, ms."),
+        query("max_ms", number(0, 1e9), "Longest duration, ms."),
+        query("request_id", text(128), "Only this request id."),
         query("range", {"type": "string", "enum": list(RANGES)}, "How far back to look."),
-        query("from", INTEGER, "Start (epoch seconds)."),
-        query("to", INTEGER, "End (epoch seconds)."),
-        query("q", TEXT, "Text in the path (fields) or error message; scans."),
+        query("from", integer(0, 2**33 - 1), "Start (epoch seconds)."),
+        query("to", integer(0, 2**33 - 1), "End (epoch seconds)."),
+        query("q", text(200), "Text in the path (fields) or error message; scans."),
     ]
     row = obj(
         {
@@ -278,9 +283,9 @@ def openapi_paths() -> dict[str, Any]:
                 ),
                 params=[
                     *filter_params,
-                    query("cursor", INTEGER, "The 'next' of the previous page."),
+                    query("cursor", integer(0, 2**62 - 1), "The 'next' of the previous page."),
                     query("order", {"type": "string", "enum": ["newest", "oldest"]}, "Order."),
-                    query("limit", INTEGER, "Rows per page (1-500, default 50)."),
+                    query("limit", integer(1, 500), "Rows per page (1-500, default 50)."),
                 ],
                 error_codes=("400",),
             )
@@ -323,7 +328,7 @@ def openapi_paths() -> dict[str, Any]:
                 params=[
                     *NAME_PARAMS,
                     query("range", {"type": "string", "enum": list(RANGES)}, "How far back."),
-                    query("version", TEXT, "Only this version."),
+                    query("version", text(64, min_length=0), "Only this version ('' for none)."),
                 ],
                 error_codes=("404",),
             )

@@ -24,7 +24,7 @@ SIMPLE_PAGES = {
 def register(blueprint: Blueprint) -> None:
     for rule, (endpoint, template) in SIMPLE_PAGES.items():
         blueprint.add_url_rule(rule, endpoint, _simple_page(template), methods=["GET"])
-    blueprint.add_url_rule("/detail/<kind>/<path:name>", "detail", detail, methods=["GET"])
+    blueprint.add_url_rule("/detail/<kind>/<name:name>", "detail", detail, methods=["GET"])
     blueprint.add_url_rule("/vendor/plotly.min.js", "plotly", plotly, methods=["GET"])
 
 

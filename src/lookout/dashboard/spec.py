@@ -20,6 +20,23 @@ ANY: Schema = {}
 #: Text a client may send: anything but NUL, which every route refuses (400).
 TEXT: Schema = {"type": "string", "pattern": "^[^\\u0000]*$"}
 NUMBER_OR_NULL: Schema = {"type": ["number", "null"]}
+
+
+def text(max_length: int, *, min_length: int = 1) -> Schema:
+    """Text a parameter accepts: the view's own length bounds, and no NUL."""
+    return {**TEXT, "minLength": min_length, "maxLength": max_length}
+
+
+def integer(minimum: int, maximum: int) -> Schema:
+    """An integer parameter within the bounds its view checks (both inclusive)."""
+    return {"type": "integer", "minimum": minimum, "maximum": maximum}
+
+
+def number(minimum: float, below: float) -> Schema:
+    """A number parameter from ``minimum`` up to, not including, ``below``."""
+    return {"type": "number", "minimum": minimum, "exclusiveMaximum": below}
+
+
 INTEGER_OR_NULL: Schema = {"type": ["integer", "null"]}
 STRING_OR_NULL: Schema = {"type": ["string", "null"]}
 
