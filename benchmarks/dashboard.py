@@ -102,6 +102,17 @@ def lookout_api(url: str) -> dict[str, float]:
         "detail: heatmap": timed(get(f"{busiest}/heatmap")),
         "detail: per version 7d": timed(get(f"{busiest}/versions?range=7d")),
         "detail: statuses 24h": timed(get(f"{busiest}/statuses?range=24h")),
+        "overview: tiles 24h": timed(get("overview/tiles?range=24h")),
+        "overview: tiles 7d": timed(get("overview/tiles?range=7d")),
+        "overview: tiles 30d": timed(get("overview/tiles?range=30d")),
+        "overview: series 1h": timed(get("overview/series?range=1h")),
+        "overview: series 24h": timed(get("overview/series?range=24h")),
+        "overview: series 7d": timed(get("overview/series?range=7d")),
+        "overview: series 30d": timed(get("overview/series?range=30d")),
+        "overview: series 24h v1.1": timed(get("overview/series?range=24h&version=1.1")),
+        "overview: tiles 7d v1.1": timed(get("overview/tiles?range=7d&version=1.1")),
+        "overview: names 24h": timed(get("overview/names?range=24h")),
+        "detail: series 24h": timed(get("overview/series?range=24h&kind=request&name=endpoint_0")),
         "reports: distributions 7d": timed(get("reports/distributions?range=7d")),
         "reports: today vs yesterday": timed(get("reports/compare?compare=day")),
         "reports: week vs last week": timed(get("reports/compare?compare=week")),
@@ -173,18 +184,29 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--postgres", default="", help="also a PostgreSQL store (emptied first)")
     parser.add_argument("--fmd", action="store_true", help="also Flask-MonitoringDashboard")
+    parser.add_argument(
+        "--keep", default="", help="SQLite file to fill once and reuse on later runs"
+    )
+    parser.add_argument(
+        "--no-fill", action="store_true", help="time the PostgreSQL store as it is (filled before)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        stores = [("SQLite", f"sqlite:///{Path(folder) / 'lookout.db'}")]
+        sqlite_path = Path(args.keep) if args.keep else Path(folder) / "lookout.db"
+        stores = [("SQLite", f"sqlite:///{sqlite_path}")]
         if args.postgres:
             stores.append(("PostgreSQL", args.postgres))
         results: dict[str, dict[str, float]] = {}
         for label, url in stores:
-            seconds = fill(url, args.events)
-            print(
-                f"{label}: wrote {args.events:,} events in {seconds:.1f}s "
-                f"({args.events / seconds:,.0f}/s)"
+            reuse = (label == "SQLite" and args.keep and sqlite_path.exists()) or (
+                label == "PostgreSQL" and args.no_fill
             )
+            if not reuse:
+                seconds = fill(url, args.events)
+                print(
+                    f"{label}: wrote {args.events:,} events in {seconds:.1f}s "
+                    f"({args.events / seconds:,.0f}/s)"
+                )
             results[label] = lookout_api(url)
         fmd = fmd_overview(Path(folder), args.events) if args.fmd else None
     print(f"\n{'API call (median ms)':<28}" + "".join(f"{label:>14}" for label in results))

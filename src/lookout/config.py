@@ -92,6 +92,8 @@ class Settings:
     sinks: tuple[dict[str, Any], ...] = _default("sinks")
     notifiers: tuple[dict[str, Any], ...] = _default("notifiers")
     alerts: tuple[dict[str, Any], ...] = _default("alerts")
+    apdex_threshold: float = _default("apdex_threshold")
+    apdex_thresholds: tuple[tuple[str, float], ...] = _default("apdex_thresholds")
 
     def describe(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

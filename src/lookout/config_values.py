@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
@@ -194,3 +195,31 @@ def fsync_policy(value: object) -> str | float:
         return parse_duration(value)
     except ValueError:
         raise ValueError("batch, off, or a duration such as 1s") from None
+
+
+def positive_duration(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError("a positive duration such as 500ms")
+    return seconds
+
+
+def durations_by_name(value: object) -> tuple[tuple[str, float], ...]:
+    """(name, seconds) pairs, sorted, from a table (``{checkout = "2s"}``) or a string
+    (``checkout=2s,search=800ms``, as an environment variable carries it)."""
+    if isinstance(value, str):
+        pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError("name=duration pairs separated by commas, e.g. checkout=2s")
+        value = {name.strip(): duration.strip() for name, duration in pairs}
+    if not isinstance(value, Mapping):
+        raise ValueError('a table of name = duration, e.g. {checkout = "2s"}')
+    found = {}
+    for name, duration in value.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError("names must be non-empty strings")
+        seconds = parse_duration(duration)
+        if seconds <= 0:
+            raise ValueError(f"a positive duration for {name!r}")
+        found[name] = seconds
+    return tuple(sorted(found.items()))

@@ -169,6 +169,12 @@ TABLE: tuple[Setting, ...] = (
           "Alert rules: tables with a `type` (`error`, `error_rate`, `latency_p95`, "
           "`missed_run`) and its options ([alerts.md](alerts.md)); in the environment, a JSON "
           "list."),
+    _core("apdex_threshold", "duration > 0", 0.5, v.positive_duration,
+          "The dashboard's Apdex threshold T: responses up to T satisfy, up to 4 T are "
+          "tolerated, slower ones frustrate ([dashboard.md](dashboard.md#apdex))."),
+    _core("apdex_thresholds", "table of name = duration", (), v.durations_by_name,
+          "T per endpoint or function name (`apdex_thresholds = {checkout = \"2s\"}`); in "
+          "the environment, `checkout=2s,search=800ms`."),
     # --- LookoutFlask options ---------------------------------------------------------------
     _flask("track_g", "list of names, dict per method, or `\"all\"`", None,
            "`g` variables to record with each request ([flask.md](flask.md#g-variables))."),

@@ -20,6 +20,7 @@ from werkzeug.routing import PathConverter
 
 from lookout.dashboard import (
     admin_views,
+    app_views,
     data_views,
     explorer_views,
     login_views,
@@ -66,6 +67,7 @@ VIEW_MODULES = (
     report_views,
     tests_views,
     explorer_views,
+    app_views,
 )
 
 

@@ -44,6 +44,10 @@ class DashboardOptions:
     colors: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: The serving process's Lookout, for the System page's counters (None: none shown).
     stats: Callable[[], dict[str, Any]] | None = None
+    #: Apdex threshold T in milliseconds, and per-name ones (None: the ``apdex_threshold`` and
+    #: ``apdex_thresholds`` settings, from lookout.toml and the environment).
+    apdex_threshold_ms: float | None = None
+    apdex_thresholds_ms: Mapping[str, float] | None = None
     #: The serving process's alert rules and their state, for the System page.
     alerts: Callable[[], dict[str, Any] | None] | None = None
 

@@ -13,7 +13,14 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, url_for
 
-from lookout.dashboard import admin_views, data_views, explorer_views, report_views, tests_views
+from lookout.dashboard import (
+    admin_views,
+    app_openapi,
+    data_views,
+    explorer_views,
+    report_views,
+    tests_views,
+)
 from lookout.dashboard.context import BLUEPRINT_NAME
 from lookout.dashboard.spec import COMPONENT_SCHEMAS, operation
 
@@ -24,6 +31,7 @@ PATH_SOURCES: tuple[Callable[[], dict[str, Any]], ...] = (
     report_views.openapi_paths,
     tests_views.openapi_paths,
     explorer_views.openapi_paths,
+    app_openapi.openapi_paths,
 )
 
 

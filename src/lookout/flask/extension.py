@@ -730,6 +730,8 @@ def _mount_dashboard(
         trusted_proxies=config.trusted_proxies,
         max_body_bytes=int(resolved["dashboard_max_body_bytes"]),
         stats=lookout.stats,
+        apdex_threshold_ms=lookout.settings.apdex_threshold * 1000,
+        apdex_thresholds_ms={k: v * 1000 for k, v in lookout.settings.apdex_thresholds},
         alerts=lambda: None if lookout.alerts is None else lookout.alerts.describe(),
     )
     app.register_blueprint(
