@@ -247,7 +247,8 @@ def _demo_dataset(store: str, port: int, serve: bool) -> None:
             store, progress=lambda done, total: progress.update(task, completed=done)
         )
     console.print(
-        f"{written.events:,} events ({written.requests:,} requests) in {written.seconds:.0f}s. "
+        f"{written.events:,} events ({written.requests:,} requests) and {written.test_runs} "
+        f"test runs in {written.seconds:.0f}s. "
         f"See them with: [bold]lookout dashboard --store {store}[/bold]"
     )
     if serve:

@@ -19,7 +19,8 @@ true to show, and the screenshots in docs/screenshots/ come from it:
   endpoint (``search``, level 3: folded stacks per request), outliers with sampled stacks on
   ``export_csv``;
 - jobs (a nightly export with one failure, an hourly sync), custom metrics (order value, cart
-  size) and a nightly CI run of the test suite recorded by the pytest plugin.
+  size) and the test suite's runs as the pytest plugin records them
+  (:mod:`lookout.demo_testruns`: nightly on main, pull requests on a branch).
 
 Deterministic for a given ``seed`` and ``now_s``.
 """
@@ -33,8 +34,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from lookout.demo_testruns import write_runs
 from lookout.events import Event
-from lookout.pytest_plugin import TEST_PREFIX
 from lookout.sinks.sql import SqlSink
 
 NS = 1_000_000_000
@@ -67,6 +68,7 @@ class Written:
 
     events: int = 0
     requests: int = 0
+    test_runs: int = 0
     seconds: float = 0.0
 
 
@@ -414,41 +416,6 @@ def _jobs(hour_start: int, rng: random.Random, now_s: int, version: str) -> Iter
                 {},
                 {"schedule": "0 3 * * *", "summary": f"{rows:,} orders exported"},
             )
-    if hour_start % DAY == 2 * HOUR:  # the nightly CI run of the test suite
-        start_ns = (hour_start + 10 * 60) * NS
-        for index, test in enumerate(TESTS):
-            flaky = test.endswith("test_checkout_declined") and rng.random() < 0.3
-            outcome = "failed" if flaky else "passed"
-            duration = int(rng.lognormvariate(math.log(TESTS[test]), 0.2) * 1e6)
-            yield Event(
-                "call",
-                TEST_PREFIX + test,
-                start_ns + index * NS // 2,
-                duration,
-                "error" if flaky else "ok",
-                None,
-                "ci-runner",
-                5000,
-                version,
-                None,
-                None,
-                None,
-                {"suite": "pytest", "phase": "call"},
-                {"outcome": outcome, "file": test.split("::")[0]},
-            )
-
-
-#: The shop's tests (node id -> median ms).
-TESTS = {
-    "tests/test_catalog.py::test_products_listed": 12.0,
-    "tests/test_catalog.py::test_unknown_product_404": 4.0,
-    "tests/test_search.py::test_search_ranks_by_name": 85.0,
-    "tests/test_cart.py::test_add_to_cart": 30.0,
-    "tests/test_cart.py::test_out_of_stock_409": 22.0,
-    "tests/test_checkout.py::test_checkout_charges_card": 140.0,
-    "tests/test_checkout.py::test_checkout_declined": 95.0,
-    "tests/test_export.py::test_export_csv": 420.0,
-}
 
 
 def generate(
@@ -490,5 +457,13 @@ def generate(
         if progress is not None:
             progress(done + 1, len(hours))
     sink.close()
+    written.test_runs = write_runs(
+        store_url,
+        seed=seed,
+        first_s=first_hour,
+        now_s=now_s,
+        version_at=lambda t: shop.version_at(t)[0],
+        search_slowdown=search_slowdown,
+    )
     written.seconds = time.perf_counter() - started
     return written

@@ -403,46 +403,6 @@ def jobs(
     return rows
 
 
-def suite_tests(
-    store: SqlStore, *, since_s: int = 30 * DAY, now_ns: int | None = None
-) -> list[dict[str, Any]]:
-    """Each test recorded by the pytest plugin: runs, failures, p50/p90, last outcome."""
-    from lookout.pytest_plugin import TEST_PREFIX
-
-    rows = []
-    for summary in summarize(store, since_s=since_s, now_ns=now_ns, kind="call"):
-        if not summary.name.startswith(TEST_PREFIX):
-            continue
-        e = schema.events
-        [latest] = _raw(
-            store,
-            "call",
-            summary.name,
-            [e.c.is_error, e.c.fields, schema.sources.c.app_version],
-            since_s=since_s,
-            now_ns=now_ns,
-            limit=1,
-        ) or [(0, "{}", None)]
-        is_error, fields, version = latest
-        rows.append(
-            {
-                "name": summary.name[len(TEST_PREFIX) :],
-                "runs": summary.count,
-                "failures": summary.errors,
-                "p50_ms": round(summary.p50_ms, 3),
-                "p90_ms": round(summary.p90_ms, 3),
-                "max_ms": round(summary.max_ms, 3),
-                "last_ns": summary.last_ns,
-                "last_outcome": json.loads(fields or "{}").get(
-                    "outcome", "failed" if is_error else "passed"
-                ),
-                "last_version": version or None,
-            }
-        )
-    rows.sort(key=lambda r: -r["p50_ms"])
-    return rows
-
-
 def metrics(
     store: SqlStore, *, range_s: int = 7 * DAY, now_ns: int | None = None
 ) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from lookout.dashboard import (
     data_views,
     explorer_views,
     report_views,
-    tests_views,
+    tests_spec,
 )
 from lookout.dashboard.context import BLUEPRINT_NAME
 from lookout.dashboard.spec import COMPONENT_SCHEMAS, operation
@@ -29,7 +29,7 @@ PATH_SOURCES: tuple[Callable[[], dict[str, Any]], ...] = (
     data_views.openapi_paths,
     admin_views.openapi_paths,
     report_views.openapi_paths,
-    tests_views.openapi_paths,
+    tests_spec.openapi_paths,
     explorer_views.openapi_paths,
     app_openapi.openapi_paths,
 )

@@ -15,7 +15,6 @@ from lookout.dashboard.context import current
 SIMPLE_PAGES = {
     "/": ("overview", "overview.html"),
     "/jobs": ("jobs_page", "jobs.html"),
-    "/tests": ("tests_page", "tests.html"),
     "/metrics": ("metrics_page", "metrics.html"),
     "/system": ("system_page", "system.html"),
 }

@@ -1,42 +1,51 @@
-"""The Tests API: test runs submitted by the pytest plugin, and the questions the Tests page and
-the CI gate ask about them (every view is in the OpenAPI document too).
+"""The Tests page and its API: test runs submitted by the pytest plugin, and the questions the
+page and the CI gate ask about them (:mod:`lookout.testruns.queries`; every route is in the
+OpenAPI document through :mod:`lookout.dashboard.tests_spec`).
 
 Writing (``POST /api/tests/runs``) takes an admin: in CI, an API token with the admin role
-(``Authorization: Bearer``), which skips the CSRF check as every token does.
+(``Authorization: Bearer``), which skips the CSRF check as every token does. The body is a run
+document, plain JSON or gzipped (``Content-Encoding: gzip``, as the plugin sends it).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import time
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from lookout.dashboard.api import ApiError, params
+from lookout.dashboard.api import ApiError, params, parse_range
 from lookout.dashboard.context import admin_only, current
-from lookout.dashboard.spec import (
-    BOOLEAN,
-    INTEGER,
-    STRING,
-    TEXT,
-    array,
-    obj,
-    operation,
-    query,
-)
-from lookout.testruns import document, records
+from lookout.testruns import document, queries, records
 
 #: The largest run accepted, decompressed (a 10,000-test suite repeated 10 times is ~3 MB).
 MAX_RUN_BYTES = 64 * 1024 * 1024
+DEFAULT_RANGE_S = 30 * 86400
 
 
 def register(blueprint: Blueprint) -> None:
+    blueprint.add_url_rule("/tests", "tests_page", page, methods=["GET"])
     blueprint.add_url_rule("/api/tests/runs", "api_submit_run", submit_run, methods=["POST"])
+    blueprint.add_url_rule("/api/tests/runs", "api_test_runs", runs, methods=["GET"])
     blueprint.add_url_rule("/api/tests/samples", "api_test_samples", samples, methods=["GET"])
+    blueprint.add_url_rule("/api/tests/history", "api_test_history", history, methods=["GET"])
+    blueprint.add_url_rule("/api/tests/slowest", "api_test_slowest", slowest, methods=["GET"])
+    blueprint.add_url_rule("/api/tests/changes", "api_test_changes", changes, methods=["GET"])
+    blueprint.add_url_rule("/api/tests/flaky", "api_test_flaky", flaky, methods=["GET"])
+    blueprint.add_url_rule("/api/tests/failures", "api_test_failures", failures, methods=["GET"])
+    blueprint.add_url_rule("/api/tests/failure", "api_test_failure", failure, methods=["GET"])
+    blueprint.add_url_rule("/api/tests/endpoints", "api_test_endpoints", endpoints, methods=["GET"])
 
 
+def page() -> str:
+    return current().page("tests.html", page_name="tests")
+
+
+# -- writing -----------------------------------------------------------------------------------
 def _body() -> Any:
     raw = request.get_data(cache=False)
     if request.headers.get("Content-Encoding", "").lower() == "gzip":
@@ -66,54 +75,105 @@ def submit_run() -> Response:
     return response
 
 
+# -- reading -----------------------------------------------------------------------------------
+def _window(extra: dict[str, Callable[[str], Any]] | None = None) -> tuple[dict[str, Any], int]:
+    """The parameters every window question takes (range, branch) plus ``extra``, and the
+    window's start in nanoseconds."""
+    args = params({"range": parse_range, "branch": str, **(extra or {})})
+    since_ns = time.time_ns() - args.get("range", DEFAULT_RANGE_S) * 1_000_000_000
+    return args, since_ns
+
+
+def _required(args: dict[str, Any], name: str) -> Any:
+    if not args.get(name):
+        raise ApiError(400, f"parameter {name!r} is required")
+    return args[name]
+
+
+def _resolving(question: Callable[[], Any]) -> Any:
+    try:
+        return question()
+    except LookupError as exc:
+        raise ApiError(404, str(exc)) from None
+
+
+def _bounded(low: float, high: float, kind: type = float) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if not low <= value <= high:
+            raise ValueError(text)
+        return value
+
+    return parse
+
+
+def runs() -> Response:
+    args, since_ns = _window()
+    store = current().store()
+    return jsonify(queries.runs_over_time(store, since_ns=since_ns, branch=args.get("branch")))
+
+
 def samples() -> Response:
     """Every passed test's call durations over the runs a reference names (the gate's base)."""
     args = params({"ref": str})
-    if "ref" not in args:
-        raise ApiError(400, "parameter 'ref' is required")
     store = current().store()
-    try:
-        found = records.resolve(store, args["ref"])
-    except LookupError as exc:
-        raise ApiError(404, str(exc)) from None
+    found = _resolving(lambda: records.resolve(store, _required(args, "ref")))
     tests = records.durations_by_test(store, found.run_ids)
     return jsonify({"label": found.label, "run_ids": list(found.run_ids), "tests": tests})
 
 
-REF_HELP = (
-    "A version, a commit (or its prefix of 7+ characters), a branch (its latest run), "
-    "run:ID, latest or latest:BRANCH."
-)
+def history() -> Response:
+    args, since_ns = _window({"name": str})
+    name = _required(args, "name")
+    store = current().store()
+    return jsonify(queries.history(store, name, since_ns=since_ns, branch=args.get("branch")))
 
 
-def openapi_paths() -> dict[str, Any]:
-    """This module's routes in the OpenAPI document, with the exact schemas of their answers."""
-    ref = {**query("ref", TEXT, REF_HELP), "required": True}
-    submit = operation(
-        "Store a test run sent by the pytest plugin (admin; the body may be gzipped). "
-        "A run already stored (same key) is not stored again.",
-        obj({"run_id": INTEGER, "created": BOOLEAN, "tests": INTEGER}),
-        body={"type": "object", "description": "A run document (docs/tests.md)."},
-        error_codes=("403",),
+def slowest() -> Response:
+    args = params({"ref": str, "limit": _bounded(1, 500, int)})
+    store = current().store()
+    ref, limit = args.get("ref") or "latest", args.get("limit", 20)
+    return jsonify(_resolving(lambda: queries.slowest(store, ref, limit=limit)))
+
+
+def changes() -> Response:
+    args = params(
+        {
+            "base": str,
+            "head": str,
+            "alpha": _bounded(1e-9, 0.5),
+            "min_change": _bounded(0.0, 100.0),
+        }
     )
-    stored = submit["responses"]["200"]
-    submit["responses"]["201"] = {**stored, "description": "Stored"}
-    stored["description"] = "That run was already stored"
-    return {
-        "/api/tests/runs": {"post": submit},
-        "/api/tests/samples": {
-            "get": operation(
-                "Every passed test's call durations (ns) over the runs a reference names: "
-                "the baseline of the plugin's gate when it has no store of its own.",
-                obj(
-                    {
-                        "label": STRING,
-                        "run_ids": array(INTEGER),
-                        "tests": {"type": "object", "additionalProperties": array(INTEGER)},
-                    }
-                ),
-                params=[ref],
-                error_codes=("404",),
-            )
-        },
-    }
+    base = _required(args, "base")
+    store = current().store()
+    options = {key: args[key] for key in ("alpha", "min_change") if key in args}
+    head = args.get("head") or "latest"
+    return jsonify(_resolving(lambda: queries.changes(store, base, head, **options)))
+
+
+def flaky() -> Response:
+    args, since_ns = _window()
+    rows = queries.flaky(current().store(), since_ns=since_ns, branch=args.get("branch"))
+    return jsonify({"tests": rows})
+
+
+def failures() -> Response:
+    args = params({"ref": str})
+    store = current().store()
+    return jsonify(_resolving(lambda: queries.failures(store, args.get("ref") or "latest")))
+
+
+def failure() -> Response:
+    args = params({"run": _bounded(1, 2**62, int), "name": str})
+    run_id, name = _required(args, "run"), _required(args, "name")
+    found = queries.failure(current().store(), run_id, name)
+    if found is None:
+        raise ApiError(404, f"run {run_id} has no test {name!r}")
+    return jsonify(found)
+
+
+def endpoints() -> Response:
+    args, since_ns = _window()
+    rows = queries.endpoint_latency(current().store(), since_ns=since_ns, branch=args.get("branch"))
+    return jsonify({"endpoints": rows})
