@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +18,10 @@ from typing import Any
 
 import pytest
 from flask import Flask, g
-from werkzeug.serving import make_server
 
 from lookout import Lookout, make_event
 from lookout.flask import LookoutFlask, add_metric
+from tests.browser.serving import serving
 from tests.conftest import _unavailable
 
 ADMIN_PASSWORD = "browser-admin-pass"
@@ -88,15 +87,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     app.extensions["lookout"].levels.refresh()
     assert lk.flush(20)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
-        lk.close()
+    with serving(app) as site:
+        yield site
+    lk.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import random
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +13,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from lookout import make_event
 from lookout.dashboard.blueprint import DashboardOptions, create_blueprint
 from lookout.sinks.sql import SqlSink
+from tests.browser.serving import serving
 from tests.browser.test_dashboard_browser import browser, screenshots  # noqa: F401 (fixtures)
 
 NS = 1_000_000_000
@@ -62,15 +61,9 @@ def explorer_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app.register_blueprint(
         create_blueprint(lambda: store, DashboardOptions(auth=False)), url_prefix="/dashboard"
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
-        sink.close()
+    with serving(app) as site:
+        yield site
+    sink.close()
 
 
 def _tab(browser: Any, width: int) -> tuple[Any, Any, list[str]]:  # noqa: F811

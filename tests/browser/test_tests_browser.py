@@ -6,7 +6,6 @@ at 1400 and 390 px, light and dark."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +13,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from lookout.dashboard.blueprint import DashboardOptions, create_blueprint
 from lookout.demo_data import generate
 from lookout.store.engine import SqlStore
+from tests.browser.serving import serving
 from tests.browser.test_dashboard_browser import browser, screenshots  # noqa: F401 (fixtures)
+from tests.browser.test_explorer_browser import _tab as explorer_tab
 
 SEARCH_TEST = "tests/test_search.py::test_search_ranks_by_name"
 
@@ -33,23 +33,14 @@ def tests_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app.register_blueprint(
         create_blueprint(lambda: store, DashboardOptions(auth=False)), url_prefix="/dashboard"
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
-        store.close()
+    with serving(app) as site:
+        yield site
+    store.close()
 
 
 def _tab(browser: Any, width: int) -> tuple[Any, Any, list[str]]:  # noqa: F811
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    """The explorer test's tab (console and page errors kept), and failed requests too."""
+    context, page, errors = explorer_tab(browser, width)
     page.on("response", lambda r: r.status >= 400 and errors.append(f"{r.status} {r.url}"))
     return context, page, errors
 
