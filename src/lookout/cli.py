@@ -391,11 +391,13 @@ def watch(store_url: str | None, config_file: str | None, interval: float, once:
 
 from lookout.cli_config import check as _check_command  # noqa: E402  (after main exists)
 from lookout.cli_config import config as _config_command  # noqa: E402
+from lookout.cli_export import export as _export_command  # noqa: E402
 from lookout.cli_tests import tests as _tests_group  # noqa: E402  (after main exists)
 
 main.add_command(_tests_group)
 main.add_command(_check_command)
 main.add_command(_config_command)
+main.add_command(_export_command)
 
 
 def run() -> None:

@@ -13,8 +13,6 @@ the key (a few dozen primary-key reads).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,34 +20,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from lookout.store import export as event_export
 from lookout.store import schema
 from lookout.store.engine import SqlStore
+from lookout.store.export import event_columns, id_bounds, joined
 
 NS = 1_000_000_000
 WINDOW_IDS = 20_000
 SCAN_BUDGET = 200_000
-EXPORT_WINDOW_IDS = 50_000
-#: Events are stored with their start time; a batch may hold times a little out of id order.
-TIME_SLACK_NS = 120 * NS
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
-EXPORT_COLUMNS = (
-    "id",
-    "start",
-    "kind",
-    "name",
-    "duration_ms",
-    "outcome",
-    "status",
-    "host",
-    "version",
-    "request_id",
-    "user",
-    "client_ip",
-    "error_type",
-    "error_message",
-    "fields",
-    "tags",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,28 +48,6 @@ class Filters:
     from_s: int | None = None
     to_s: int | None = None
     text: str | None = None
-
-
-def _columns() -> list[Any]:
-    e, n, s = schema.events, schema.names, schema.sources
-    return [
-        e.c.id,
-        e.c.start_ns,
-        n.c.kind,
-        n.c.name,
-        e.c.duration_ns,
-        e.c.is_error,
-        e.c.status,
-        s.c.host,
-        s.c.app_version,
-        e.c.request_id,
-        e.c.group_key,
-        e.c.client_ip,
-        e.c.error_type,
-        e.c.error_message,
-        e.c.fields,
-        e.c.tags,
-    ]
 
 
 def _conditions(connection: sa.Connection, filters: Filters) -> list[Any] | None:
@@ -148,36 +105,11 @@ def _conditions(connection: sa.Connection, filters: Filters) -> list[Any] | None
 
 
 def _id_bounds(connection: sa.Connection, filters: Filters) -> tuple[int, int] | None:
-    """The ids to walk, [low, high]: the whole table, narrowed to the time range by a binary
-    search of the key (ids follow time, up to ``TIME_SLACK_NS``)."""
-    e = schema.events
-    low, high = connection.execute(sa.select(sa.func.min(e.c.id), sa.func.max(e.c.id))).one()
-    if low is None:
-        return None
-    if filters.from_s is not None:
-        low = _first_id_at(connection, low, high, filters.from_s * NS - TIME_SLACK_NS)
-    if filters.to_s is not None:
-        high = _first_id_at(connection, low, high, filters.to_s * NS + TIME_SLACK_NS)
-    return (low, high) if low <= high else None
-
-
-def _first_id_at(connection: sa.Connection, low: int, high: int, start_ns: int) -> int:
-    """About the first id whose event starts at ``start_ns`` or later (ids may have gaps)."""
-    e = schema.events
-    probe = (
-        sa.select(e.c.id, e.c.start_ns)
-        .where(e.c.id >= sa.bindparam("at"))
-        .order_by(e.c.id)
-        .limit(1)
+    return id_bounds(
+        connection,
+        None if filters.from_s is None else filters.from_s * NS,
+        None if filters.to_s is None else filters.to_s * NS,
     )
-    while low < high:
-        middle = (low + high) // 2
-        row = connection.execute(probe, {"at": middle}).first()
-        if row is None or row[1] >= start_ns:
-            high = middle
-        else:
-            low = row[0] + 1
-    return low
 
 
 def page(
@@ -189,7 +121,7 @@ def page(
     limit: int = 50,
 ) -> dict[str, Any]:
     """One page of events, newest first (or oldest), starting after ``cursor`` (an id)."""
-    e, n, s = schema.events, schema.names, schema.sources
+    e = schema.events
     rows: list[dict[str, Any]] = []
     examined = 0
     with store.read_engine.connect() as connection:
@@ -203,9 +135,7 @@ def page(
                 low = max(low, cursor + 1)
             else:
                 high = min(high, cursor - 1)
-        base = sa.select(*_columns()).select_from(
-            e.join(n, n.c.id == e.c.name_id).join(s, s.c.id == e.c.source_id)
-        )
+        base = sa.select(*event_columns()).select_from(joined())
         position = low if oldest_first else high
         while len(rows) < limit and low <= high and examined < SCAN_BUDGET:
             if oldest_first:
@@ -273,10 +203,10 @@ def _path(fields: str | None) -> str | None:
 
 def event(store: SqlStore, event_id: int) -> dict[str, Any] | None:
     """One event whole: its row, fields, tags and traceback; None when there is none."""
-    e, n, s = schema.events, schema.names, schema.sources
+    e, s = schema.events, schema.sources
     query = (
-        sa.select(*_columns(), e.c.traceback, s.c.pid)
-        .select_from(e.join(n, n.c.id == e.c.name_id).join(s, s.c.id == e.c.source_id))
+        sa.select(*event_columns(), e.c.traceback, s.c.pid)
+        .select_from(joined())
         .where(e.c.id == event_id)
     )
     with store.read_engine.connect() as connection:
@@ -295,63 +225,13 @@ def event(store: SqlStore, event_id: int) -> dict[str, Any] | None:
 
 
 def export(store: SqlStore, filters: Filters, *, as_csv: bool) -> Iterator[str]:
-    """Every filtered event, oldest first, as CSV (a header first) or JSON lines, a window of
-    ids at a time: memory stays one window whatever the number of rows."""
-    e, n, s = schema.events, schema.names, schema.sources
-    with store.read_engine.connect() as connection:
-        conditions = _conditions(connection, filters)
-        bounds = None if conditions is None else _id_bounds(connection, filters)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        if as_csv:
-            writer.writerow(EXPORT_COLUMNS)
-            yield _take(buffer)
-        if conditions is None or bounds is None:
-            return
-        low, high = bounds
-        base = sa.select(*_columns()).select_from(
-            e.join(n, n.c.id == e.c.name_id).join(s, s.c.id == e.c.source_id)
-        )
-        for start in range(low, high + 1, EXPORT_WINDOW_IDS):
-            end = min(high, start + EXPORT_WINDOW_IDS - 1)
-            query = base.where(e.c.id.between(start, end), *conditions).order_by(e.c.id)
-            values = [_export_values(row) for row in connection.execute(query)]
-            if not values:
-                continue
-            if as_csv:
-                writer.writerows(values)
-                yield _take(buffer)
-            else:
-                yield "".join(
-                    json.dumps(dict(zip(EXPORT_COLUMNS, row, strict=True)), separators=(",", ":"))
-                    + "\n"
-                    for row in values
-                )
-
-
-def _export_values(row: Any) -> tuple[Any, ...]:
-    return (
-        row.id,
-        row.start_ns / NS,
-        row.kind,
-        row.name,
-        row.duration_ns / 1e6,
-        "error" if row.is_error else "ok",
-        row.status,
-        row.host,
-        row.app_version,
-        row.request_id,
-        row.group_key,
-        row.client_ip,
-        row.error_type,
-        row.error_message,
-        row.fields,
-        row.tags,
+    """Every filtered event, oldest first, as CSV (a header first) or JSON lines, streamed by
+    the store layer a window of ids at a time: memory stays bounded whatever the number of
+    rows (the same stream as ``lookout export``)."""
+    return event_export.stream(
+        store,
+        lambda connection: _conditions(connection, filters),
+        from_ns=None if filters.from_s is None else filters.from_s * NS,
+        to_ns=None if filters.to_s is None else filters.to_s * NS,
+        as_csv=as_csv,
     )
-
-
-def _take(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text

@@ -1,0 +1,227 @@
+"""Stored events streamed out as CSV or JSON lines, a window of ids at a time.
+
+Shared by the dashboard's explorer export (its filters) and ``lookout export`` (a time range,
+names and kinds). Events are walked by their primary key, which follows insertion and so time,
+in windows of ``EXPORT_WINDOW_IDS`` ids: memory stays one window's rows whatever the number of
+events, no index beyond the key is needed, and a time range becomes an id range first by a
+binary search of the key (a few dozen primary-key reads).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from lookout.store import schema
+from lookout.store.engine import SqlStore
+
+NS = 1_000_000_000
+EXPORT_WINDOW_IDS = 50_000
+#: Rows read from the database (a server-side cursor where the driver has one) and written
+#: out at a time: what an export holds in memory.
+CHUNK_ROWS = 2_000
+#: Events are stored with their start time; a batch may hold times a little out of id order.
+TIME_SLACK_NS = 120 * NS
+EXPORT_COLUMNS = (
+    "id",
+    "start",
+    "kind",
+    "name",
+    "duration_ms",
+    "outcome",
+    "status",
+    "host",
+    "version",
+    "request_id",
+    "user",
+    "client_ip",
+    "error_type",
+    "error_message",
+    "fields",
+    "tags",
+)
+#: The SQL conditions of a selection, made on the open connection (it may look names up);
+#: None when nothing can match.
+Conditions = Callable[[sa.Connection], list[Any] | None]
+#: Told after each window: (ids walked so far, ids to walk, rows written so far).
+Progress = Callable[[int, int, int], None]
+
+
+def event_columns() -> list[Any]:
+    """An event's columns with its name, kind, host and version (see :func:`joined`)."""
+    e, n, s = schema.events, schema.names, schema.sources
+    return [
+        e.c.id,
+        e.c.start_ns,
+        n.c.kind,
+        n.c.name,
+        e.c.duration_ns,
+        e.c.is_error,
+        e.c.status,
+        s.c.host,
+        s.c.app_version,
+        e.c.request_id,
+        e.c.group_key,
+        e.c.client_ip,
+        e.c.error_type,
+        e.c.error_message,
+        e.c.fields,
+        e.c.tags,
+    ]
+
+
+def joined() -> Any:
+    """Events joined to their names and sources."""
+    e, n, s = schema.events, schema.names, schema.sources
+    return e.join(n, n.c.id == e.c.name_id).join(s, s.c.id == e.c.source_id)
+
+
+def id_bounds(
+    connection: sa.Connection, from_ns: int | None, to_ns: int | None
+) -> tuple[int, int] | None:
+    """The ids to walk, [low, high]: the whole table, narrowed to the time range by a binary
+    search of the key (ids follow time, up to ``TIME_SLACK_NS``)."""
+    e = schema.events
+    low, high = connection.execute(sa.select(sa.func.min(e.c.id), sa.func.max(e.c.id))).one()
+    if low is None:
+        return None
+    if from_ns is not None:
+        low = _first_id_at(connection, low, high, from_ns - TIME_SLACK_NS)
+    if to_ns is not None:
+        high = _first_id_at(connection, low, high, to_ns + TIME_SLACK_NS)
+    return (low, high) if low <= high else None
+
+
+def _first_id_at(connection: sa.Connection, low: int, high: int, start_ns: int) -> int:
+    """About the first id whose event starts at ``start_ns`` or later (ids may have gaps)."""
+    e = schema.events
+    probe = (
+        sa.select(e.c.id, e.c.start_ns)
+        .where(e.c.id >= sa.bindparam("at"))
+        .order_by(e.c.id)
+        .limit(1)
+    )
+    while low < high:
+        middle = (low + high) // 2
+        row = connection.execute(probe, {"at": middle}).first()
+        if row is None or row[1] >= start_ns:
+            high = middle
+        else:
+            low = row[0] + 1
+    return low
+
+
+def selection(
+    kinds: Sequence[str] = (),
+    names: Sequence[str] = (),
+    from_ns: int | None = None,
+    to_ns: int | None = None,
+) -> Conditions:
+    """The conditions of events of these kinds and names (empty: any) in [from_ns, to_ns)."""
+    e, n = schema.events, schema.names
+
+    def conditions(connection: sa.Connection) -> list[Any] | None:
+        found: list[Any] = []
+        if kinds or names:
+            query = sa.select(n.c.id)
+            if kinds:
+                query = query.where(n.c.kind.in_(list(kinds)))
+            if names:
+                query = query.where(n.c.name.in_(list(names)))
+            ids = list(connection.execute(query).scalars())
+            if not ids:
+                return None
+            found.append(e.c.name_id.in_(ids))
+        if from_ns is not None:
+            found.append(e.c.start_ns >= from_ns)
+        if to_ns is not None:
+            found.append(e.c.start_ns < to_ns)
+        return found
+
+    return conditions
+
+
+def stream(
+    store: SqlStore,
+    conditions: Conditions,
+    *,
+    from_ns: int | None,
+    to_ns: int | None,
+    as_csv: bool,
+    progress: Progress | None = None,
+) -> Iterator[str]:
+    """Every selected event, oldest first, as CSV (a header first) or JSON lines, in chunks of
+    at most ``CHUNK_ROWS`` events."""
+    with store.read_engine.connect() as connection:
+        where = conditions(connection)
+        bounds = None if where is None else id_bounds(connection, from_ns, to_ns)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        if as_csv:
+            writer.writerow(EXPORT_COLUMNS)
+            yield _take(buffer)
+        if where is None or bounds is None:
+            if progress is not None:
+                progress(0, 0, 0)
+            return
+        low, high = bounds
+        total, written = high - low + 1, 0
+        base = sa.select(*event_columns()).select_from(joined())
+        for start in range(low, high + 1, EXPORT_WINDOW_IDS):
+            end = min(high, start + EXPORT_WINDOW_IDS - 1)
+            query = base.where(schema.events.c.id.between(start, end), *where)
+            rows = connection.execute(
+                query.order_by(schema.events.c.id),
+                execution_options={"stream_results": True, "yield_per": CHUNK_ROWS},
+            )
+            for chunk in rows.partitions(CHUNK_ROWS):
+                values = [_export_values(row) for row in chunk]
+                written += len(values)
+                yield _text(values, writer, buffer) if as_csv else _json_lines(values)
+            if progress is not None:
+                progress(end - low + 1, total, written)
+
+
+def _text(values: list[tuple[Any, ...]], writer: Any, buffer: io.StringIO) -> str:
+    writer.writerows(values)
+    return _take(buffer)
+
+
+def _json_lines(values: list[tuple[Any, ...]]) -> str:
+    return "".join(
+        json.dumps(dict(zip(EXPORT_COLUMNS, row, strict=True)), separators=(",", ":")) + "\n"
+        for row in values
+    )
+
+
+def _export_values(row: Any) -> tuple[Any, ...]:
+    return (
+        row.id,
+        row.start_ns / NS,
+        row.kind,
+        row.name,
+        row.duration_ns / 1e6,
+        "error" if row.is_error else "ok",
+        row.status,
+        row.host,
+        row.app_version,
+        row.request_id,
+        row.group_key,
+        row.client_ip,
+        row.error_type,
+        row.error_message,
+        row.fields,
+        row.tags,
+    )
+
+
+def _take(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
