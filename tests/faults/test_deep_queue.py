@@ -3,8 +3,9 @@ queued events past the first few thousand are packed into bytes the collector ne
 
 Measured as the collector's own time in the host thread (``gc.callbacks``, thread CPU time, so
 another process's load on the machine does not count), against the same process before the
-queue filled; and the process's RSS while the dead sink stays dead at 2,000 events/s (the
-issue asks for 2 minutes; 20 s keeps CI short, and the queue is full from the start).
+queue filled; and the process's RSS while the dead sink stays dead at 2,000 events/s for 2
+minutes (20 s unless LOOKOUT_TEST_FULL_LENGTH=1, as in CI's last pass; the queue is full from the
+start either way).
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ import pytest
 
 from lookout import Lookout
 from lookout.sinks.http import HttpSink
+from tests.faults.durations import seconds
 from tests.faults.postgres import _free_port
+
+#: how long the sink stays dead while the host keeps calling
+DEAD_FOR = seconds(20, 120)
 
 
 def _rss_mb() -> float:
@@ -49,7 +54,7 @@ class CollectionTimer:
         return self.pauses[before]
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(seconds(120, 250))
 def test_a_dead_sink_with_100000_queued_events_costs_no_collection_pause() -> None:
     dead = f"http://127.0.0.1:{_free_port()}/ingest"  # nothing listens: connection refused
     lk = Lookout(
@@ -86,7 +91,7 @@ def test_a_dead_sink_with_100000_queued_events_costs_no_collection_pause() -> No
         timer.pauses.clear()
         longest_call = 0.0
         n = 100_000
-        while time.monotonic() - started < 20:
+        while time.monotonic() - started < DEAD_FOR:
             t0 = time.perf_counter()
             work(n)
             longest_call = max(longest_call, time.perf_counter() - t0)
@@ -101,7 +106,7 @@ def test_a_dead_sink_with_100000_queued_events_costs_no_collection_pause() -> No
     print(
         f"objects the collector tracks, added by 100,000 queued events: {tracked:,}; "
         f"full collection: {baseline * 1000:.1f} ms before, {full * 1000:.1f} ms with "
-        f"{stats['queue_depth']:,} queued; longest natural full collection over 20 s "
+        f"{stats['queue_depth']:,} queued; longest natural full collection over {DEAD_FOR:.0f} s "
         f"{natural * 1000:.1f} ms; longest host call {longest_call * 1000:.1f} ms (wall clock); "
         f"RSS growth {rss_growth:.1f} MB; {n - 100_000:,} calls"
     )

@@ -3,9 +3,9 @@ checked), or, after a ``kill -9``, all but what was in the killed process's memo
 
 - an HTTP endpoint answering 503 for 3 s, then 200; one that hangs for 3 s (the sink's
   timeout is 0.5 s);
-- a private PostgreSQL server (never the shared one) stopped for 10 s under 500 events/s,
-  then started (the issue asks for 60 s; 10 s keeps CI short and spools the same way: every
-  batch after the first failure goes to disk until the server answers);
+- a private PostgreSQL server (never the shared one) stopped for 60 s under 500 events/s
+  (10 s unless LOOKOUT_TEST_FULL_LENGTH=1, as in CI's last pass: it spools the same way, every
+  batch after the first failure going to disk until the server answers), then started;
 - ``kill -9`` of a process writing 2,000 events/s to SQLite, and of one writing to PostgreSQL
   while the server is down: the database is intact, the next process takes the spool over
   and replays it, and what is lost is within the bound docs/reliability.md states.
@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from lookout import Lookout
+from tests.faults.durations import seconds
 from tests.faults.servers import Endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,16 +193,17 @@ def private_postgres() -> Any:
 
 
 @pytest.mark.integration
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(seconds(150, 260))
 def test_postgres_outage_and_a_kill_during_it_every_event_exactly_once(
     private_postgres: Any, tmp_path: Path
 ) -> None:
     url, spool = private_postgres.url, tmp_path / "spool"
-    # 1. stopped for 10 s under 500 events/s, then started: everything arrives, once
-    outage = LoadProcess(url, spool, rate=500, seconds=16, first=0).running()
+    # 1. stopped for 60 s (10 s) under 500 events/s, then started: everything arrives, once
+    down_for = seconds(10, 60)
+    outage = LoadProcess(url, spool, rate=500, seconds=down_for + 6, first=0).running()
     time.sleep(2)
     private_postgres.stop()
-    time.sleep(10)
+    time.sleep(down_for)
     private_postgres.start()
     outage.wait(60)
     stored = _exactly_once(private_postgres.count_seqs())
