@@ -195,8 +195,29 @@ def test_rules_from_configuration(tmp_path: Any) -> None:
     ]
     lk.close()
     config.write_text('[[alerts]]\ntype = "error_rate"\nthreshold = 3\n')
-    with pytest.raises(ConfigError, match="threshold is a fraction"):
+    with pytest.raises(
+        ConfigError, match=r"config file .*: alerts\[1\]: .*threshold is a fraction"
+    ):
         Lookout(store=None, config_file=config)
+
+
+def test_a_bad_rule_is_refused_by_the_lookout_that_builds_it_naming_its_source(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Settings check the alerts' shape (tables with a type); the rules are the Lookout's."""
+    from lookout.config import load_settings
+
+    rules = '[{"type": "error"}, {"type": "nope"}]'
+    settings, _ = load_settings({}, environ={"LOOKOUT_ALERTS": rules})
+    assert settings.alerts == ({"type": "error"}, {"type": "nope"})
+    with pytest.raises(ConfigError, match="expected a list of alert tables, each with a 'type'"):
+        load_settings({}, environ={"LOOKOUT_ALERTS": '[{"threshold": 1}]'})
+    monkeypatch.setenv("LOOKOUT_ALERTS", rules)
+    with pytest.raises(
+        ConfigError,
+        match=r"environment variable LOOKOUT_ALERTS: alerts\[2\]: alert type 'nope' is unknown",
+    ):
+        Lookout(store=None)
 
 
 def test_lookout_watch_notices_a_missed_run_in_the_store(tmp_path: Any, receiver: Receiver) -> None:

@@ -23,15 +23,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lookout.config import parse_duration
+from lookout.config import ConfigError
+from lookout.config_values import parse_duration
 from lookout.events import ERROR, Event
+from lookout.host import Notifying
 from lookout.notify.base import Message
 from lookout.sinks.base import BaseSink
-
-if TYPE_CHECKING:
-    from lookout.core import Lookout
 
 logger = logging.getLogger("lookout.alerts")
 Clock = Callable[[], float]
@@ -312,6 +311,19 @@ def build_rule(spec: Mapping[str, Any]) -> Rule:
         raise ValueError(f"alert {kind!r}: {error}") from None
 
 
+def build_rules(specs: Iterable[Mapping[str, Any]], where: str) -> list[Rule]:
+    """The rules of the ``alerts`` setting's tables; a ConfigError naming where the setting
+    came from and which table is wrong. Settings parsing only checks that they are tables:
+    rules are made here, by whoever evaluates them (the Lookout, ``lookout watch``)."""
+    rules = []
+    for number, spec in enumerate(specs, 1):
+        try:
+            rules.append(build_rule(spec))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: alerts[{number}]: {exc}") from None
+    return rules
+
+
 def _utc(moment: float) -> str:
     return dt.datetime.fromtimestamp(moment, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -337,7 +349,7 @@ class AlertEngine:
 
     def __init__(
         self,
-        lookout: Lookout,
+        lookout: Notifying,
         rules: Iterable[Rule],
         *,
         clock: Clock = time.time,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from lookout import lifecycle
 from lookout._internal import swallow_internal_errors
-from lookout.alerts import AlertEngine, AlertSink, Rule, build_rule
+from lookout.alerts import AlertEngine, AlertSink, Rule, build_rules
 from lookout.coerce import Limits
 from lookout.config import ConfigError, load_settings
 from lookout.events import Event, make_event
@@ -74,7 +74,8 @@ class Lookout:
         self._code_notifiers = list(notifiers)  # kept across reconfigure()
         self._close_callbacks: list[Callable[[], object]] = []
         self.notifications = Notifications(self._build_notifiers(notifiers))
-        rules = [*(build_rule(spec) for spec in settings.alerts), *alert_rules]
+        where = self.setting_sources.get("alerts", "settings")
+        rules = [*build_rules(settings.alerts, where), *alert_rules]
         self.alerts = AlertEngine(self, rules) if rules else None
         if self.alerts is not None:
             sinks = [*sinks, AlertSink(self.alerts)]

@@ -16,18 +16,18 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lookout.core import Lookout
+    from lookout.host import Managed
 
 logger = logging.getLogger("lookout")
 
-_instances: weakref.WeakSet[Lookout] = weakref.WeakSet()
+_instances: weakref.WeakSet[Managed] = weakref.WeakSet()
 _lock = threading.Lock()
 _installed = False
 _sigterm_installed = False
 _previous_sigterm: Any = None
 
 
-def register(instance: Lookout) -> None:
+def register(instance: Managed) -> None:
     """Track ``instance`` for exit/fork handling; install the process hooks on first use."""
     global _installed
     with _lock:
@@ -41,7 +41,7 @@ def register(instance: Lookout) -> None:
         install_sigterm_handler()
 
 
-def unregister(instance: Lookout) -> None:
+def unregister(instance: Managed) -> None:
     with _lock:
         _instances.discard(instance)
 

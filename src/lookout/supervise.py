@@ -31,7 +31,7 @@ from lookout.events import describe_error, make_event
 from lookout.notify.base import Message, Notifications, Notifier
 
 if TYPE_CHECKING:
-    from lookout.core import Lookout
+    from lookout.host import Recording
 
 
 class Supervisor(contextlib.ContextDecorator):
@@ -42,8 +42,8 @@ class Supervisor(contextlib.ContextDecorator):
 
     Args:
         name: the job's name (one per scheduled script).
-        lookout: where the run is recorded and whose notifiers are used (default: the
-            module-level instance).
+        lookout: where the run is recorded and whose notifiers are used (``lk.supervise()``
+            passes itself).
         notifiers: more notifiers for this job's messages only.
         logger: uncaught errors are logged here at ERROR, with their traceback.
         handle_errors: install ``sys.excepthook`` and ``threading.excepthook`` while running
@@ -60,7 +60,7 @@ class Supervisor(contextlib.ContextDecorator):
         self,
         name: str,
         *,
-        lookout: Lookout | None = None,
+        lookout: Recording,
         notifiers: Sequence[Notifier] = (),
         logger: logging.Logger | None = None,
         handle_errors: bool = True,
@@ -70,10 +70,6 @@ class Supervisor(contextlib.ContextDecorator):
         send_summary: bool = True,
         fields: Mapping[str, Any] | None = None,
     ) -> None:
-        if lookout is None:
-            from lookout import get_default
-
-            lookout = get_default()
         if schedule is not None:
             from lookout.alerts import parse_schedule
 

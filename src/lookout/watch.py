@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lookout.alerts import AlertEngine, build_rule
+from lookout.alerts import AlertEngine, build_rules
 from lookout.config import ConfigError, Settings
 from lookout.core import Lookout
 from lookout.notify import Message
@@ -35,7 +35,7 @@ class StoreWatcher:
     def __init__(
         self, store_url: str, settings: Settings, config_file: str | Path | None = None
     ) -> None:
-        rules = [build_rule(spec) for spec in settings.alerts]
+        rules = build_rules(settings.alerts, "settings")
         if not rules:
             raise ConfigError(
                 "no alert rules are configured: add [[alerts]] tables or LOOKOUT_ALERTS"
