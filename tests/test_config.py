@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from lookout import Lookout
 from lookout.config import ConfigError, load_settings, parse_duration
 
 
@@ -222,3 +223,20 @@ def test_an_http_sink_built_in_code_refuses_a_timeout_that_is_not_a_number() -> 
 
     with pytest.raises(ValueError, match="timeout must be a number of seconds above 0; got 'abc'"):
         HttpSink("http://127.0.0.1:9/x", timeout="abc")  # type: ignore[arg-type]
+
+
+def test_a_sink_table_given_in_code_is_built_like_the_settings_one(tmp_path: Path) -> None:
+    from lookout.sinks.http import HttpSink
+
+    lk = Lookout(
+        store=None,
+        sinks=[{"type": "http", "url": "http://127.0.0.1:9/ingest", "spool": True}],
+        spool_dir=str(tmp_path),
+    )
+    try:
+        [sink] = lk.sinks
+        assert isinstance(sink, HttpSink) and sink.spool is not None  # type: ignore[attr-defined]
+    finally:
+        lk.close(0.5)
+    with pytest.raises(ConfigError, match=r"Lookout\(sinks=...\)\[1\]"):
+        Lookout(store=None, sinks=[{"type": "http", "url": 5}])

@@ -42,8 +42,9 @@ class Lookout:
     Args:
         store: database URL of the store (default ``sqlite:///lookout.db``); ``None`` keeps no
             store (events go only to ``sinks``).
-        sinks: further destinations (Sink objects), each with its own queue and worker; they
-            come after those of the ``sinks`` setting (tables in lookout.toml or
+        sinks: further destinations, each with its own queue and worker: Sink objects, or
+            tables like the ``sinks`` setting's (``{"type": "http", "url": ..., "spool":
+            True}``); they come after those of the ``sinks`` setting (lookout.toml or
             ``LOOKOUT_SINKS``).
         notifiers: where messages for people go (see :mod:`lookout.notify`), after those of
             the ``notifiers`` setting.
@@ -61,7 +62,7 @@ class Lookout:
         self,
         store: str | None = _UNSET,
         *,
-        sinks: Sequence[Sink] = (),
+        sinks: Sequence[Sink | Mapping[str, Any]] = (),
         notifiers: Sequence[Notifier] = (),
         alert_rules: Sequence[Rule] = (),
         config_file: str | Path | None = None,
@@ -93,7 +94,7 @@ class Lookout:
             self.alerts.start()  # resolves conditions and notices quiet periods between events
         lifecycle.register(self)
 
-    def _build_sinks(self, extra_sinks: Sequence[Sink]) -> list[Sink]:
+    def _build_sinks(self, extra_sinks: Sequence[Sink | Mapping[str, Any]]) -> list[Sink]:
         settings = self.settings
         if not settings.enabled:
             return []
@@ -125,19 +126,29 @@ class Lookout:
                 sinks.append(self._sql_sink)
         if settings.store is not None and settings.spool and wants_spool(settings.store):
             sinks[0].spool = self._spool(settings.store, "sql")  # type: ignore[attr-defined]
+        where = self.setting_sources.get("sinks", "settings")
         for number, spec in enumerate(settings.sinks, 1):
-            try:
-                options = dict(spec)
-                spool = options.pop("spool", False)
-                sink = build_sink(options)
-                if spool is True:
-                    sink.spool = self._spool(repr(sorted(options.items())), sink.name)
-                sinks.append(sink)
-            except (ValueError, TypeError, ModuleNotFoundError) as exc:
-                where = self.setting_sources.get("sinks", "settings")
-                raise ConfigError(f"{where}: sinks[{number}]: {exc}") from None
-        sinks.extend(extra_sinks)
+            sinks.append(self._sink_from_table(spec, f"{where}: sinks[{number}]"))
+        for number, extra in enumerate(extra_sinks, 1):
+            if isinstance(extra, Mapping):
+                sinks.append(self._sink_from_table(extra, f"Lookout(sinks=...)[{number}]"))
+            else:
+                sinks.append(extra)
         return sinks
+
+    def _sink_from_table(self, spec: Mapping[str, Any], where: str) -> Sink:
+        """A sink from its settings table (``type`` and options, ``spool = true`` for a disk
+        spool of its own)."""
+        try:
+            options = dict(spec)
+            spool = options.pop("spool", False)
+            sink: Sink = build_sink(options)
+            if spool is True:
+                spooled = self._spool(repr(sorted(options.items())), sink.name)
+                sink.spool = spooled  # type: ignore[attr-defined]
+            return sink
+        except (ValueError, TypeError, ModuleNotFoundError) as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
     def _spool(self, destination: str, name: str) -> Spool | None:
         """The sink's spool; None (and a warning) when its directory cannot be made: a spool
@@ -179,7 +190,7 @@ class Lookout:
         self,
         store: str | None = _UNSET,
         *,
-        sinks: Sequence[Sink] = (),
+        sinks: Sequence[Sink | Mapping[str, Any]] = (),
         config_file: str | Path | None = None,
         **options: Any,
     ) -> None:

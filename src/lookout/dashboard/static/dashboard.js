@@ -257,6 +257,14 @@ async function metricsPage() {
   }
 }
 
+// A sink's disk spool (docs/reliability.md): events waiting on disk, their size, how many were
+// written from it since the start, and how many a full spool could not keep ("–": no spool).
+function spoolCells(spool) {
+  if (!spool) return [["–", "num"], ["–", "num"], ["–", "num"], ["–", "num"]];
+  return [[fmt.n(spool.depth), "num"], [(spool.bytes / 1048576).toFixed(1) + " MB", "num"],
+    [fmt.n(spool.replayed), "num"], [fmt.n(spool.overflow), "num" + (spool.overflow ? " bad" : "")]];
+}
+
 async function systemPage() {
   const system = await api("system");
   const store = document.getElementById("store");
@@ -267,7 +275,8 @@ async function systemPage() {
   const sinks = system.recorder ? Object.entries(system.recorder.sinks) : [];
   fillTable(document.getElementById("sinks"), sinks, ([name, s]) => [name, [fmt.n(s.written), "num"],
     [fmt.n(s.dropped), "num" + (s.dropped ? " bad" : "")], [fmt.n(s.failed), "num" + (s.failed ? " bad" : "")],
-    [fmt.n(s.retried), "num"], [fmt.n(s.queue_depth), "num"], s.last_error || ""]);
+    [fmt.n(s.invalid), "num" + (s.invalid ? " bad" : "")], [fmt.n(s.retried), "num"],
+    [fmt.n(s.queue_depth), "num"], ...spoolCells(s.spool), s.last_error || s.last_invalid || ""]);
   const alerts = document.getElementById("alerts");
   if (!system.alerts) {
     alerts.replaceChildren(el("p", { text: "No alert rules in this process (see docs/alerts.md; lookout watch runs them beside a central store)." }));
