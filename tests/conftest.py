@@ -170,3 +170,32 @@ def smtp_server() -> Iterator[tuple[Mailbox, int, list[tuple[str, str]]]]:
         yield mailbox, port, logins
     finally:
         controller.stop()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Debian's clickhouse-server (18.16 here) on free ports, for the session; stopped by pid.
+
+    Skips (fails under LOOKOUT_REQUIRE_SERVICES=1) when the binary is not installed.
+    """
+    from tests.store.clickhouse_server import ClickHouseServer, ServerUnavailable
+
+    server = ClickHouseServer(tmp_path_factory.mktemp("clickhouse"))
+    try:
+        server.start()
+    except ServerUnavailable as error:
+        _unavailable("ClickHouse", error)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def clickhouse_url(clickhouse_server: Any, tmp_path: Path) -> Iterator[str]:
+    """A ClickHouse store URL on a database of its own (dropped afterwards), settings in a
+    SQLite file of the test's."""
+    database = f"lookout_test_{uuid.uuid4().hex[:10]}"
+    settings = f"sqlite:///{tmp_path / 'settings.db'}"
+    yield f"{clickhouse_server.url(database)}?settings={settings}"
+    clickhouse_server.query(f"DROP DATABASE IF EXISTS {database}")
