@@ -28,9 +28,9 @@ def _announce_admin_password(url: str) -> None:
     """Make (or read) the store's admin password now, not at the first request: a process
     that creates it logs it once, at start, where whoever started the server looks."""
     from lookout.dashboard.auth import Authenticator
-    from lookout.store.engine import SqlStore
+    from lookout.store.opening import open_store
 
-    store = SqlStore(url)
+    store = open_store(url)
     try:
         Authenticator(store)
     finally:

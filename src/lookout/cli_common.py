@@ -35,8 +35,11 @@ def check_store_exists(url: str, *, create: bool = False) -> str:
     in ``--store`` would answer "nothing recorded" from a new file; this says what is wrong
     instead, unless the user asked for a new store with ``--create``.
     """
+    from lookout.store.clickhouse.url import is_clickhouse_url
     from lookout.store.engine import normalize_url
 
+    if is_clickhouse_url(url):
+        return url
     parsed = normalize_url(url)
     if create or parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return url
@@ -51,6 +54,6 @@ def check_store_exists(url: str, *, create: bool = False) -> str:
 
 
 def open_store(url: str) -> Any:
-    from lookout.store.engine import SqlStore
+    from lookout.store.opening import open_store as open_any
 
-    return SqlStore(check_store_exists(url))
+    return open_any(check_store_exists(url))

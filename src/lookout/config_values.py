@@ -121,8 +121,12 @@ def store_url(value: object) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValueError("a database URL string, or none to record without a store")
+    from lookout.store.clickhouse import url as clickhouse_url
     from lookout.store.engine import StoreConfigError, normalize_url
 
+    if clickhouse_url.is_clickhouse_url(value):
+        clickhouse_url.parse(value)  # ValueError naming what is wrong
+        return value
     try:
         normalize_url(value)
     except StoreConfigError as exc:

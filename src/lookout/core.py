@@ -24,6 +24,8 @@ from lookout.sinks.process import ProcessSink
 from lookout.sinks.registry import build_sink
 from lookout.sinks.sql import SqlSink
 from lookout.spool import Spool, default_directory, wants_spool
+from lookout.store.clickhouse.sink import ClickHouseSink
+from lookout.store.clickhouse.url import is_clickhouse_url
 from lookout.store.engine import SqlStore
 
 if TYPE_CHECKING:
@@ -100,7 +102,16 @@ class Lookout:
             return []
         sinks: list[Sink] = []
         self._sql_sink = None
-        if settings.store is not None:
+        if settings.store is not None and is_clickhouse_url(settings.store):
+            # Written in this process (store_process applies to SQL stores only, for now).
+            self._sql_sink = ClickHouseSink(
+                settings.store,
+                retention_s=settings.retention,
+                rollup_retention_s=settings.rollup_retention,
+                hostname=settings.hostname,
+            )
+            sinks.append(self._sql_sink)
+        elif settings.store is not None:
             self._sql_sink = SqlSink(
                 settings.store,
                 retention_s=settings.retention,

@@ -178,7 +178,8 @@ class SinkWorker:
         #: the sink's disk spool (see :mod:`lookout.spool`), when it has one
         self.spool: Spool | None = getattr(sink, "spool", None)
         self.queue_size = queue_size
-        self.batch_size = batch_size
+        #: a sink that wants larger batches says so (ClickHouse: one part per insert)
+        self.batch_size = max(batch_size, getattr(sink, "min_batch_size", 0))
         self.batch_interval = batch_interval
         self.retry = retry
         self._init_state()

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, redirect
 
 from lookout.dashboard.blueprint import BLUEPRINT_NAME, DashboardOptions, create_blueprint
-from lookout.store.engine import SqlStore
+from lookout.store.opening import open_store
 
 __all__ = ["BLUEPRINT_NAME", "DashboardOptions", "create_app", "create_blueprint"]
 
@@ -20,7 +20,7 @@ def create_app(store_url: str, *, url_prefix: str = "/dashboard", **options: Any
     One such app can show a central store that many application instances write to.
     ``options`` are :class:`DashboardOptions` fields.
     """
-    store = SqlStore(store_url)
+    store = open_store(store_url)
     app = Flask("lookout_dashboard_server")
     app.secret_key = secrets.token_bytes(32)  # unused by the dashboard's own cookie
     app.register_blueprint(

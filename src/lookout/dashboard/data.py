@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from lookout.store import schema
+from lookout.store.clickhouse import queries as ch_queries
 from lookout.store.engine import SqlStore
 from lookout.store.profiles import call_tree
 from lookout.store.queries import summarize
@@ -88,7 +89,11 @@ def overview(
         .where(hour.c.bucket_start >= week_start, names.c.kind.in_(kinds))
     )
     with store.read_engine.connect() as connection:
-        for kind, name, bucket, count, last_ns in connection.execute(query):
+        if store.backend == "clickhouse":
+            hours: Iterable[Any] = ch_queries.hour_counts(store, kinds, week_start)  # type: ignore[arg-type]
+        else:
+            hours = connection.execute(query)
+        for kind, name, bucket, count, last_ns in hours:
             row = counts.setdefault(
                 (kind, name),
                 {"hits_7d": 0, "hits_24h": 0, "last_ns": 0, "spark": [0] * (7 * 24 + 1)},
@@ -129,10 +134,19 @@ def timeseries(
     store: SqlStore, kind: str, name: str, *, range_s: int = DAY, now_ns: int | None = None
 ) -> dict[str, Any]:
     """Hits, errors and percentiles per bucket: minutes up to a day, hours beyond."""
-    ident = name_id(store, kind, name)
     bucket_s = 60 if range_s <= DAY else HOUR
     table = schema.rollups_minute if bucket_s == 60 else schema.rollups_hour
     start = (_now_s(now_ns) - range_s) // bucket_s * bucket_s
+    if store.backend == "clickhouse":
+        found = ch_queries.merged_rollups(
+            store,  # type: ignore[arg-type]
+            bucket_s=bucket_s,
+            start_s=start,
+            name=(kind, name),
+            per_bucket=True,
+        )
+        return {"bucket_s": bucket_s, "points": [_point(t, d) for _, _, t, d in found]}
+    ident = name_id(store, kind, name)
     points = []
     if ident is not None:
         query = (
@@ -142,27 +156,39 @@ def timeseries(
         )
         with store.read_engine.connect() as connection:
             for row in connection.execute(query):
-                delta = RollupDelta.from_row(row)
-                points.append(
-                    {
-                        "t": int(row.bucket_start),
-                        "count": delta.count,
-                        "errors": delta.errors,
-                        **_quantiles(delta.sketch),
-                    }
-                )
+                points.append(_point(int(row.bucket_start), RollupDelta.from_row(row)))
     return {"bucket_s": bucket_s, "points": points}
+
+
+def _point(bucket_start: int, delta: RollupDelta) -> dict[str, Any]:
+    return {
+        "t": bucket_start,
+        "count": delta.count,
+        "errors": delta.errors,
+        **_quantiles(delta.sketch),
+    }
 
 
 def heatmap(
     store: SqlStore, kind: str, name: str, *, days: int = 28, now_ns: int | None = None
 ) -> dict[str, Any]:
     """Requests per weekday (Monday first) and hour of day, UTC, over the last ``days``."""
-    ident = name_id(store, kind, name)
     grid = [[0] * 24 for _ in range(7)]
+    start = _now_s(now_ns) - days * DAY
+    if store.backend == "clickhouse":
+        for _, _, bucket, delta in ch_queries.merged_rollups(
+            store,  # type: ignore[arg-type]
+            bucket_s=HOUR,
+            start_s=start,
+            name=(kind, name),
+            per_bucket=True,
+        ):
+            grid[(bucket // DAY + 3) % 7][(bucket % DAY) // HOUR] += delta.count
+        ident = None
+    else:
+        ident = name_id(store, kind, name)
     if ident is not None:
         hour = schema.rollups_hour
-        start = _now_s(now_ns) - days * DAY
         query = sa.select(hour.c.bucket_start, hour.c.count).where(
             hour.c.name_id == ident, hour.c.bucket_start >= start
         )
@@ -188,11 +214,21 @@ def _raw(
     where: Any = None,
     limit: int = RAW_LIMIT,
 ) -> list[Any]:
+    now_s = _now_s(now_ns)
+    if store.backend == "clickhouse":
+        return ch_queries.raw(
+            store,  # type: ignore[arg-type]
+            kind,
+            name,
+            columns,
+            since_ns=(now_s - since_s) * NS,
+            where=where,
+            limit=limit,
+        )
     ident = name_id(store, kind, name)
     if ident is None:
         return []
     events = schema.events
-    now_s = _now_s(now_ns)
     query = (
         sa.select(*columns)
         .select_from(events.join(schema.sources, schema.sources.c.id == events.c.source_id))
@@ -446,6 +482,8 @@ def metrics(
 
 def store_size(store: SqlStore) -> dict[str, Any]:
     """The store's size on disk and its row counts."""
+    if store.backend == "clickhouse":
+        return ch_queries.store_size(store)  # type: ignore[arg-type]
     counts = {}
     with store.read_engine.connect() as connection:
         for table in (schema.events, schema.rollups_minute, schema.rollups_hour, schema.names):

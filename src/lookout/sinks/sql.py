@@ -109,6 +109,10 @@ class SqlSink(BaseSink):
         if self._writer is None:
             self._writer = BatchWriter(self.store.engine, hostname=self.hostname)
         self._writer.write(batch)
+        self._prune_when_due()
+
+    def _prune_when_due(self) -> None:
+        """Prune at most once every PRUNE_EVERY_S, after a batch (retention on only)."""
         if self.retention_s is not None and time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + PRUNE_EVERY_S
             self.prune_now()

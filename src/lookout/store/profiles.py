@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 
@@ -70,6 +72,20 @@ def call_tree(
         The root (its ``total_ms`` is all sampled time) and the number of profiled requests.
     """
     now_ns = time.time_ns() if now_ns is None else now_ns
+    root = CallNode(endpoint)
+    if store.backend == "clickhouse":
+        from lookout.store.clickhouse.queries import raw
+
+        texts: Iterable[Any] = raw(
+            store,  # type: ignore[arg-type]
+            "request",
+            endpoint,
+            ["fields"],
+            since_ns=now_ns - int(since_s * NS),
+            where=events.c.fields.like('%"profile":%'),
+            limit=limit,
+        )
+        return _merge_profiles(root, texts)
     query = (
         select(events.c.fields)
         .join(names, names.c.id == events.c.name_id)
@@ -82,13 +98,16 @@ def call_tree(
         .order_by(events.c.start_ns.desc())
         .limit(limit)
     )
-    root = CallNode(endpoint)
-    requests = 0
     with store.read_engine.connect() as connection:
-        for (text,) in connection.execute(query):
-            fields = json.loads(text)
-            profile = fields.get("profile")
-            if isinstance(profile, list):
-                add_profile(root, profile)
-                requests += 1
+        return _merge_profiles(root, connection.execute(query))
+
+
+def _merge_profiles(root: CallNode, rows: Iterable[Any]) -> tuple[CallNode, int]:
+    """Merge each row's ``fields`` profile into ``root``; the root and how many had one."""
+    requests = 0
+    for (text,) in rows:
+        profile = json.loads(text).get("profile")
+        if isinstance(profile, list):
+            add_profile(root, profile)
+            requests += 1
     return root, requests

@@ -57,6 +57,16 @@ def summarize(
     bucket_s = 60 if since_s < MINUTE_ROLLUPS_UP_TO_S else 3600
     table = rollups_minute if bucket_s == 60 else rollups_hour
     start_s = ((now_ns // NS) - int(since_s)) // bucket_s * bucket_s
+    if store.backend == "clickhouse":
+        from lookout.store.clickhouse.queries import merged_rollups
+
+        found = merged_rollups(
+            store,  # type: ignore[arg-type]
+            bucket_s=bucket_s,
+            start_s=start_s,
+            kinds=None if kind is None else (kind,),
+        )
+        return _sorted([_summary(kind_, name, delta) for kind_, name, _, delta in found])
     query = (
         select(table, names.c.kind, names.c.name)
         .join(names, names.c.id == table.c.name_id)
@@ -73,7 +83,11 @@ def summarize(
                 merged[key].merge(delta)
             else:
                 merged[key] = delta
-    summaries = [_summary(kind_, name, delta) for (kind_, name), delta in merged.items()]
+    return _sorted([_summary(kind_, name, delta) for (kind_, name), delta in merged.items()])
+
+
+def _sorted(summaries: list[NameSummary]) -> list[NameSummary]:
+    """Busiest first."""
     summaries.sort(key=lambda s: (-s.count, s.kind, s.name))
     return summaries
 

@@ -46,6 +46,16 @@ def prune(
     ``dry_run`` counts what would be deleted and deletes nothing, so a retention setting can
     be tried on a production store before it removes anything.
     """
+    if store.backend == "clickhouse":  # drops whole partitions instead
+        from lookout.store.clickhouse import retention
+
+        return retention.prune(
+            store,  # type: ignore[arg-type]
+            older_than_s=older_than_s,
+            rollups_older_than_s=rollups_older_than_s,
+            now_ns=now_ns,
+            dry_run=dry_run,
+        )
     now_ns = time.time_ns() if now_ns is None else now_ns
     cutoff_ns = now_ns - int(older_than_s * NS)
     hours_cutoff_s = (

@@ -1,0 +1,157 @@
+"""The read side on ClickHouse: what :mod:`lookout.store.queries` and the dashboard's data
+functions ask, answered from the rollup tables and the raw events.
+
+Rollup reads finish the server's merge with ``-Merge`` combinators, grouped by (kind, name)
+or (kind, name, bucket), and hand back the very :class:`~lookout.store.rollups.RollupDelta`
+the SQL store's rows become, sketch included (the same DDSketch buckets, :mod:`.schema`), so
+every summary, percentile and chart is computed by the same code on both stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.sql import visitors
+
+from lookout.store.clickhouse import schema
+from lookout.store.clickhouse.store import ClickHouseStore
+from lookout.store.rollups import RollupDelta
+from lookout.store.sketch import LatencySketch
+
+NS = 1_000_000_000
+_MERGED = (
+    "countMerge(count), sumMerge(errors), sumMerge(total_ns), sumMerge(sumsq_ms2), "
+    "minMerge(min_ns), maxMerge(max_ns), maxMerge(last_ns), sumMapMerge(sketch)"
+)
+
+
+def merged_rollups(
+    store: ClickHouseStore,
+    *,
+    bucket_s: int,
+    start_s: int,
+    kinds: Iterable[str] | None = None,
+    name: tuple[str, str] | None = None,
+    per_bucket: bool = False,
+) -> list[tuple[str, str, int, RollupDelta]]:
+    """(kind, name, bucket start or 0, merged delta) from ``start_s`` on, in key order.
+
+    Args:
+        bucket_s: 60 for minute rollups, 3600 for hour rollups.
+        kinds: only these kinds (None: all).
+        name: only this (kind, name).
+        per_bucket: one row per bucket (a chart); else one per name (a summary).
+    """
+    where = ["bucket_start >= %(start)s"]
+    params: dict[str, Any] = {"start": int(start_s)}
+    if kinds is not None:
+        where.append("kind IN %(kinds)s")
+        params["kinds"] = tuple(kinds)
+    if name is not None:
+        where.append("kind = %(kind)s AND name = %(name)s")
+        params.update(kind=name[0], name=name[1])
+    bucket = "bucket_start" if per_bucket else "toUInt32(0)"
+    keys = "kind, name, bucket_start" if per_bucket else "kind, name"
+    rows = store.execute(
+        f"SELECT kind, name, {bucket}, {_MERGED} FROM {store.table(schema.ROLLUPS[bucket_s])} "
+        f"WHERE {' AND '.join(where)} GROUP BY {keys} ORDER BY {keys}",
+        params,
+    )
+    return [(kind, name_, int(start), _delta(rest)) for kind, name_, start, *rest in rows]
+
+
+def _delta(row: Sequence[Any]) -> RollupDelta:
+    count, errors, total, sumsq, low, high, last, (indexes, counts) = row
+    return RollupDelta(
+        count=int(count),
+        errors=int(errors),
+        total_ns=int(total),
+        sumsq_ms2=float(sumsq),
+        min_ns=int(low),
+        max_ns=int(high),
+        last_ns=int(last),
+        sketch=LatencySketch(dict(zip(indexes, counts, strict=True))),
+    )
+
+
+def hour_counts(
+    store: ClickHouseStore, kinds: Iterable[str], start_s: int
+) -> list[tuple[str, str, int, int, int]]:
+    """(kind, name, hour, count, last start ns) per hour from ``start_s`` on (the overview)."""
+    return [
+        (kind, name, int(bucket), int(count), int(last))
+        for kind, name, bucket, count, last in store.execute(
+            f"SELECT kind, name, bucket_start, countMerge(count), maxMerge(last_ns) "
+            f"FROM {store.table(schema.ROLLUPS[3600])} "
+            "WHERE bucket_start >= %(start)s AND kind IN %(kinds)s "
+            "GROUP BY kind, name, bucket_start",
+            {"start": int(start_s), "kinds": tuple(kinds)},
+        )
+    ]
+
+
+def raw(
+    store: ClickHouseStore,
+    kind: str,
+    name: str,
+    columns: Sequence[Any],
+    *,
+    since_ns: int,
+    where: Any = None,
+    limit: int,
+) -> list[tuple[Any, ...]]:
+    """One name's raw events from ``since_ns`` on, newest first: the ``columns`` asked for.
+
+    ``columns`` and ``where`` are the SQL store's own (SQLAlchemy columns of its events and
+    sources tables, and an expression over them): the ClickHouse table holds the same columns
+    by the same names, sources inline, so they are compiled against it as they are.
+    """
+    names = [column if isinstance(column, str) else column.name for column in columns]
+    client = store.client()
+    sql = client.substitute_params(
+        f"SELECT {', '.join(names)} FROM {store.table(schema.EVENTS)} "
+        "WHERE kind = %(kind)s AND name = %(name)s AND start_ns >= %(since)s",
+        {"kind": kind, "name": name, "since": int(since_ns)},
+        client.connection.context,
+    )
+    if where is not None:
+        sql += f" AND ({where if isinstance(where, str) else compile_where(where)})"
+    sql += f" ORDER BY start_ns DESC LIMIT {int(limit)}"
+    return [tuple(row) for row in client.execute(sql)]
+
+
+def compile_where(expression: Any) -> str:
+    """A SQLAlchemy condition on the SQL store's columns as ClickHouse SQL text: each column
+    by its bare name, values inlined as literals."""
+
+    def bare_column(element: Any, **_: Any) -> Any:
+        return sa.column(element.name) if isinstance(element, sa.Column) else None
+
+    options: dict[str, Any] = {}
+    bare = visitors.replacement_traverse(
+        cast(sa.ColumnElement[Any], expression), options, bare_column
+    )
+    return str(bare.compile(compile_kwargs={"literal_binds": True}))
+
+
+def store_size(store: ClickHouseStore) -> dict[str, Any]:
+    """Bytes on disk and rows of the store's tables (active parts; rollup rows before the
+    server's merges count once per part)."""
+    rows = {
+        str(table): (int(count), int(size))
+        for table, count, size in store.execute(
+            "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts "
+            "WHERE database = %(db)s AND active GROUP BY table",
+            {"db": store.database},
+        )
+    }
+    tables = (schema.EVENTS, *schema.ROLLUPS.values())
+    return {
+        "backend": "clickhouse",
+        "url": store.safe_url,
+        "bytes": sum(size for _, size in rows.values()),
+        "rows": {table: rows.get(table, (0, 0))[0] for table in tables},
+        "settings_store": store.settings_url,
+    }

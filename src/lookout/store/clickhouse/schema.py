@@ -1,0 +1,130 @@
+"""ClickHouse tables and materialized views, written for the 18.16 server and newer ones.
+
+- ``lookout_events``: raw events, a MergeTree partitioned by UTC day (retention drops whole
+  days) and ordered by (kind, name, start_ns), the order every dashboard question reads in:
+  one name's events over a time range are one contiguous range of the table.
+- ``lookout_rollups_minute`` / ``_hour``: AggregatingMergeTree tables filled by materialized
+  views on every insert into ``lookout_events``. Each insert adds partial aggregate states and
+  the server merges them in the background, so writers never read, lock or wait for a rollup
+  row (the SQL store's ``SELECT ... FOR UPDATE`` is what capped it, issue 23). Readers finish
+  the merge with the ``-Merge`` combinators.
+- The latency sketch is the SQL store's own DDSketch (lookout.store.sketch): the view computes
+  each duration's logarithmic bucket index and keeps ``sumMap`` states of bucket -> count, so
+  percentiles read from ClickHouse are the same buckets, within the same 1 % relative error,
+  and merge with the Python sketch unchanged.
+
+Only features 18.16 has: no TTL clauses (retention is :mod:`.retention`), no DateTime64
+(nanosecond times are Int64), no LowCardinality (sorted String columns compress as well here).
+"""
+
+from __future__ import annotations
+
+import math
+
+from lookout.store import schema as sql_schema
+from lookout.store.sketch import GAMMA
+
+SCHEMA_VERSION = 1
+EVENTS = "lookout_events"
+ROLLUPS = {60: "lookout_rollups_minute", 3600: "lookout_rollups_hour"}
+
+#: Raw event columns, in the order the writer sends them: the SQL store's, with its name and
+#: source ids as the columns they stand for (ClickHouse compresses repeated values instead).
+_INLINE = {"name_id": ("kind", "name"), "source_id": ("host", "pid", "app_version")}
+EVENT_COLUMNS = tuple(
+    inline for column in sql_schema.EVENT_COLUMNS for inline in _INLINE.get(column, (column,))
+)
+
+_EVENTS_DDL = """
+CREATE TABLE IF NOT EXISTS {db}.lookout_events (
+    kind String,
+    name String,
+    start_ns Int64,
+    duration_ns Int64,
+    is_error UInt8,
+    status Nullable(Int32),
+    host String,
+    pid UInt32,
+    app_version String,
+    request_id Nullable(String),
+    group_key Nullable(String),
+    client_ip Nullable(String),
+    tags Nullable(String),
+    fields Nullable(String),
+    error_type Nullable(String),
+    error_message Nullable(String),
+    traceback Nullable(String)
+) ENGINE = MergeTree
+PARTITION BY toDate(toDateTime(intDiv(start_ns, 1000000000), 'UTC'))
+ORDER BY (kind, name, start_ns)
+"""
+
+_ROLLUP_DDL = """
+CREATE TABLE IF NOT EXISTS {db}.{table} (
+    kind String,
+    name String,
+    bucket_start UInt32,
+    count AggregateFunction(count),
+    errors AggregateFunction(sum, UInt64),
+    total_ns AggregateFunction(sum, Int64),
+    sumsq_ms2 AggregateFunction(sum, Float64),
+    min_ns AggregateFunction(min, Int64),
+    max_ns AggregateFunction(max, Int64),
+    last_ns AggregateFunction(max, Int64),
+    sketch AggregateFunction(sumMap, Array(Int32), Array(UInt64))
+) ENGINE = AggregatingMergeTree
+PARTITION BY {partition}
+ORDER BY (kind, name, bucket_start)
+"""
+
+#: The sketch's bucket of a duration, as lookout.store.sketch.bucket_index computes it.
+BUCKET_INDEX = (
+    f"toInt32(if(duration_ns <= 1, 0, ceil(log(toFloat64(duration_ns)) * {1 / math.log(GAMMA)!r})))"
+)
+
+_VIEW_DDL = """
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{table}_view TO {db}.{table} AS
+SELECT
+    kind,
+    name,
+    toUInt32(intDiv(start_ns, {bucket_ns}) * {seconds}) AS bucket_start,
+    countState() AS count,
+    sumState(toUInt64(is_error)) AS errors,
+    sumState(duration_ns) AS total_ns,
+    sumState((duration_ns / 1e6) * (duration_ns / 1e6)) AS sumsq_ms2,
+    minState(duration_ns) AS min_ns,
+    maxState(duration_ns) AS max_ns,
+    maxState(start_ns) AS last_ns,
+    sumMapState([{bucket_index}], [toUInt64(1)]) AS sketch
+FROM {db}.lookout_events
+GROUP BY kind, name, bucket_start
+"""
+
+#: Partitions: minute rollups by day (dropped with the raw events), hour rollups by month.
+_PARTITIONS = {
+    60: "toDate(toDateTime(bucket_start, 'UTC'))",
+    3600: "toYYYYMM(toDateTime(bucket_start, 'UTC'))",
+}
+
+_VERSION_DDL = """
+CREATE TABLE IF NOT EXISTS {db}.lookout_schema_version (version UInt32, applied DateTime)
+ENGINE = TinyLog
+"""
+
+
+def statements(database: str) -> list[str]:
+    """Every statement that makes the schema, in order; each may run again harmlessly."""
+    found = [f"CREATE DATABASE IF NOT EXISTS {database}", _EVENTS_DDL.format(db=database)]
+    for seconds, table in ROLLUPS.items():
+        found.append(_ROLLUP_DDL.format(db=database, table=table, partition=_PARTITIONS[seconds]))
+        found.append(
+            _VIEW_DDL.format(
+                db=database,
+                table=table,
+                seconds=seconds,
+                bucket_ns=seconds * 1_000_000_000,
+                bucket_index=BUCKET_INDEX,
+            )
+        )
+    found.append(_VERSION_DDL.format(db=database))
+    return found

@@ -1,0 +1,100 @@
+"""Writing batches of Events into ClickHouse: one INSERT of column blocks per batch.
+
+The writer does nothing per event but turn the batch into columns (``zip(*batch)`` in C, the
+outcome as a 0/1 flag, tags and fields as JSON): no names or sources to register, no rollups to
+compute or merge. The materialized views (:mod:`.schema`) build the rollups inside the server,
+on the insert itself, so all of a batch's rollups are there when the INSERT returns and no two
+writers ever wait on each other. Batches should be large (thousands of events): ClickHouse
+makes one part per insert and merges parts in the background.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lookout.events import ERROR, HOSTNAME, Event
+from lookout.jsontext import to_json
+from lookout.store.clickhouse import schema
+from lookout.store.clickhouse.store import ClickHouseStore
+
+_INSERT = "INSERT INTO {table} ({columns}) VALUES"
+
+
+class ClickHouseWriter:
+    """Writes batches of Events into one ClickHouse store.
+
+    Args:
+        store: the store.
+        hostname: the name stored for this machine's events (None: the name they carry).
+    """
+
+    def __init__(self, store: ClickHouseStore, *, hostname: str | None = None) -> None:
+        self.store = store
+        self._rename = {} if hostname in (None, HOSTNAME) else {HOSTNAME: hostname}
+        self._sql = _INSERT.format(
+            table=store.table(schema.EVENTS), columns=", ".join(schema.EVENT_COLUMNS)
+        )
+        #: batches and events written (for the benchmarks; the Recorder keeps the counters)
+        self.batches = 0
+        self.events = 0
+
+    def write(self, batch: Sequence[Event]) -> None:
+        """Insert the batch in one statement: all of it, or (on an error) none of it."""
+        if not batch:
+            return
+        self.store.execute(self._sql, columns(batch, self._rename), columnar=True)
+        self.batches += 1
+        self.events += len(batch)
+
+
+def columns(batch: Sequence[Event], rename: dict[str, str] | None = None) -> list[Any]:
+    """The batch as ``lookout_events`` columns, in :data:`.schema.EVENT_COLUMNS` order."""
+    (
+        kinds,
+        names,
+        starts,
+        durations,
+        outcomes,
+        statuses,
+        hosts,
+        pids,
+        versions,
+        request_ids,
+        groups,
+        ips,
+        tags,
+        fields,
+        error_types,
+        error_messages,
+        tracebacks,
+    ) = zip(*batch, strict=True)
+    if rename:
+        hosts = tuple(rename.get(host, host) for host in hosts)
+    # Many events share one tags object (a function's static tags): its JSON is made once.
+    tags_json: dict[int, str | None] = {}
+    tag_texts = []
+    for value in tags:
+        text = tags_json.get(id(value), "")
+        if text == "":
+            text = tags_json[id(value)] = to_json(value) if value else None
+        tag_texts.append(text)
+    return [
+        kinds,
+        names,
+        starts,
+        durations,
+        [1 if outcome == ERROR else 0 for outcome in outcomes],
+        statuses,
+        hosts,
+        pids,
+        [version or "" for version in versions],
+        request_ids,
+        groups,
+        ips,
+        tag_texts,
+        [to_json(value) if value else None for value in fields],
+        error_types,
+        error_messages,
+        tracebacks,
+    ]
