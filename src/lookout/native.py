@@ -19,6 +19,7 @@ COMPILED_MODULES = (
     "lookout.flask.request_events",
     "lookout.portable",
     "lookout.recorder",
+    "lookout.store.error_groups",
     "lookout.store.rollups",
     "lookout.store.sketch",
     "lookout.store.writer",

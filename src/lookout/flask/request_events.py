@@ -188,7 +188,7 @@ class RequestRows:
     def _row_function(self, context: RowContext) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
         naming = self._naming
         name_ids, source_ids = context.name_ids, context.source_ids
-        null_text = context.null_text
+        null_text, null_int = context.null_text, context.null_int
         tags_json: dict[str, str] = {}
         fields_json: dict[tuple[Any, ...], str] = {}
         endpoint_ids: dict[str | None, int] = {}
@@ -236,6 +236,7 @@ class RequestRows:
                 null_text,  # error type, message and traceback
                 null_text,
                 null_text,
+                null_int,  # error group: the store's writer sets it for a 5xx
             )
 
         return row

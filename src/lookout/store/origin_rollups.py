@@ -83,6 +83,10 @@ class OriginRollups:
                 hour[(name_id, origin, start)] = delta
         return [(ORIGIN_ROLLUP_TABLES[60], minute), (ORIGIN_ROLLUP_TABLES[3600], hour)]
 
+    def origin_of(self, source_id: int) -> int:
+        """The origin of a source that :meth:`deltas` has seen."""
+        return self._origin_of[source_id]
+
     def _register(self, source_ids: list[int]) -> None:
         """Give the origins of ``source_ids`` ids, stored in a transaction of their own."""
         origin_of_source = {

@@ -1,5 +1,10 @@
 """Deleting old data: raw events and minute rollups after ``retention``, hour rollups later.
 
+Error groups follow the hour rollups: their hourly buckets go with them, and a group that has
+not occurred since (with its users) goes too. A group that still occurs keeps its row, status
+and first-seen time whatever the retention, so a resolved bug that comes back is still known
+as a regression, not a new group.
+
 Deletes run in chunks of a few thousand rows, each in its own short transaction, so pruning a
 large backlog never holds the write lock long enough to stall the writers.
 """
@@ -13,6 +18,9 @@ from sqlalchemy import Table, delete, func, select
 
 from lookout.store.engine import SqlStore
 from lookout.store.schema import (
+    error_buckets,
+    error_groups,
+    error_users,
     events,
     names,
     origin_rollups_hour,
@@ -70,6 +78,8 @@ def prune(
     if hours_cutoff_s is not None:
         removed_hours = _delete_rollups(store, rollups_hour, hours_cutoff_s)
         _delete_rollups(store, origin_rollups_hour, hours_cutoff_s)
+        _delete_rollups(store, error_buckets, hours_cutoff_s)
+        _delete_silent_groups(store, hours_cutoff_s * NS)
     return PruneResult(removed_events, removed_minutes, removed_hours)
 
 
@@ -132,3 +142,23 @@ def _delete_events(store: SqlStore, name_id: int, cutoff_ns: int) -> int:
 def _delete_rollups(store: SqlStore, table: Table, cutoff_s: int) -> int:
     with store.engine.begin() as connection:
         return connection.execute(delete(table).where(table.c.bucket_start < cutoff_s)).rowcount
+
+
+def _delete_silent_groups(store: SqlStore, cutoff_ns: int) -> None:
+    """Delete the error groups last seen before ``cutoff_ns``, with their users. A writer
+    that still had one cached registers it again (``GroupGone`` in store/error_groups.py)."""
+    while True:
+        with store.engine.begin() as connection:
+            ids = (
+                connection.execute(
+                    select(error_groups.c.id)
+                    .where(error_groups.c.last_ns < cutoff_ns)
+                    .limit(PRUNE_CHUNK)
+                )
+                .scalars()
+                .all()
+            )
+            if not ids:
+                return
+            connection.execute(delete(error_users).where(error_users.c.group_id.in_(ids)))
+            connection.execute(delete(error_groups).where(error_groups.c.id.in_(ids)))

@@ -68,6 +68,7 @@ EVENT_COLUMNS = (
     "error_type",
     "error_message",
     "traceback",
+    "error_group_id",
 )
 
 #: Raw events. The one index is (name_id, start_ns): every read is per name and time range,
@@ -90,6 +91,7 @@ events = Table(
     Column("error_type", String(255)),
     Column("error_message", Text),
     Column("traceback", Text),
+    Column("error_group_id", Integer),
     Index("ix_lookout_events_name_start", "name_id", "start_ns"),
 )
 
@@ -238,3 +240,55 @@ origin_rollups_hour = _origin_rollup_table("lookout_origin_rollups_hour")
 ORIGIN_ROLLUP_TABLES = {60: origin_rollups_minute, 3600: origin_rollups_hour}
 #: The columns of every origin rollup table, in order.
 ORIGIN_ROLLUP_COLUMNS = tuple(column.name for column in origin_rollups_minute.columns)
+
+
+#: One row per error group (schema version 5): what a fingerprint (store/fingerprint.py) made
+#: of the error events, kept by the writer with every batch, so that the Errors page reads a
+#: few rows instead of scanning events. ``status`` is unresolved, resolved or ignored (set by
+#: an admin, at ``status_ns``); an occurrence after a resolve reopens the group as a regression
+#: (``regression`` 1, ``regressed_ns`` the occurrence's time). Events carry the group's id.
+error_groups = Table(
+    "lookout_error_groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("error_type", String(255), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("culprit", String(255), nullable=False),
+    Column("first_ns", BigInteger, nullable=False),
+    Column("last_ns", BigInteger, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("first_version", String(64), nullable=False),
+    Column("last_version", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_ns", BigInteger, nullable=False),
+    Column("regression", SmallInteger, nullable=False),
+    Column("regressed_ns", BigInteger),
+    UniqueConstraint("fingerprint", name="uq_lookout_error_groups_fingerprint"),
+    Index("ix_lookout_error_groups_last", "last_ns"),
+)
+
+#: Occurrences per group, hour, name and origin (schema version 5): the list's count in a
+#: range, its sparklines, "where it happens", and the group page's charts per version and host.
+error_buckets = Table(
+    "lookout_error_buckets",
+    metadata,
+    Column("group_id", Integer, nullable=False, autoincrement=False),
+    Column("bucket_start", BigInteger, nullable=False, autoincrement=False),
+    Column("name_id", Integer, nullable=False, autoincrement=False),
+    Column("origin_id", Integer, nullable=False, autoincrement=False),
+    Column("count", BigInteger, nullable=False),
+    PrimaryKeyConstraint(
+        "group_id", "bucket_start", "name_id", "origin_id", name="pk_lookout_error_buckets"
+    ),
+    Index("ix_lookout_error_buckets_bucket", "bucket_start"),
+)
+
+#: The users (an event's ``group``) each error group affected, once each (schema version 5).
+error_users = Table(
+    "lookout_error_users",
+    metadata,
+    Column("group_id", Integer, nullable=False, autoincrement=False),
+    Column("user_key", String(255), nullable=False),
+    PrimaryKeyConstraint("group_id", "user_key", name="pk_lookout_error_users"),
+)

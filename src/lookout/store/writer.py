@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Dialect, Engine, Table, select, tuple_
 from lookout.events import ERROR, HOSTNAME, Event
 from lookout.jsontext import to_json
 from lookout.portable import NameKey, PortableKinds, RowContext, SourceKey
-from lookout.store import origin_rollups, rollups
+from lookout.store import error_groups, origin_rollups, rollups
 from lookout.store.dialects import insert_ignoring_conflicts
 from lookout.store.schema import EVENT_COLUMNS, ROLLUP_TABLES, events, names, sources
 
@@ -45,6 +45,9 @@ class BatchWriter:
             RowContext(self._name_ids, self._source_ids, self._null_text, self._null_int)
         )
         self._origins = origin_rollups.OriginRollups(engine, self._source_ids, self._stored_host)
+        self._groups = error_groups.ErrorGroups(
+            engine, self._name_ids, self._source_ids, self._origins.origin_of
+        )
 
     def write(self, batch: Sequence[Event | tuple[Any, ...]]) -> None:
         """Store Events and portable items (see :mod:`lookout.portable`) in one transaction."""
@@ -54,8 +57,27 @@ class BatchWriter:
             self._register_keys(batch)
             rows = self._rows(batch)
         by_origin = self._origins.deltas(rows)  # may register origins: before the transaction
+        for _attempt in range(3):
+            # may register error groups (and sets the error rows' group): before it, too
+            groups = self._groups.prepare(rows)
+            try:
+                self._write_rows(rows, by_origin, groups)
+            except error_groups.GroupGone:  # retention deleted a cached group: register again
+                self._groups.forget()
+                continue
+            if groups is not None:
+                self._groups.committed(groups)
+            return
+        raise RuntimeError("error groups kept vanishing while a batch was written")
+
+    def _write_rows(
+        self,
+        rows: list[tuple[Any, ...]],
+        by_origin: origin_rollups.OriginDeltas,
+        groups: error_groups.GroupBatch | None,
+    ) -> None:
         if self.engine.dialect.name == "sqlite":
-            self._write_sqlite(rows, by_origin)
+            self._write_sqlite(rows, by_origin, groups)
             return
         attempt = 0
         while True:
@@ -70,6 +92,7 @@ class BatchWriter:
                         for table, deltas in _rollup_deltas(rows):
                             rollups.merge_into(connection, table, deltas)
                         origin_rollups.merge(connection, by_origin)
+                        error_groups.merge(connection, groups)
                 return
             except Exception as exc:
                 if not is_deadlock(exc):
@@ -82,7 +105,10 @@ class BatchWriter:
             time.sleep(random.uniform(0.0, min(0.2, 0.005 * attempt)))
 
     def _write_sqlite(
-        self, rows: list[tuple[Any, ...]], by_origin: origin_rollups.OriginDeltas
+        self,
+        rows: list[tuple[Any, ...]],
+        by_origin: origin_rollups.OriginDeltas,
+        groups: error_groups.GroupBatch | None,
     ) -> None:
         """The batch's transaction on the sqlite3 connection itself, with the same statements.
 
@@ -104,6 +130,7 @@ class BatchWriter:
                 for table, deltas in _rollup_deltas(rows):
                     rollups.merge_into_sqlite(cursor, table, deltas, quote)
                 origin_rollups.merge_sqlite(cursor, by_origin, quote)
+                error_groups.merge_sqlite(cursor, groups)
                 cursor.execute("COMMIT")
             except BaseException:
                 if driver.in_transaction:
@@ -181,6 +208,7 @@ class BatchWriter:
                     null_text if error_type is None else error_type,
                     null_text if error_message is None else error_message,
                     null_text if traceback is None else traceback,
+                    null_int,  # error group: set for errors by ErrorGroups.assign
                 )
             )
         return rows
@@ -319,6 +347,7 @@ _NULLABLE_SQLITE = {
         ),
         "NULLIF(?, 0)",
     ),
+    "error_group_id": "NULLIF(?, '')",
 }
 
 
