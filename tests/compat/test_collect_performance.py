@@ -69,9 +69,9 @@ def _project(tmp_path: Path, url: str | None) -> dict[str, str]:
     }
 
 
-def _collect(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def _collect(env: dict[str, str], cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lookout.compat.dashboard.collect_performance"],
+        [sys.executable, "-m", "lookout.compat.dashboard.collect_performance", *argv],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -100,7 +100,8 @@ def test_runs_n_times_groups_by_endpoint_and_submits(tmp_path: Path, receiver: R
     [hello] = {r["name"] for r in runs if r["name"].endswith("::test_hello")}
     assert document["grouped_tests"] == [{"endpoint": "hello", "test_name": hello}]
     log = (tmp_path / "logs" / "test_runs.log").read_text().splitlines()
-    assert log[0] == '"start_time","stop_time","test_name"' and len(log) == 5
+    assert log[0] == '"start_time","stop_time","test_name"' and len(log) == 3  # one per test
+    assert document["app_version"] == "1.0"  # FMD's default version
 
 
 def test_without_a_url_the_results_are_kept(tmp_path: Path) -> None:

@@ -326,3 +326,80 @@ def test_supervisor_email_has_the_original_s_parts(
     original, lookout = (parts(*message) for message in mailbox.messages)
     assert lookout == original
     assert original["headers"][0] == "[nightly] my_project Update Summary"
+
+
+SENDGRID_SCRIPT = """
+import json, os
+IMPORTS
+supervisor = Supervisor(handle_errors=False)
+handler = SendGridHandler({
+    "from_address": "robot@utah.gov", "to_addresses": ["ops@utah.gov", "me@utah.gov"],
+    "api_key": "SG.test-key", "prefix": "[nightly] ", "api_base_url": os.environ["URL"]},
+    client_name="my_project", client_version="1.5.0")
+POINT_AT_RECEIVER
+supervisor.add_message_handler(handler)
+summary_message = MessageDetails()
+summary_message.subject = "my_project Update Summary"
+summary_message.message = "Outcome: all good"
+summary_message.attachments = [os.environ["LOG"]]
+supervisor.notify(summary_message)
+"""
+#: The original builds its client on SendGrid's own host; only that address is changed, to the
+#: local receiver (the original has no setting for it, and never the real service in tests).
+SENDGRID_LOCAL = """
+import sendgrid
+handler.sendgrid_client = sendgrid.SendGridAPIClient(api_key="SG.test-key", host=os.environ["URL"])
+"""
+
+
+def test_supervisor_sendgrid_sends_what_the_original_sends(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    log = tmp_path / "log.log"
+    log.write_text("line one\nline two\n")
+    base = receiver.url.removesuffix("/ingest")
+    env = {"URL": base, "LOG": str(log)}
+    original_settings = SENDGRID_SCRIPT.replace(', "api_base_url": os.environ["URL"]', "")
+    run_original(
+        "agrc-supervisor",
+        original_settings.replace(
+            "IMPORTS",
+            "from supervisor.message_handlers import SendGridHandler\n"
+            "from supervisor.models import MessageDetails, Supervisor",
+        ).replace("POINT_AT_RECEIVER", SENDGRID_LOCAL),
+        env,
+    )
+    run_lookout(
+        SENDGRID_SCRIPT.replace(
+            "IMPORTS",
+            "from lookout.compat.supervisor import SendGridHandler, MessageDetails, Supervisor",
+        ).replace("POINT_AT_RECEIVER", ""),
+        env,
+    )
+    assert len(receiver.requests) == 2
+
+    def sent(request: dict[str, Any]) -> dict[str, Any]:
+        body = json.loads(request["body"])
+        attachments = body.pop("attachments")
+        headers = request["headers"]
+        return {
+            "path": request["path"],
+            "authorization": headers["Authorization"],
+            "content_type": headers["Content-Type"].split(";")[0],
+            "body": body,
+            "attachments": [{**a, "content": _unzipped(a["content"])} for a in attachments],
+        }
+
+    original, lookout = (sent(request) for request in receiver.requests)
+    assert lookout == original
+    assert original["body"]["subject"] == "[nightly] my_project Update Summary"
+    assert original["attachments"][0]["content"] == {"log.log": b"line one\nline two\n"}
+
+
+def _unzipped(content: str) -> dict[str, bytes]:
+    import base64
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(content))) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}

@@ -12,10 +12,14 @@ retried on transient errors and one failing handler never stops the others.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import gzip
 import html
+import io
 import logging
 import sys
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,9 @@ from typing import Any
 from lookout.compat import UnsupportedOption, warn_once
 from lookout.core import Lookout
 from lookout.notify import ConsoleNotifier, Message, Notifier
+from lookout.notify.attachments import Attachment
 from lookout.notify.base import PreparedMessage
+from lookout.notify.sendgrid import SendGridNotifier
 from lookout.supervise import Supervisor as _Run
 
 
@@ -125,9 +131,46 @@ class EmailHandler(MessageHandler):
         super().__init__(_AsOriginal(notifier, email_settings.get("prefix", ""), name, version))
 
 
+def _as_zip(attachment: Attachment) -> tuple[str, bytes]:
+    """The original's attachment: the file zipped alone (``<stem>.zip``, deflated) where
+    Lookout gzips it; a file that was compressed already is zipped as it is."""
+    name, data = attachment.filename, attachment.content
+    if attachment.mimetype == "application/gzip" and name.endswith(".gz"):
+        name, data = name[:-3], gzip.decompress(data)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, data)
+    return f"{Path(name).stem}.zip", buffer.getvalue()
+
+
+class _OriginalSendGrid(SendGridNotifier):
+    def payload(self, message: PreparedMessage) -> dict[str, Any]:
+        """What agrc supervisor 3.x's SendGridHandler posts (its ``Mail(...).get()``): the
+        text alone (no HTML part), each attachment zipped, no disposition."""
+        body: dict[str, Any] = {
+            "from": {"email": self.from_address},
+            "subject": message.subject,
+            "personalizations": [{"to": [{"email": a} for a in self.to_addresses]}],
+            "content": [{"type": "text/plain", "value": message.body}],
+        }
+        if message.attachments:
+            zipped = [_as_zip(attachment) for attachment in message.attachments]
+            body["attachments"] = [
+                {
+                    "content": base64.b64encode(data).decode("ascii"),
+                    "type": "application/zip",
+                    "filename": name,
+                }
+                for name, data in zipped
+            ]
+        return body
+
+
 class SendGridHandler(MessageHandler):
     """SendGrid. ``sendgrid_settings``: ``from_address``, ``to_addresses`` (or
-    ``to_address``), ``api_key``, and optionally ``prefix`` and ``api_base_url``."""
+    ``to_address``), ``api_key``, and optionally ``prefix`` and ``api_base_url``. Sends the
+    original's request body: plain text only, attachments zipped (tests/compat/test_originals.py
+    compares the two)."""
 
     def __init__(
         self,
@@ -138,10 +181,8 @@ class SendGridHandler(MessageHandler):
         project_name: str | None = None,
         project_version: str | None = None,
     ) -> None:
-        from lookout.notify.sendgrid import SendGridNotifier
-
         _check_keys("SendGridHandler", sendgrid_settings, SENDGRID_KEYS)
-        notifier = SendGridNotifier(
+        notifier = _OriginalSendGrid(
             sendgrid_settings["api_key"],
             from_address=sendgrid_settings["from_address"],
             to_addresses=_recipients(sendgrid_settings),

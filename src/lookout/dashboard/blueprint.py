@@ -23,6 +23,7 @@ from lookout.dashboard import (
     app_views,
     data_views,
     explorer_views,
+    fmd_views,
     login_views,
     openapi,
     page_views,
@@ -47,7 +48,14 @@ CSP = (
     "form-action 'self'; object-src 'none'"
 )
 #: Endpoints served without a login.
-PUBLIC = frozenset({f"{BLUEPRINT_NAME}.static", f"{BLUEPRINT_NAME}.plotly"})
+#: FMD's submit-test-results checks its own token (it takes forms an unchanged FMD script sends).
+PUBLIC = frozenset(
+    {
+        f"{BLUEPRINT_NAME}.static",
+        f"{BLUEPRINT_NAME}.plotly",
+        f"{BLUEPRINT_NAME}.{fmd_views.ENDPOINT}",
+    }
+)
 #: The URL converter of names in routes (``<name:name>``): any text, slashes and line breaks
 #: included, since a name is whatever the application called its endpoint, function or job.
 NAME_CONVERTER = "name"
@@ -68,6 +76,7 @@ VIEW_MODULES = (
     tests_views,
     explorer_views,
     app_views,
+    fmd_views,
 )
 
 
