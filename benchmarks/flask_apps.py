@@ -19,6 +19,7 @@ VARIANTS = (
     "lookout store-process",
     "lookout+g",
     "lookout level 3",
+    "lookout outliers",
     "flask-monitoringdashboard",
     "prometheus-flask-exporter",
     "opentelemetry",
@@ -74,6 +75,12 @@ def instrument(app: Flask, variant: str) -> Any:
             return LookoutFlask(app, lk)
         if variant == "lookout level 3":  # the sampling profiler on every request
             return LookoutFlask(app, lk, default_level=3)
+        if variant == "lookout outliers":  # level 2, every request an outlier
+            extension = LookoutFlask(app, lk, default_level=2)
+            levels = app.extensions["lookout"].levels
+            levels.refresh = lambda: None  # type: ignore[method-assign] # no timed store reads
+            levels.thresholds_ns = {"hello": -1}  # every request is past its threshold
+            return extension
         return LookoutFlask(app, lk, track_g=["user_id"], group_by=lambda: g.get("user_id"))
     if variant == "flask-monitoringdashboard":
         import flask_monitoringdashboard as dashboard

@@ -112,60 +112,6 @@ def test_outlier_records_headers_args_and_stacks_sampled_while_slow(
     lk.close()
 
 
-def test_profiler_counts_samples_per_call_path(
-    recorded: tuple[Flask, Lookout, InMemorySink],
-) -> None:
-    app, lk, memory = recorded
-    app.extensions["lookout"].set_level("cpu", 3)
-    app.test_client().get("/cpu")
-    lk.flush(10)
-    [event] = [e for e in memory.events if e.kind == "request"]
-    profile = event.fields["profile"]
-    assert event.fields["profile_interval_ms"] == pytest.approx(2.0)
-    busy = {path: ms for path, ms in profile if path.endswith("test_levels.py:busy_work")}
-    assert busy, profile
-    assert 100 <= sum(busy.values()) <= 200  # busy_work ran for 150 ms
-    assert any("test_levels.py:cpu;test_levels.py:busy_work" in path for path in busy)
-    lk.close()
-
-
-def test_profiles_merge_into_a_call_tree_per_endpoint(
-    recorded: tuple[Flask, Lookout, InMemorySink],
-) -> None:
-    from lookout.store.profiles import call_tree
-
-    app, lk, _ = recorded
-    app.extensions["lookout"].set_level("cpu", 3)
-    client = app.test_client()
-    for _ in range(3):
-        client.get("/cpu")
-    client.get("/fast")  # level 1: no profile
-    lk.flush(10)
-    assert lk.store is not None
-    root, requests = call_tree(lk.store, "cpu", since_s=600)
-    assert requests == 3
-    assert 3 * 150 * 0.7 <= root.total_ms <= 3 * 150 * 1.5  # 3 requests of about 150 ms
-
-    def find(node: object, frame: str) -> object | None:
-        for child in node.children.values():  # type: ignore[attr-defined]
-            if child.frame == frame:
-                return child
-            found = find(child, frame)
-            if found is not None:
-                return found
-        return None
-
-    busy = find(root, "test_levels.py:busy_work")
-    view = find(root, "test_levels.py:cpu")
-    assert busy is not None and view is not None
-    assert busy.self_ms >= 0.8 * busy.total_ms  # busy_work calls little else
-    assert view.total_ms >= busy.total_ms  # the view includes busy_work
-    tree = root.to_dict()
-    assert tree["frame"] == "cpu" and tree["children"]
-    assert call_tree(lk.store, "fast", since_s=600)[1] == 0
-    lk.close()
-
-
 def test_a_refresh_that_read_before_a_change_does_not_undo_it(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -27,6 +27,7 @@ from lookout.dashboard import (
     login_views,
     openapi,
     page_views,
+    profile_views,
     report_views,
     tests_views,
 )
@@ -77,6 +78,7 @@ VIEW_MODULES = (
     explorer_views,
     app_views,
     fmd_views,
+    profile_views,
 )
 
 

@@ -42,6 +42,7 @@ BUILTIN_FIELDS = frozenset(
         "outlier",
         "profile",
         "profile_interval_ms",
+        "profile_cpu_ms",
         "x_forwarded_for",
     }
 )

@@ -18,6 +18,7 @@ from lookout.dashboard import (
     app_openapi,
     data_views,
     explorer_views,
+    profile_views,
     report_views,
     tests_spec,
 )
@@ -32,6 +33,7 @@ PATH_SOURCES: tuple[Callable[[], dict[str, Any]], ...] = (
     tests_spec.openapi_paths,
     explorer_views.openapi_paths,
     app_openapi.openapi_paths,
+    profile_views.openapi_paths,
 )
 
 

@@ -68,7 +68,17 @@ CALL_NODE: Schema = {"$ref": "#/components/schemas/CallNode"}
 #: Schemas that paths refer to by ``$ref``.
 COMPONENT_SCHEMAS: dict[str, Schema] = {
     "CallNode": obj(
-        {"frame": STRING, "total_ms": NUMBER, "self_ms": NUMBER, "children": array(CALL_NODE)}
+        {
+            "frame": STRING,
+            "file": STRING_OR_NULL,
+            "function": STRING,
+            # [line, ms]: the time the function spent at each line, callees included
+            "lines": array(array(NUMBER)),
+            "total_ms": {"type": "number", "minimum": 0},
+            "self_ms": {"type": "number", "minimum": 0},
+            "samples": {"type": "integer", "minimum": 0},
+            "children": array(CALL_NODE),
+        }
     ),
 }
 RANGES = ["1h", "6h", "24h", "7d", "30d"]

@@ -36,7 +36,7 @@ from lookout.flask.request_events import (
     portable_request,
     request_fields,
 )
-from lookout.flask.sampler import StackSampler, WatchedRequest
+from lookout.flask.sampler import StackSampler, WatchedRequest, rss_bytes
 
 if TYPE_CHECKING:
     from lookout.core import Lookout
@@ -364,7 +364,14 @@ class _AppHooks:
         threshold_ns = levels.thresholds_ns.get(endpoint or "")
         if level < 2 or (threshold_ns is None and level < 3):
             return  # no outlier threshold yet (warm-up) and no profiling
-        state.watched = WatchedRequest(state.t0, threshold_ns, profile=level >= 3)
+        view = self.app.view_functions.get(endpoint or "")
+        state.watched = WatchedRequest(
+            state.t0,
+            threshold_ns,
+            profile=level >= 3,
+            view_code=getattr(view, "__code__", None),
+            cpu0_ns=time.thread_time_ns(),
+        )
         state.thread_id = threading.get_ident()
         self.sampler.watch(state.thread_id, state.watched)
 
@@ -475,7 +482,14 @@ class _AppHooks:
         self.sampler.unwatch(state.thread_id)
         fields = dict(extra or {})
         threshold = watched.outlier_after_ns
-        if threshold is not None and duration_ns > threshold:
+        outlier = threshold is not None and duration_ns > threshold
+        cpu_ms = None
+        if (outlier or watched.profile is not None) and threading.get_ident() == state.thread_id:
+            # the CPU clock of the request's thread since it was watched (a streamed body
+            # closed on another thread has none)
+            cpu_ms = round((time.thread_time_ns() - watched.cpu0_ns) / 1e6, 3)
+        if outlier:
+            assert threshold is not None
             details = {}
             if req is not None:
                 details = {
@@ -483,17 +497,21 @@ class _AppHooks:
                     "args": req.args.to_dict(flat=False),
                     "view_args": dict(req.view_args or {}),
                 }
+            rss = watched.rss_bytes if watched.rss_bytes is not None else rss_bytes()
             fields["outlier"] = {
                 "threshold_ms": round(threshold / 1e6, 3),
                 **details,
                 "stacks": list(watched.stacks),
+                "cpu_ms": cpu_ms,
+                "memory_rss_bytes": rss,
             }
         if watched.profile is not None:
-            # [[folded path, ms], ...], busiest first; a list, not a dict, because the paths
-            # are not field names (redaction must not touch "sessions.py:open", say).
-            busiest = sorted(watched.profile.items(), key=lambda item: -item[1])
-            fields["profile"] = [[path, round(ms, 3)] for path, ms in busiest]
+            # [[folded path, ms, samples], ...], busiest first; a list, not a dict, because
+            # the paths are not field names (redaction must not touch "sessions.py:open").
+            busiest = sorted(watched.profile.items(), key=lambda item: -item[1][0])
+            fields["profile"] = [[path, round(ms, 3), int(n)] for path, (ms, n) in busiest]
             fields["profile_interval_ms"] = self.sampler.interval * 1000
+            fields["profile_cpu_ms"] = cpu_ms
         return fields or None
 
     def set_level(self, endpoint: str, level: int) -> None:

@@ -1,13 +1,21 @@
-"""Per-endpoint call trees from the sampling profiler's per-request profiles.
+"""Call trees from the sampling profiler's per-request profiles, per request and per endpoint.
 
-Each profiled request event carries ``fields["profile"] = [[folded stack, ms], ...]``. Merging
-them gives, for every frame on any path, the time spent in it and below it (inclusive) and in it
-alone (self).
+Each profiled request event carries ``fields["profile"] = [[folded stack, ms, samples], ...]``
+where a folded stack is ``file:function:line;...`` from the view's own frame down (profiles
+recorded before lines were kept have ``file:function`` frames and no sample counts; both
+read). Merging them gives, for every function on any path, the time spent in it and below it
+(total) and in it alone (self), the samples that saw it, and the time per line it was at, the
+way Flask-MonitoringDashboard's line profiler shows a view's lines.
+
+Nodes are keyed by file and function, not line, so that one call of a function shows as one
+frame however many lines of it the samples caught; the lines are that node's breakdown.
+Durations come only from positive sample times, so no total or self time is ever negative.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,15 +27,20 @@ from lookout.store.engine import SqlStore
 from lookout.store.schema import events, names
 
 NS = 1_000_000_000
+#: Profiled requests merged into one tree at most (newest first).
+MAX_REQUESTS = 1000
 
 
 @dataclass
 class CallNode:
-    """One frame in the merged call tree; times in milliseconds."""
+    """One function in a call tree; times in milliseconds."""
 
     frame: str
     total_ms: float = 0.0
     self_ms: float = 0.0
+    samples: int = 0
+    #: line -> milliseconds the function spent at it (its callees included)
+    lines: dict[int, float] = field(default_factory=dict)
     children: dict[str, CallNode] = field(default_factory=dict)
 
     def child(self, frame: str) -> CallNode:
@@ -37,25 +50,157 @@ class CallNode:
         return node
 
     def to_dict(self) -> dict[str, object]:
+        """The node as the API answers it: file, function and lines split out, children
+        busiest first."""
         ordered = sorted(self.children.values(), key=lambda node: -node.total_ms)
+        file, function = split_frame(self.frame)
         return {
             "frame": self.frame,
+            "file": file,
+            "function": function,
+            "lines": [
+                [line, round(ms, 3)]
+                for line, ms in sorted(self.lines.items(), key=lambda item: -item[1])
+            ],
             "total_ms": round(self.total_ms, 3),
             "self_ms": round(self.self_ms, 3),
+            "samples": self.samples,
             "children": [node.to_dict() for node in ordered],
         }
 
 
-def add_profile(root: CallNode, profile: list[list[object]]) -> None:
+def split_frame(frame: str) -> tuple[str | None, str]:
+    """``file:function`` -> (file, function); a frame of Lookout's own such as
+    ``(outside the view)`` has no file."""
+    file, colon, function = frame.rpartition(":")
+    if not colon or not file:
+        return None, frame
+    return file, function
+
+
+def parse_frame(frame: str) -> tuple[str, int | None]:
+    """``file:function:line`` -> (``file:function``, line); older ``file:function`` frames
+    have no line."""
+    head, colon, tail = frame.rpartition(":")
+    if colon and tail.isdigit() and ":" in head:
+        return head, int(tail)
+    return frame, None
+
+
+def _entries(profile: object) -> Iterable[tuple[str, float, int]]:
+    """A stored profile's (path, ms, samples), skipping what is not a positive duration."""
+    if not isinstance(profile, list):
+        return
+    for entry in profile:
+        if not isinstance(entry, list) or len(entry) < 2 or not isinstance(entry[0], str):
+            continue
+        spent = entry[1]
+        if isinstance(spent, bool) or not isinstance(spent, (int, float)):
+            continue
+        if not math.isfinite(spent) or spent <= 0:
+            continue  # profiles recorded before the sampler's fix had negative ones
+        count = entry[2] if len(entry) > 2 else 1
+        samples = count if isinstance(count, int) and not isinstance(count, bool) else 1
+        yield entry[0], float(spent), max(samples, 0)
+
+
+def add_profile(root: CallNode, profile: object) -> None:
     """Merge one request's folded stacks into ``root``."""
-    for path, milliseconds in profile:
-        spent = float(milliseconds)  # type: ignore[arg-type]
+    for path, spent, samples in _entries(profile):
         root.total_ms += spent
+        root.samples += samples
         node = root
-        for frame in str(path).split(";"):
-            node = node.child(frame)
+        for frame in path.split(";"):
+            key, line = parse_frame(frame)
+            node = node.child(key)
             node.total_ms += spent
+            node.samples += samples
+            if line is not None:
+                node.lines[line] = node.lines.get(line, 0.0) + spent
         node.self_ms += spent
+
+
+def profile_tree(name: str, profile: object) -> CallNode:
+    """One request's call tree (its root is named after the request's endpoint)."""
+    root = CallNode(name)
+    add_profile(root, profile)
+    return root
+
+
+@dataclass
+class Profiled:
+    """An endpoint's profiled requests merged: the tree, and what the requests took."""
+
+    root: CallNode
+    requests: int
+    #: wall-clock time of the requests, and their threads' CPU time (of those that have it)
+    wall_ms: float = 0.0
+    cpu_ms: float | None = None
+    #: the newest ``limit`` requests only: older ones in the window are not in the tree
+    truncated: bool = False
+
+
+def profiled(
+    store: SqlStore,
+    endpoint: str,
+    *,
+    since_s: float = 3600.0,
+    now_ns: int | None = None,
+    limit: int = MAX_REQUESTS,
+) -> Profiled:
+    """The merged call tree of an endpoint's profiled requests in the window (the newest
+    ``limit`` of them), read through the ``(name_id, start_ns)`` index (ClickHouse: its
+    ``(kind, name, start_ns)`` order)."""
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    since_ns = now_ns - int(since_s * NS)
+    has_profile = events.c.fields.like('%"profile":%')
+    if store.backend == "clickhouse":
+        from lookout.store.clickhouse.queries import raw
+
+        rows: Iterable[Any] = raw(
+            store,  # type: ignore[arg-type]
+            "request",
+            endpoint,
+            ["duration_ns", "fields"],
+            since_ns=since_ns,
+            where=has_profile,
+            limit=limit,
+        )
+        return _merge_profiles(endpoint, rows, limit)
+    query = (
+        select(events.c.duration_ns, events.c.fields)
+        .join(names, names.c.id == events.c.name_id)
+        .where(
+            names.c.kind == "request",
+            names.c.name == endpoint,
+            events.c.start_ns >= since_ns,
+            has_profile,
+        )
+        .order_by(events.c.start_ns.desc())
+        .limit(limit)
+    )
+    with store.read_engine.connect() as connection:
+        return _merge_profiles(endpoint, connection.execute(query), limit)
+
+
+def _merge_profiles(endpoint: str, rows: Iterable[Any], limit: int) -> Profiled:
+    """Merge each (duration_ns, fields) row's profile into one tree."""
+    found = Profiled(CallNode(endpoint), 0)
+    count = 0
+    for duration_ns, text in rows:
+        count += 1
+        fields = json.loads(text)
+        profile = fields.get("profile")
+        if not isinstance(profile, list):
+            continue
+        add_profile(found.root, profile)
+        found.requests += 1
+        found.wall_ms += duration_ns / 1e6
+        cpu = fields.get("profile_cpu_ms")
+        if isinstance(cpu, (int, float)) and not isinstance(cpu, bool) and cpu >= 0:
+            found.cpu_ms = (found.cpu_ms or 0.0) + cpu
+    found.truncated = count >= limit
+    return found
 
 
 def call_tree(
@@ -64,50 +209,12 @@ def call_tree(
     *,
     since_s: float = 3600.0,
     now_ns: int | None = None,
-    limit: int = 1000,
+    limit: int = MAX_REQUESTS,
 ) -> tuple[CallNode, int]:
     """The merged call tree of an endpoint's profiled requests in the window.
 
     Returns:
         The root (its ``total_ms`` is all sampled time) and the number of profiled requests.
     """
-    now_ns = time.time_ns() if now_ns is None else now_ns
-    root = CallNode(endpoint)
-    if store.backend == "clickhouse":
-        from lookout.store.clickhouse.queries import raw
-
-        texts: Iterable[Any] = raw(
-            store,  # type: ignore[arg-type]
-            "request",
-            endpoint,
-            ["fields"],
-            since_ns=now_ns - int(since_s * NS),
-            where=events.c.fields.like('%"profile":%'),
-            limit=limit,
-        )
-        return _merge_profiles(root, texts)
-    query = (
-        select(events.c.fields)
-        .join(names, names.c.id == events.c.name_id)
-        .where(
-            names.c.kind == "request",
-            names.c.name == endpoint,
-            events.c.start_ns >= now_ns - int(since_s * NS),
-            events.c.fields.like('%"profile":%'),
-        )
-        .order_by(events.c.start_ns.desc())
-        .limit(limit)
-    )
-    with store.read_engine.connect() as connection:
-        return _merge_profiles(root, connection.execute(query))
-
-
-def _merge_profiles(root: CallNode, rows: Iterable[Any]) -> tuple[CallNode, int]:
-    """Merge each row's ``fields`` profile into ``root``; the root and how many had one."""
-    requests = 0
-    for (text,) in rows:
-        profile = json.loads(text).get("profile")
-        if isinstance(profile, list):
-            add_profile(root, profile)
-            requests += 1
-    return root, requests
+    found = profiled(store, endpoint, since_s=since_s, now_ns=now_ns, limit=limit)
+    return found.root, found.requests
