@@ -93,8 +93,9 @@ DAY = 86400.0
 TABLE: tuple[Setting, ...] = (
     # --- Lookout settings -------------------------------------------------------------------
     _core("store", "database URL or none", DEFAULT_STORE_URL, v.store_url,
-          "Database URL of the store (SQLite, PostgreSQL, MySQL/MariaDB); `none` keeps no "
-          "store. `postgresql://` uses psycopg 3, `mysql://` PyMySQL."),
+          "Database URL of the store (SQLite, PostgreSQL, MySQL/MariaDB, ClickHouse); `none` "
+          "keeps no store. `postgresql://` uses psycopg 3, `mysql://` PyMySQL, "
+          "`clickhouse://` clickhouse-driver ([clickhouse.md](clickhouse.md))."),
     _core("app_version", "text", None, v.optional_text,
           "Your application's version, stamped on every event."),
     _core("hostname", "text, 1 to 255 characters", None, v.hostname,

@@ -12,11 +12,11 @@ large backlog never holds the write lock long enough to stall the writers.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from sqlalchemy import Table, delete, func, select
 
 from lookout.store.engine import SqlStore
+from lookout.store.prune_result import PruneResult
 from lookout.store.schema import (
     error_buckets,
     error_groups,
@@ -29,15 +29,9 @@ from lookout.store.schema import (
     rollups_minute,
 )
 
+__all__ = ["PruneResult", "prune"]
 PRUNE_CHUNK = 5000
 NS = 1_000_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class PruneResult:
-    events: int
-    minute_rollups: int
-    hour_rollups: int
 
 
 def prune(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from lookout.store.clickhouse import schema
 from lookout.store.clickhouse.store import ClickHouseStore
-from lookout.store.retention import PruneResult
+from lookout.store.prune_result import PruneResult
 
 NS = 1_000_000_000
 
