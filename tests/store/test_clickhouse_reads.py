@@ -98,9 +98,30 @@ def _get(client: Any, path: str) -> Any:
 def test_dashboard_overview_and_detail_agree_with_the_sql_store(
     clickhouse_url: str, sqlite_url: str
 ) -> None:
-    batch = _events(time.time_ns())
+    now_ns = time.time_ns()
+    batch = _events(now_ns)
+    others = [  # two jobs' runs (the Jobs page) and a custom metric (the Metrics page)
+        make_event(
+            "run",
+            f"nightly-{n % 2}",
+            start_ns=now_ns - (10 - n) * 60 * NS,
+            duration_ns=n * NS,
+            status=n % 3,
+            error=RuntimeError(f"run {n}") if n % 3 else None,
+            fields={"schedule": "0 3 * * *", "summary": {"rows": n}},
+        )
+        for n in range(6)
+    ] + [
+        make_event(
+            "metric",
+            "queue.depth",
+            start_ns=now_ns - n * 600 * NS,
+            fields={"value": n * 1.5, "unit": "Count"},
+        )
+        for n in range(12)
+    ]
     for sink in (ClickHouseSink(clickhouse_url), SqlSink(sqlite_url)):
-        sink.write(batch)
+        sink.write(batch + others)
         sink.close()
     apps = {url: create_app(url, auth=False).test_client() for url in (clickhouse_url, sqlite_url)}
     ours, theirs = apps[clickhouse_url], apps[sqlite_url]
@@ -118,9 +139,19 @@ def test_dashboard_overview_and_detail_agree_with_the_sql_store(
     assert versions == {"2.0": 1500, "1.9": 500}
     assert _get(ours, f"{base}/profile")["requests"] == 4  # n % 500 == 0 and n % 3 != 0
     assert sum(p["count"] for p in _get(ours, f"{base}/timeseries")["points"]) == 2000
+    jobs = _get(ours, "jobs")["rows"]
+    assert jobs == _get(theirs, "jobs")["rows"]
+    assert [(j["name"], j["runs"], j["failures"], j["summary"]) for j in jobs] == [
+        ("nightly-0", 3, 2, {"rows": 4}),
+        ("nightly-1", 3, 2, {"rows": 5}),
+    ]
+    metrics = _get(ours, "metrics")["metrics"]
+    assert metrics == _get(theirs, "metrics")["metrics"]
+    assert [(m["name"], m["unit"]) for m in metrics] == [("queue.depth", "Count")]
+    assert sum(p["count"] for p in metrics[0]["points"]) == 12
     system = _get(ours, "system")["store"]
     assert system["backend"] == "clickhouse"
-    assert system["rows"]["lookout_events"] == 3000 and system["bytes"] > 0
-    for page in ("/dashboard/", "/dashboard/detail/request/checkout"):
+    assert system["rows"]["lookout_events"] == 3018 and system["bytes"] > 0
+    for page in ("/dashboard/", "/dashboard/detail/request/checkout", "/dashboard/jobs"):
         response = ours.get(page)
         assert response.status_code == 200, page

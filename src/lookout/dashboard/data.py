@@ -447,7 +447,9 @@ def metrics(
     names, events = schema.names, schema.events
     with store.read_engine.connect() as connection:
         metric_names = (
-            connection.execute(
+            ch_queries.names_of_kind(store, "metric")  # type: ignore[arg-type]
+            if store.backend == "clickhouse"
+            else connection.execute(
                 sa.select(names.c.name).where(names.c.kind == "metric").order_by(names.c.name)
             )
             .scalars()

@@ -155,3 +155,28 @@ def store_size(store: ClickHouseStore) -> dict[str, Any]:
         "rows": {table: rows.get(table, (0, 0))[0] for table in tables},
         "settings_store": store.settings_url,
     }
+
+
+def names_of_kind(store: ClickHouseStore, kind: str) -> list[str]:
+    """Every name of one kind with hour rollups still kept, sorted."""
+    return [
+        str(name)
+        for (name,) in store.execute(
+            f"SELECT DISTINCT name FROM {store.table(schema.ROLLUPS[3600])} "
+            "WHERE kind = %(kind)s ORDER BY name",
+            {"kind": kind},
+        )
+    ]
+
+
+def latest_of_kind(store: ClickHouseStore, kind: str) -> list[tuple[Any, ...]]:
+    """The newest event of each name of one kind (the Jobs page's latest runs): rows of
+    :data:`.schema.EVENT_COLUMNS`, read in the table's own (kind, name, start) order."""
+    return [
+        tuple(row)
+        for row in store.execute(
+            f"SELECT {', '.join(schema.EVENT_COLUMNS)} FROM {store.table(schema.EVENTS)} "
+            "WHERE kind = %(kind)s ORDER BY name, start_ns DESC LIMIT 1 BY name",
+            {"kind": kind},
+        )
+    ]

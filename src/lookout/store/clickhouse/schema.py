@@ -21,18 +21,32 @@ from __future__ import annotations
 
 import math
 
-from lookout.store import schema as sql_schema
 from lookout.store.sketch import GAMMA
 
 SCHEMA_VERSION = 1
 EVENTS = "lookout_events"
 ROLLUPS = {60: "lookout_rollups_minute", 3600: "lookout_rollups_hour"}
 
-#: Raw event columns, in the order the writer sends them: the SQL store's, with its name and
-#: source ids as the columns they stand for (ClickHouse compresses repeated values instead).
-_INLINE = {"name_id": ("kind", "name"), "source_id": ("host", "pid", "app_version")}
-EVENT_COLUMNS = tuple(
-    inline for column in sql_schema.EVENT_COLUMNS for inline in _INLINE.get(column, (column,))
+#: Raw event columns, in the order the writer sends them. Its own list, not derived from the
+#: SQL store's: columns the SQL writer derives in the background (error groups) are not here.
+EVENT_COLUMNS = (
+    "kind",
+    "name",
+    "start_ns",
+    "duration_ns",
+    "is_error",
+    "status",
+    "host",
+    "pid",
+    "app_version",
+    "request_id",
+    "group_key",
+    "client_ip",
+    "tags",
+    "fields",
+    "error_type",
+    "error_message",
+    "traceback",
 )
 
 _EVENTS_DDL = """
