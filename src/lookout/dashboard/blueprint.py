@@ -22,6 +22,7 @@ from lookout.dashboard import (
     admin_views,
     app_views,
     data_views,
+    error_views,
     explorer_views,
     fmd_views,
     login_views,
@@ -79,6 +80,7 @@ VIEW_MODULES = (
     app_views,
     fmd_views,
     profile_views,
+    error_views,
 )
 
 

@@ -194,6 +194,10 @@ def _row(row: Any) -> dict[str, Any]:
     }
 
 
+#: An event's row as the explorer lists it (the Errors page lists a group's occurrences so).
+summary_row = _row
+
+
 def _path(fields: str | None) -> str | None:
     if not fields or '"path"' not in fields:
         return None

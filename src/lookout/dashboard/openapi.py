@@ -17,6 +17,7 @@ from lookout.dashboard import (
     admin_views,
     app_openapi,
     data_views,
+    error_openapi,
     explorer_views,
     profile_views,
     report_views,
@@ -34,6 +35,7 @@ PATH_SOURCES: tuple[Callable[[], dict[str, Any]], ...] = (
     explorer_views.openapi_paths,
     app_openapi.openapi_paths,
     profile_views.openapi_paths,
+    error_openapi.openapi_paths,
 )
 
 
