@@ -6,14 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from lookout.dashboard.error_data import SORTS
+from lookout.dashboard.explorer_views import EVENT_ROW
 from lookout.dashboard.spec import (
     BOOLEAN,
     INTEGER,
-    INTEGER_OR_NULL,
-    NUMBER,
     RANGES,
     STRING,
-    STRING_OR_NULL,
     array,
     integer,
     nullable,
@@ -51,26 +49,6 @@ GROUP = {
     "users": INTEGER,
     "where": WHERE,
 }
-EVENT_ROW = obj(
-    {
-        "id": INTEGER,
-        "start_ns": INTEGER,
-        "kind": STRING,
-        "name": STRING,
-        "duration_ms": NUMBER,
-        "outcome": STRING,
-        "status": INTEGER_OR_NULL,
-        "host": STRING,
-        "version": STRING,
-        "request_id": STRING_OR_NULL,
-        "user": STRING_OR_NULL,
-        "client_ip": STRING_OR_NULL,
-        "path": STRING_OR_NULL,
-        "error_type": STRING_OR_NULL,
-        "error_message": STRING_OR_NULL,
-    },
-    more=True,
-)
 
 
 def openapi_paths() -> dict[str, Any]:

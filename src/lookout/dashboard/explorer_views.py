@@ -219,6 +219,29 @@ def api_hosts(kind: str, name: str) -> Response:
     return jsonify(found)
 
 
+#: An event's row as the explorer lists it (the Errors page's occurrences too).
+EVENT_ROW = obj(
+    {
+        "id": INTEGER,
+        "start_ns": INTEGER,
+        "kind": STRING,
+        "name": STRING,
+        "duration_ms": NUMBER,
+        "outcome": STRING,
+        "status": INTEGER_OR_NULL,
+        "host": STRING,
+        "version": STRING,
+        "request_id": STRING_OR_NULL,
+        "user": STRING_OR_NULL,
+        "client_ip": STRING_OR_NULL,
+        "path": STRING_OR_NULL,
+        "error_type": STRING_OR_NULL,
+        "error_message": STRING_OR_NULL,
+    },
+    more=True,
+)
+
+
 def openapi_paths() -> dict[str, Any]:
     """This module's routes in the OpenAPI document."""
     filter_params = [
@@ -237,26 +260,7 @@ def openapi_paths() -> dict[str, Any]:
         query("to", integer(0, 2**33 - 1), "End (epoch seconds)."),
         query("q", text(200), "Text in the path (fields) or error message; scans."),
     ]
-    row = obj(
-        {
-            "id": INTEGER,
-            "start_ns": INTEGER,
-            "kind": STRING,
-            "name": STRING,
-            "duration_ms": NUMBER,
-            "outcome": STRING,
-            "status": INTEGER_OR_NULL,
-            "host": STRING,
-            "version": STRING,
-            "request_id": STRING_OR_NULL,
-            "user": STRING_OR_NULL,
-            "client_ip": STRING_OR_NULL,
-            "path": STRING_OR_NULL,
-            "error_type": STRING_OR_NULL,
-            "error_message": STRING_OR_NULL,
-        },
-        more=True,
-    )
+    row = EVENT_ROW
     text_answer = {"type": "string"}
     export_op = operation(
         "The filtered events, oldest first, streamed as CSV or JSON lines.",
