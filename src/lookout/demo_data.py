@@ -141,6 +141,21 @@ def _profile(duration_ms: float, slow: float) -> list[list[Any]]:
     return [[path, round(ms, 3), max(1, round(ms / 10))] for path, ms in parts]
 
 
+#: The code of the lines ``_profile``'s stacks are at, as the sampler records it.
+PROFILE_SOURCE = [
+    ["shop/views.py:39", "products = db.products(category)"],
+    ["shop/views.py:41", "ranked = search.rank(query, products)"],
+    ["shop/views.py:44", "return jsonify(ranked[:20])"],
+    ["shop/search.py:16", "words = tokenize(query)"],
+    ["shop/search.py:18", "scores = [score(words, p) for p in products]"],
+    ["shop/search.py:19", "return sorted(zip(scores, products), reverse=True)"],
+    ["shop/search.py:33", "hits = sum(w in product.text for w in words)"],
+    ["shop/search.py:35", "return hits / (1 + len(product.text))"],
+    ["shop/search.py:9", "return [w for w in WORD.findall(text.lower()) if w not in STOP]"],
+    ["shop/db.py:52", "return session.execute(select(Product)).scalars().all()"],
+]
+
+
 class _Shop:
     """Makes the events of one hour of traffic."""
 
@@ -231,6 +246,7 @@ class _Shop:
             call("shop.search.rank", duration_ms * 0.6)
             if t >= self.now_s - 2 * DAY:
                 fields["profile"] = _profile(duration_ms, slow)
+                fields["profile_source"] = PROFILE_SOURCE
                 fields["profile_interval_ms"] = 10.0
         elif name == "recommendations":
             if version == "1.1" and user and rng.random() < 0.08:

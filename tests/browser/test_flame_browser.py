@@ -140,6 +140,7 @@ def test_the_flame_graph_rendered_searched_hovered_and_zoomed(
     hover = page.locator("#flame .hoverlayer").text_content() or ""
     assert "score" in hover and "test_flame_browser.py:" in hover, hover
     assert "total" in hover and "self" in hover and "samples" in hover and "%" in hover
+    assert "_burn(0.012)" in hover, hover  # the code of the line it spent its time at
 
     # search: the matching frames are highlighted, the others dimmed, the share is told
     page.fill("#flame-search", "tokenize")
@@ -166,6 +167,7 @@ def test_the_flame_graph_rendered_searched_hovered_and_zoomed(
     # the busiest frames' table
     top = page.locator("#flame-top tbody tr").all_inner_texts()
     assert top[0].startswith("_burn") and any(row.startswith("score") for row in top), top
+    assert any("_burn(0.012)" in row for row in top), top  # lines with their code
     page.screenshot(path=str(screenshots / "profile.png"), full_page=True)
     assert errors == []
     context.close()

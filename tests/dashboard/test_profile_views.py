@@ -65,7 +65,10 @@ def test_the_merged_profile_of_an_endpoint(site: tuple[Any, Lookout]) -> None:
     views = [n for n in tree["children"] if n["frame"] != OUTSIDE_VIEW]
     [view] = views  # every path starts at the view's own frame
     assert view["function"].endswith("report") and view["file"].endswith("test_profile_views.py")
-    assert {line for line, _ in view["lines"]} and all(ms > 0 for _, ms in view["lines"])
+    assert view["lines"] and all(entry["ms"] > 0 for entry in view["lines"])
+    # each line with its code, as Flask-MonitoringDashboard's line profiler shows it
+    codes = {entry["code"] for node in _nodes(view) for entry in node["lines"]}
+    assert "pulse(0.05)" in codes and "wait(0.03)" in codes, codes
     functions = {n["function"] for n in _nodes(view)}
     assert {"pulse", "wait"} <= functions, functions
     for node in _nodes(tree):
@@ -113,3 +116,19 @@ def test_the_pages_are_shells_with_the_flame_script(site: tuple[Any, Lookout]) -
     event = client.get("/dashboard/profile/event/7")
     assert event.status_code == 200 and 'data-event-id="7"' in event.get_data(as_text=True)
     assert client.get("/dashboard/profile/nope/report").status_code == 404
+
+
+def test_the_demo_data_has_a_profiled_endpoint(tmp_path: Any) -> None:
+    """``lookout demo --dataset``'s search endpoint: the screenshots' profiled endpoint."""
+    from lookout.dashboard import create_app
+    from lookout.demo_data import generate
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    generate(url, days=1, requests_per_hour=60)
+    client = create_app(url, auth=False).test_client()
+    found = client.get("/dashboard/api/profiles/request/search?range=24h").get_json()
+    assert found["requests"] > 5
+    [view] = found["tree"]["children"]
+    assert view["frame"] == "shop/views.py:search" and view["file"] == "shop/views.py"
+    rank = next(n for n in view["children"] if n["function"] == "rank")
+    assert {entry["code"] for entry in rank["lines"]} >= {"words = tokenize(query)"}

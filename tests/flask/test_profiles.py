@@ -183,6 +183,12 @@ def test_profiles_merge_over_requests_from_the_store(
     # one node per function, its lines the breakdown: the view called spin and nap on 2 lines
     pulse_lines = lines_of(pulse, "perf_counter() <", "spin(", "sleep(")
     assert len(view.lines) >= 2 and set(spin_node.lines) <= pulse_lines
+    # and the code of each line, read by the sampler thread
+    source, first = inspect.getsourcelines(pulse)
+    for line, code in spin_node.code.items():
+        assert code == source[line - first].strip()
+    assert set(view.code.values()) <= {"pulse(0.06)", "nap(0.06)", 'return "done"'}, view.code
+    assert view.code, "no line of the view has its code"
     tree = root.to_dict()
     assert tree["frame"] == "mixed" and tree["samples"] == sum(
         n for e in events if e.name == "mixed" for _, _, n in e.fields["profile"]

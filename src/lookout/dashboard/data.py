@@ -43,6 +43,7 @@ BUILTIN_FIELDS = frozenset(
         "profile",
         "profile_interval_ms",
         "profile_cpu_ms",
+        "profile_source",
         "x_forwarded_for",
     }
 )

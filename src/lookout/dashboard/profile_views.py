@@ -98,7 +98,7 @@ def api_event_flame(event_id: int) -> Response:
     if event is None:
         raise ApiError(404, f"no event {event_id}")
     fields = event["fields"]
-    root = profile_tree(event["name"], fields.get("profile"))
+    root = profile_tree(event["name"], fields)
     outlier = fields.get("outlier")
     outlier = outlier if isinstance(outlier, dict) else {}
     cpu = fields.get("profile_cpu_ms", outlier.get("cpu_ms"))

@@ -72,8 +72,16 @@ COMPONENT_SCHEMAS: dict[str, Schema] = {
             "frame": STRING,
             "file": STRING_OR_NULL,
             "function": STRING,
-            # [line, ms]: the time the function spent at each line, callees included
-            "lines": array(array(NUMBER)),
+            # the time the function spent at each line (callees included), and its code
+            "lines": array(
+                obj(
+                    {
+                        "line": INTEGER,
+                        "ms": {"type": "number", "minimum": 0},
+                        "code": STRING_OR_NULL,
+                    }
+                )
+            ),
             "total_ms": {"type": "number", "minimum": 0},
             "self_ms": {"type": "number", "minimum": 0},
             "samples": {"type": "integer", "minimum": 0},

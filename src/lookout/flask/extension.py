@@ -512,6 +512,10 @@ class _AppHooks:
             fields["profile"] = [[path, round(ms, 3), int(n)] for path, (ms, n) in busiest]
             fields["profile_interval_ms"] = self.sampler.interval * 1000
             fields["profile_cpu_ms"] = cpu_ms
+            # [[file:line, code], ...]: a list, for the same reason as the paths; copied in one
+            # step first, as the sampler may still be adding to it
+            sources = list((watched.sources or {}).items())
+            fields["profile_source"] = [[at, code] for at, code in sources]
         return fields or None
 
     def set_level(self, endpoint: str, level: int) -> None:

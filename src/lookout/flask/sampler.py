@@ -18,6 +18,7 @@ the clock read before it gave negative durations (a frame of -1.60 ms in the das
 
 from __future__ import annotations
 
+import linecache
 import os
 import sys
 import threading
@@ -34,6 +35,8 @@ MAX_PROFILE_PATHS = 500
 #: response being built, the view's own frame unknown).
 OUTSIDE_VIEW = "(outside the view)"
 OTHER_PATHS = "(more paths than kept)"
+#: Source lines kept per request (``file:line`` -> the line's code, cut to 200 characters).
+MAX_SOURCE_LINES = 500
 #: Frames walked at most to find the view's frame (servers add 10 to 20 above it).
 _MAX_WALK = 512
 _SHORT_PATHS: dict[str, str] = {}
@@ -55,6 +58,7 @@ class WatchedRequest:
         "outlier_after_ns",
         "profile",
         "rss_bytes",
+        "sources",
         "stacks",
         "t0",
         "view_code",
@@ -72,6 +76,8 @@ class WatchedRequest:
         self.outlier_after_ns = outlier_after_ns
         #: folded stack -> [milliseconds spent there, samples]
         self.profile: dict[str, list[float]] | None = {} if profile else None
+        #: ``file:line`` -> its code, for the lines the profile's paths are at
+        self.sources: dict[str, str] | None = {} if profile else None
         self.stacks: list[str] = []
         self.last_sample_ns = t0
         #: the code of the view function: the profile's paths start at its frame
@@ -97,12 +103,17 @@ def short_path(filename: str) -> str:
     return found
 
 
-def fold(frame: FrameType | None, view_code: CodeType | None = None) -> str:
+def fold(
+    frame: FrameType | None,
+    view_code: CodeType | None = None,
+    sources: dict[str, str] | None = None,
+) -> str:
     """The stack as ``outermost;...;innermost`` of ``file:function:line``, starting at the
     outermost frame running ``view_code`` (server, WSGI and Flask frames above it are
     dropped). Without that frame on the stack, the path is :data:`OUTSIDE_VIEW` and the
     innermost frame. The line is the one the frame is at: the line running in the innermost
-    frame, the calling line in the others."""
+    frame, the calling line in the others. With ``sources``, adds the code of each line not
+    yet in it (read by :mod:`linecache`, on this thread: never the request's)."""
     frames: list[FrameType] = []
     view_at = -1
     while frame is not None and len(frames) < _MAX_WALK:
@@ -113,15 +124,21 @@ def fold(frame: FrameType | None, view_code: CodeType | None = None) -> str:
     if not frames:
         return OUTSIDE_VIEW
     if view_at < 0:
-        return f"{OUTSIDE_VIEW};{_label(frames[0])}"
+        return f"{OUTSIDE_VIEW};{_label(frames[0], sources)}"
     kept = frames[max(0, view_at + 1 - MAX_STACK_DEPTH) : view_at + 1]
-    return ";".join(_label(f) for f in reversed(kept))
+    return ";".join(_label(f, sources) for f in reversed(kept))
 
 
-def _label(frame: FrameType) -> str:
+def _label(frame: FrameType, sources: dict[str, str] | None) -> str:
     code = frame.f_code
     name = getattr(code, "co_qualname", code.co_name)
-    return f"{short_path(code.co_filename)}:{name}:{frame.f_lineno or code.co_firstlineno}"
+    path = short_path(code.co_filename)
+    line = frame.f_lineno or code.co_firstlineno
+    if sources is not None and len(sources) < MAX_SOURCE_LINES:
+        where = f"{path}:{line}"
+        if where not in sources:
+            sources[where] = linecache.getline(code.co_filename, line).strip()[:200]
+    return f"{path}:{name}:{line}"
 
 
 _statm: tuple[int, int] | None = None  # (pid, descriptor of that process's statm)
@@ -193,7 +210,7 @@ class StackSampler:
             profile = watched.profile
             spent_ns = now - watched.last_sample_ns
             if profile is not None and spent_ns > 0:
-                path = fold(frame, watched.view_code)
+                path = fold(frame, watched.view_code, watched.sources)
                 entry = profile.get(path)
                 if entry is None:
                     if len(profile) >= MAX_PROFILE_PATHS:

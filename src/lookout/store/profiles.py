@@ -41,6 +41,8 @@ class CallNode:
     samples: int = 0
     #: line -> milliseconds the function spent at it (its callees included)
     lines: dict[int, float] = field(default_factory=dict)
+    #: line -> its code, where the profile recorded it
+    code: dict[int, str] = field(default_factory=dict)
     children: dict[str, CallNode] = field(default_factory=dict)
 
     def child(self, frame: str) -> CallNode:
@@ -59,7 +61,7 @@ class CallNode:
             "file": file,
             "function": function,
             "lines": [
-                [line, round(ms, 3)]
+                {"line": line, "ms": round(ms, 3), "code": self.code.get(line)}
                 for line, ms in sorted(self.lines.items(), key=lambda item: -item[1])
             ],
             "total_ms": round(self.total_ms, 3),
@@ -104,8 +106,21 @@ def _entries(profile: object) -> Iterable[tuple[str, float, int]]:
         yield entry[0], float(spent), max(samples, 0)
 
 
-def add_profile(root: CallNode, profile: object) -> None:
-    """Merge one request's folded stacks into ``root``."""
+def sources_of(fields: dict[str, Any]) -> dict[str, str]:
+    """A profile's ``file:line`` -> code (``fields["profile_source"]``), as recorded."""
+    found = fields.get("profile_source")
+    if not isinstance(found, list):
+        return {}
+    return {
+        pair[0]: pair[1]
+        for pair in found
+        if isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
+    }
+
+
+def add_profile(root: CallNode, profile: object, sources: dict[str, str] | None = None) -> None:
+    """Merge one request's folded stacks into ``root`` (with the code of their lines, from
+    :func:`sources_of`)."""
     for path, spent, samples in _entries(profile):
         root.total_ms += spent
         root.samples += samples
@@ -117,13 +132,17 @@ def add_profile(root: CallNode, profile: object) -> None:
             node.samples += samples
             if line is not None:
                 node.lines[line] = node.lines.get(line, 0.0) + spent
+                if sources and line not in node.code:
+                    code = sources.get(f"{split_frame(key)[0]}:{line}")
+                    if code:
+                        node.code[line] = code
         node.self_ms += spent
 
 
-def profile_tree(name: str, profile: object) -> CallNode:
-    """One request's call tree (its root is named after the request's endpoint)."""
+def profile_tree(name: str, fields: dict[str, Any]) -> CallNode:
+    """One request's call tree from its event's fields (its root named after its endpoint)."""
     root = CallNode(name)
-    add_profile(root, profile)
+    add_profile(root, fields.get("profile"), sources_of(fields))
     return root
 
 
@@ -193,7 +212,7 @@ def _merge_profiles(endpoint: str, rows: Iterable[Any], limit: int) -> Profiled:
         profile = fields.get("profile")
         if not isinstance(profile, list):
             continue
-        add_profile(found.root, profile)
+        add_profile(found.root, profile, sources_of(fields))
         found.requests += 1
         found.wall_ms += duration_ns / 1e6
         cpu = fields.get("profile_cpu_ms")

@@ -36,9 +36,17 @@ function frameColor(node, dark) {
 function whereOf(node) {
   // "file:line" of the line the function spent most time at (several: "file:12, 30")
   if (!node.file) return "";
-  const lines = node.lines.map(([line]) => line);
+  const lines = node.lines.map((entry) => entry.line);
   if (!lines.length) return node.file;
   return `${node.file}:${lines.slice(0, 3).join(", ")}${lines.length > 3 ? ", …" : ""}`;
+}
+
+function codeOf(node) {
+  // the code of the line the function spent most time at, as a line of the hover
+  const busiest = node.lines[0];
+  if (!busiest || !busiest.code) return "";
+  const code = busiest.code.length > 80 ? busiest.code.slice(0, 79) + "…" : busiest.code;
+  return `<br>line ${busiest.line}: ${plain(code)}`;
 }
 
 // the tree as flat arrays, depth first: what Plotly's icicle and the search both read
@@ -60,11 +68,14 @@ function busiest(flat) {
   for (const { node, depth } of flat) {
     if (depth === 0) continue;
     const key = node.frame;
-    const row = rows.get(key) || { node, self: 0, total: 0, samples: 0, lines: new Map() };
+    const row = rows.get(key) || { node, self: 0, total: 0, samples: 0, lines: new Map(), code: new Map() };
     row.self += node.self_ms;
     row.total += node.total_ms;
     row.samples += node.samples;
-    for (const [line, ms] of node.lines) row.lines.set(line, (row.lines.get(line) || 0) + ms);
+    for (const { line, ms, code } of node.lines) {
+      row.lines.set(line, (row.lines.get(line) || 0) + ms);
+      if (code) row.code.set(line, code);
+    }
     rows.set(key, row);
   }
   return [...rows.values()].sort((a, b) => b.self - a.self).slice(0, 15);
@@ -103,10 +114,11 @@ function drawFlame(box, data, state) {
     insidetextfont: { size: 12, color: dark ? "#f8fafc" : "#111827" },
     customdata: flat.map(({ node, share }) => [
       plain(node.function), plain(whereOf(node) || "all sampled time"), fmt.ms(node.total_ms),
-      fmt.ms(node.self_ms), fmt.pct(share), fmt.n(node.samples),
+      fmt.ms(node.self_ms), fmt.pct(share), fmt.n(node.samples), codeOf(node),
     ]),
     hovertemplate: "<b>%{customdata[0]}</b><br>%{customdata[1]}<br>total %{customdata[2]} ms · " +
-      "self %{customdata[3]} ms<br>%{customdata[4]} of the sampled time · %{customdata[5]} samples<extra></extra>",
+      "self %{customdata[3]} ms<br>%{customdata[4]} of the sampled time · %{customdata[5]} samples" +
+      "%{customdata[6]}<extra></extra>",
     texttemplate: "%{label}",
     // a click zooms (Plotly sets the trace's level): a redraw keeps the frame zoomed into
     level: box.data && box.data[0] ? box.data[0].level ?? "" : "",
@@ -141,9 +153,12 @@ function fillBusiest(flat, total, search) {
     name.addEventListener("click", () => search(shortFunction(row.node.function)));
     const lines = [...row.lines.entries()].sort((a, b) => b[1] - a[1]).map(([line]) => line);
     const where = row.node.file ? `${row.node.file}${lines.length ? ":" + lines.slice(0, 3).join(", ") : ""}` : "–";
+    const code = lines.length && row.code.get(lines[0]);
     // on a phone the file:line column folds under the name (flame.css)
     const cell = el("span", {}, name, el("span", { class: "flame-where-inline", text: where }));
-    return [cell, where, [fmt.ms(row.self), "num"], [fmt.ms(row.total), "num"],
+    const whereCell = el("span", {}, where);
+    if (code) whereCell.append(el("code", { class: "flame-code", text: `${lines[0]}: ${code}` }));
+    return [cell, whereCell, [fmt.ms(row.self), "num"], [fmt.ms(row.total), "num"],
       [fmt.pct(row.total / (total || 1)), "num"], [fmt.n(row.samples), "num"]];
   }, "No samples yet: set the endpoint to monitoring level 3.");
 }
