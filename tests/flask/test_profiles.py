@@ -298,6 +298,11 @@ def test_outliers_carry_cpu_time_and_memory(
     # CPU time, not wall-clock time: a sleeping request uses little of it
     assert 0 < cpu_sleepy < 0.5 * sleepy.duration_ns / 1e6
     assert cpu_busy > 2 * cpu_sleepy and cpu_busy <= busy.duration_ns / 1e6 * 1.05
+    # the stacks sampled while slow start at the view too
+    stack = sleepy.fields["outlier"]["stacks"][0]
+    assert "werkzeug" not in stack and "flask/app.py" not in stack, stack
+    assert stack.splitlines()[1].strip().endswith(", in slow"), stack
+    assert "in nap" in stack and "time.sleep(seconds)" in stack, stack
     now = rss_bytes()
     assert now is not None
     for event in (busy, sleepy):

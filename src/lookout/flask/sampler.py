@@ -114,6 +114,29 @@ def fold(
     innermost frame. The line is the one the frame is at: the line running in the innermost
     frame, the calling line in the others. With ``sources``, adds the code of each line not
     yet in it (read by :mod:`linecache`, on this thread: never the request's)."""
+    frames, view_at = _walk(frame, view_code)
+    if not frames:
+        return OUTSIDE_VIEW
+    if view_at < 0:
+        return f"{OUTSIDE_VIEW};{_label(frames[0], sources)}"
+    kept = frames[max(0, view_at + 1 - MAX_STACK_DEPTH) : view_at + 1]
+    return ";".join(_label(f, sources) for f in reversed(kept))
+
+
+def format_stack(frame: FrameType, view_code: CodeType | None = None) -> str:
+    """The stack as a traceback prints it, from the outermost frame running ``view_code``
+    down (all of it when that frame is not on it), its innermost ``MAX_STACK_DEPTH`` frames."""
+    frames, view_at = _walk(frame, view_code)
+    kept = (frames[: view_at + 1] if view_at >= 0 else frames)[:MAX_STACK_DEPTH]
+    summary = traceback.StackSummary.extract(
+        (f, f.f_lineno or f.f_code.co_firstlineno) for f in reversed(kept)
+    )
+    return "".join(summary.format())
+
+
+def _walk(frame: FrameType | None, view_code: CodeType | None) -> tuple[list[FrameType], int]:
+    """The frames, innermost first, and the index of the outermost running ``view_code``
+    (-1: none)."""
     frames: list[FrameType] = []
     view_at = -1
     while frame is not None and len(frames) < _MAX_WALK:
@@ -121,12 +144,7 @@ def fold(
             view_at = len(frames)
         frames.append(frame)
         frame = frame.f_back
-    if not frames:
-        return OUTSIDE_VIEW
-    if view_at < 0:
-        return f"{OUTSIDE_VIEW};{_label(frames[0], sources)}"
-    kept = frames[max(0, view_at + 1 - MAX_STACK_DEPTH) : view_at + 1]
-    return ";".join(_label(f, sources) for f in reversed(kept))
+    return frames, view_at
 
 
 def _label(frame: FrameType, sources: dict[str, str] | None) -> str:
@@ -227,6 +245,6 @@ class StackSampler:
                 if watched.rss_bytes is None:
                     watched.rss_bytes = rss_bytes()
                 elapsed_ms = (now - watched.t0) / 1e6
-                stack = "".join(traceback.format_stack(frame, limit=MAX_STACK_DEPTH))
+                stack = format_stack(frame, watched.view_code)
                 watched.stacks.append(f"after {elapsed_ms:.0f} ms:\n{stack}")
         del frames
