@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
 from lookout import Lookout
@@ -67,6 +68,7 @@ def test_an_application_can_subclass_the_extension(tmp_path: Path) -> None:
         lk.close()
 
 
+@pytest.mark.timeout(600)  # ~30 s idle; mypyc's C generation takes minutes on a loaded machine
 def test_without_a_c_compiler_an_install_falls_back_to_pure_python(tmp_path: Path) -> None:
     """The default build (LOOKOUT_NATIVE=auto) must still install where compiling fails: the
     wheel then carries the Python modules and no extension. A real build, its compiler made to
