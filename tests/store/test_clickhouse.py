@@ -19,7 +19,7 @@ from lookout.store.clickhouse import retention
 from lookout.store.clickhouse.sink import ClickHouseSink
 from lookout.store.clickhouse.store import ClickHouseStore
 from lookout.store.clickhouse.url import parse
-from lookout.store.engine import StoreConfigError
+from lookout.store.engine import SqlStore, StoreConfigError
 from lookout.store.queries import summarize
 from lookout.store.retention import prune
 from lookout.store.sketch import RELATIVE_ACCURACY
@@ -89,6 +89,8 @@ def test_url_errors_name_what_is_wrong() -> None:
         parse("clickhouse://u@h/db?settings=clickhouse://x/y")
     with pytest.raises(StoreConfigError, match="port"):
         ClickHouseStore("clickhouse://u@h:port/db")
+    with pytest.raises(StoreConfigError, match=r"needs a SQL store.*docs/clickhouse\.md"):
+        SqlStore("clickhouse://u@h:9000/db")  # what has no ClickHouse side yet says so
     found = parse("clickhouse://me:s%40cret@example:9001/obs?settings=postgresql://p@db/s")
     assert (found.user, found.password, found.port, found.database) == ("me", "s@cret", 9001, "obs")
     assert found.settings_url == "postgresql://p@db/s"

@@ -57,6 +57,11 @@ def normalize_url(url: str | URL) -> URL:
         parsed = parsed.set(drivername=_DEFAULT_DRIVERS[parsed.drivername][0])
     if parsed.get_backend_name() in ("mysql", "mariadb") and "charset" not in parsed.query:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    if parsed.get_backend_name().startswith("clickhouse"):
+        raise StoreConfigError(
+            "store: this needs a SQL store (SQLite, PostgreSQL, MySQL); what a clickhouse:// "
+            "store serves so far is listed in docs/clickhouse.md"
+        )
     if parsed.get_backend_name() not in ("sqlite", "postgresql", "mysql", "mariadb"):
         raise StoreConfigError(
             f"store: {parsed.get_backend_name()!r} is not supported; use SQLite, PostgreSQL or "
