@@ -188,6 +188,8 @@ def test_changes_against_a_baseline_version_with_size_and_p_value(store: SqlStor
     against_run = queries.changes(store, "run:a", "latest:main")
     assert against_run["head"]["label"] == "the latest main run"
     assert [t["name"] for t in against_run["tests"]] == ["t.py::test_search"]
+    failed = queries.changes(store, "run:a", "run:b")  # test_flaky failed in b: not timed
+    assert [(t["name"], t["verdict"]) for t in failed["tests"]] == [("t.py::test_flaky", "failed")]
 
 
 def _durations(store: SqlStore, run_id: int, name: str) -> list[int]:

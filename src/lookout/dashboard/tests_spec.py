@@ -65,7 +65,7 @@ CHANGE = obj(
         "p_value": NUMBER_OR_NULL,
         "base_n": INTEGER,
         "head_n": INTEGER,
-        "verdict": {"type": "string", "enum": ["slower", "faster", "new", "gone"]},
+        "verdict": {"type": "string", "enum": ["slower", "faster", "new", "gone", "failed"]},
     }
 )
 

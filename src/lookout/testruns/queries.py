@@ -207,6 +207,7 @@ def changes(
 ) -> dict[str, Any]:
     """The tests whose duration changed significantly between two references (slower
     first), with the size of the change and the Mann-Whitney p-value; unchanged are counted.
+    A test only the base timed is "failed" when it failed in the head (else "gone").
 
     Raises:
         LookupError: a reference matches no run.
@@ -218,6 +219,11 @@ def changes(
         alpha=alpha,
         min_change=min_change,
     )
+    tests = [change.as_dict() for change in found if change.verdict != "unchanged"]
+    failed_now = _names(store, head_ref.run_ids, FAILED)
+    for test in tests:  # not gone: it ran, and failed (failed runs are not timed)
+        if test["verdict"] == "gone" and test["name"] in failed_now:
+            test["verdict"] = "failed"
     return {
         "base": {"label": base_ref.label, "run_ids": list(base_ref.run_ids)},
         "head": {"label": head_ref.label, "run_ids": list(head_ref.run_ids)},
@@ -225,8 +231,15 @@ def changes(
         "min_change": min_change,
         "summary": comparing.summary_line(found),
         "unchanged": sum(1 for change in found if change.verdict == "unchanged"),
-        "tests": [change.as_dict() for change in found if change.verdict != "unchanged"],
+        "tests": tests,
     }
+
+
+def _names(store: SqlStore, run_ids: Sequence[int], outcomes: Sequence[str]) -> set[str]:
+    c = test_results.c
+    query = _results(run_ids, c.name).where(c.outcome.in_(list(outcomes)))
+    with store.read_engine.connect() as connection:
+        return set(connection.execute(query).scalars())
 
 
 def flaky(store: SqlStore, *, since_ns: int = 0, branch: str | None = None) -> list[dict[str, Any]]:

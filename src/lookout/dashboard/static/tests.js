@@ -10,7 +10,7 @@ const testLabel = (name) => name.length > 80 ? "…" + name.slice(-79) : name;
 const pValue = (p) => p === null || p === undefined ? "–" : p < 0.001 ? "< 0.001" : p.toPrecision(2);
 const change = (c) => c === null || c === undefined ? "–" : (c > 0 ? "+" : "") + (100 * c).toFixed(1) + " %";
 const range2 = (a, b) => `${fmt.ms(a)}–${fmt.ms(b)}`;
-const verdictClass = { slower: "bad", faster: "good", new: "", gone: "" };
+const verdictClass = { slower: "bad", faster: "good", new: "", gone: "", failed: "bad" };
 
 function testsQuery(extra = {}) {
   const query = new URLSearchParams();
