@@ -1,7 +1,8 @@
 """How fast the dashboard's API answers over a big store, server side.
 
 Fills a store with N request events spread over the last 7 days (20 endpoints, 3 versions,
-50 users) through the real writer (rows plus minute and hour rollups), then times the
+50 users, 2 % failures, half of them with one of six tracebacks: 26 error groups) through the
+real writer (rows plus minute and hour rollups and error groups), then times the
 overview and an endpoint's detail calls through Flask's test client (no network), median of
 several runs. Optionally does the same for Flask-MonitoringDashboard's overview on a database
 of its own with the same number of requests.
@@ -26,6 +27,29 @@ from lookout.sinks.sql import SqlSink
 DAY_NS = 86400 * 10**9
 ENDPOINTS = [f"endpoint_{n}" for n in range(20)]
 BATCH = 20_000
+#: The bugs behind half of the failures (the other half are bare 500s): (type, function).
+BUGS = [
+    ("KeyError", "load_cart"),
+    ("ValueError", "parse_amount"),
+    ("shop.payments.PaymentDeclined", "charge"),
+    ("TimeoutError", "call_inventory"),
+    ("AttributeError", "render_offer"),
+    ("KeyError", "lookup_price"),
+]
+
+
+def _bug(rng: random.Random, n: int) -> dict[str, str]:
+    """An exception's fields, as a failed request of the shop stores them."""
+    error_type, function = rng.choice(BUGS)
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "/srv/.venv/lib/python3.12/site-packages/flask/app.py", line 880, in '
+        "full_dispatch_request\n    rv = self.dispatch_request()\n"
+        f'  File "/srv/shop/shop/views.py", line {40 + n % 7}, in {function}\n'
+        "    return handle(request)\n"
+        f"{error_type}: item {n}\n"
+    )
+    return {"error_type": error_type, "error_message": f"item {n}", "traceback": traceback}
 
 
 def fill(url: str, events: int) -> float:
@@ -56,6 +80,7 @@ def fill(url: str, events: int) -> float:
                 client_ip="10.0.0.1",
                 tags={"method": "GET"},
                 fields={"path": f"/{endpoint}", "rule": f"/{endpoint}"},
+                **(_bug(rng, n) if failed and rng.random() < 0.5 else {}),
             )
         )
         if len(batch) == BATCH:
@@ -95,7 +120,15 @@ def lookout_api(url: str) -> dict[str, float]:
         return call
 
     busiest = "names/request/endpoint_0"
+    groups = client.get("/dashboard/api/errors?range=7d").get_json()["groups"]
+    group = f"errors/{groups[0]['id']}" if groups else "errors/1"
     return {
+        "errors: list 24h": timed(get("errors?range=24h")),
+        "errors: list 7d": timed(get("errors?range=7d")),
+        "errors: list 30d v1.1": timed(get("errors?range=30d&version=1.1")),
+        "errors: list 7d by last seen": timed(get("errors?range=7d&sort=last_seen")),
+        "errors: group 24h": timed(get(f"{group}?range=24h")),
+        "errors: group 7d": timed(get(f"{group}?range=7d")),
         "overview": timed(get("overview")),
         "detail: timeseries 24h": timed(get(f"{busiest}/timeseries?range=24h")),
         "detail: timeseries 7d": timed(get(f"{busiest}/timeseries?range=7d")),

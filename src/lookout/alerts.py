@@ -357,6 +357,10 @@ class AlertEngine:
     ) -> None:
         self.lookout = lookout
         self.rules = list(rules)
+        for rule in self.rules:  # rules that read the host's store (lookout.error_alerts)
+            bind = getattr(rule, "bind", None)
+            if bind is not None:
+                bind(lookout)
         self.clock = clock
         self.interval = interval
         self.states: dict[tuple[str, str], _AlertState] = {}

@@ -8,7 +8,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
-from lookout import lifecycle
+from lookout import (
+    error_alerts,  # noqa: F401  (registers the error-group rule types)
+    lifecycle,
+)
 from lookout._internal import swallow_internal_errors
 from lookout.alerts import AlertEngine, AlertSink, Rule, build_rules
 from lookout.coerce import Limits
