@@ -14,18 +14,7 @@ from lookout.error_alerts import ErrorRegression, NewErrorGroup
 from lookout.events import ERROR, Event
 from lookout.sinks.sql import SqlSink
 from lookout.store.error_groups import set_status
-
-
-class Collect:
-    name = "collect"
-
-    def __init__(self) -> None:
-        self.subjects: list[str] = []
-        self.bodies: list[str] = []
-
-    def send(self, message: Any) -> None:
-        self.subjects.append(message.subject)
-        self.bodies.append(message.body)
+from tests.test_alerts import Collect
 
 
 def _lookout(url: str, inbox: Collect, *rules: Any) -> Lookout:
