@@ -318,3 +318,20 @@ def test_fold_without_the_view_frame_on_the_stack() -> None:
     assert ";" not in path  # this frame is the "view": nothing above it is kept
     assert parse_frame(path) == (f"{parse_frame(path)[0]}", line)
     assert parse_frame(path)[0].endswith(f"{HERE}:test_fold_without_the_view_frame_on_the_stack")
+
+
+def test_frames_too_small_to_draw_are_folded_into_one() -> None:
+    root = CallNode("wide")
+    profile: list[list[Any]] = [["views.py:index:3;work.py:big:9", 100.0, 50]]
+    profile += [[f"views.py:index:4;tiny.py:t{n}:1", 0.01, 1] for n in range(50)]
+    add_profile(root, profile)
+    tree = root.to_dict(min_ms=root.total_ms * 0.001)
+    [view] = tree["children"]  # type: ignore[misc]
+    names = [child["frame"] for child in view["children"]]
+    assert names == ["work.py:big", "(50 smaller frames)"]
+    rest = view["children"][1]
+    assert rest["total_ms"] == rest["self_ms"] == pytest.approx(0.5) and rest["samples"] == 50
+    assert rest["file"] is None and rest["children"] == []
+    below = sum(child["total_ms"] for child in view["children"])
+    assert view["total_ms"] == pytest.approx(view["self_ms"] + below)
+    assert len(root.to_dict()["children"][0]["children"]) == 51  # type: ignore[index]

@@ -30,7 +30,15 @@ from lookout.dashboard.spec import (
     path_param,
     query,
 )
-from lookout.store.profiles import MAX_REQUESTS, CallNode, Profiled, profile_tree, profiled
+from lookout.store.profiles import (
+    DEFAULT_REQUESTS,
+    MAX_REQUESTS,
+    MIN_SHARE,
+    CallNode,
+    Profiled,
+    profile_tree,
+    profiled,
+)
 
 DAY = 86400
 
@@ -69,7 +77,7 @@ def api_flame(kind: str, name: str) -> Response:
         raise ApiError(404, f"kind must be one of {', '.join(KINDS)}")
     args = params({"range": parse_range, "limit": _limit})
     since_s = args.get("range", DAY)
-    limit = args.get("limit", MAX_REQUESTS)
+    limit = args.get("limit", DEFAULT_REQUESTS)
     store = current().store()
     if kind == "request":
         found = profiled(store, name, since_s=since_s, limit=limit)
@@ -86,7 +94,7 @@ def api_flame(kind: str, name: str) -> Response:
             "wall_ms": round(found.wall_ms, 3),
             "cpu_ms": None if found.cpu_ms is None else round(found.cpu_ms, 3),
             "event": None,
-            "tree": found.root.to_dict(),
+            "tree": found.root.to_dict(found.root.total_ms * MIN_SHARE),
         }
     )
 
@@ -124,7 +132,7 @@ def api_event_flame(event_id: int) -> Response:
                 "memory_rss_bytes": memory if isinstance(memory, int) else None,
                 "outlier": bool(outlier),
             },
-            "tree": root.to_dict(),
+            "tree": root.to_dict(root.total_ms * MIN_SHARE),
         }
     )
 
@@ -167,13 +175,14 @@ def openapi_paths() -> dict[str, Any]:
     limit = query(
         "limit",
         {"type": "integer", "minimum": 1, "maximum": MAX_REQUESTS},
-        "The newest profiled requests merged at most.",
+        f"The newest profiled requests merged at most (default {DEFAULT_REQUESTS}).",
     )
     return {
         "/api/profiles/{kind}/{name}": {
             "get": operation(
                 "A name's profiled requests (level 3) merged into one call tree, from the "
-                "view's own frame down, per function with the time at each of its lines.",
+                "view's own frame down, per function with the time at each of its lines; "
+                "frames under 0.1 % of the sampled time are folded into one per parent.",
                 answer,
                 params=[*NAME_PARAMS, RANGE, limit],
                 error_codes=("404",),

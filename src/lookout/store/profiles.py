@@ -27,8 +27,11 @@ from lookout.store.engine import SqlStore
 from lookout.store.schema import events, names
 
 NS = 1_000_000_000
-#: Profiled requests merged into one tree at most (newest first).
+#: Profiled requests merged into one tree at most (newest first), and by default.
 MAX_REQUESTS = 1000
+DEFAULT_REQUESTS = 200
+#: The API folds frames under this share of all sampled time (a pixel of a 1,000-pixel graph).
+MIN_SHARE = 0.001
 
 
 @dataclass
@@ -51,10 +54,21 @@ class CallNode:
             node = self.children[frame] = CallNode(frame)
         return node
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self, min_ms: float = 0.0) -> dict[str, object]:
         """The node as the API answers it: file, function and lines split out, children
-        busiest first."""
+        busiest first. Children under ``min_ms`` are folded into one
+        :data:`SMALLER_FRAMES` node each parent (a frame narrower than a pixel cannot be
+        drawn, and a tree of every path can hold hundreds of thousands of them), so that
+        ``total_ms`` still is ``self_ms`` plus the children's."""
         ordered = sorted(self.children.values(), key=lambda node: -node.total_ms)
+        kept = [node for node in ordered if node.total_ms >= min_ms]
+        children = [node.to_dict(min_ms) for node in kept]
+        folded = ordered[len(kept) :]
+        if folded:
+            rest = CallNode(f"({len(folded)} smaller frames)")
+            rest.total_ms = rest.self_ms = sum(node.total_ms for node in folded)
+            rest.samples = sum(node.samples for node in folded)
+            children.append(rest.to_dict())
         file, function = split_frame(self.frame)
         return {
             "frame": self.frame,
@@ -67,7 +81,7 @@ class CallNode:
             "total_ms": round(self.total_ms, 3),
             "self_ms": round(self.self_ms, 3),
             "samples": self.samples,
-            "children": [node.to_dict() for node in ordered],
+            "children": children,
         }
 
 
@@ -118,6 +132,20 @@ def sources_of(fields: dict[str, Any]) -> dict[str, str]:
     }
 
 
+#: frame -> (file:function, line, file): parsed once per process (a bounded memo)
+_PARSED: dict[str, tuple[str, int | None, str | None]] = {}
+
+
+def _parsed(frame: str) -> tuple[str, int | None, str | None]:
+    found = _PARSED.get(frame)
+    if found is None:
+        key, line = parse_frame(frame)
+        found = (key, line, split_frame(key)[0])
+        if len(_PARSED) < 100_000:
+            _PARSED[frame] = found
+    return found
+
+
 def add_profile(root: CallNode, profile: object, sources: dict[str, str] | None = None) -> None:
     """Merge one request's folded stacks into ``root`` (with the code of their lines, from
     :func:`sources_of`)."""
@@ -126,14 +154,18 @@ def add_profile(root: CallNode, profile: object, sources: dict[str, str] | None 
         root.samples += samples
         node = root
         for frame in path.split(";"):
-            key, line = parse_frame(frame)
-            node = node.child(key)
+            key, line, file = _parsed(frame)
+            child = node.children.get(key)
+            if child is None:
+                child = node.children[key] = CallNode(key)
+            node = child
             node.total_ms += spent
             node.samples += samples
             if line is not None:
-                node.lines[line] = node.lines.get(line, 0.0) + spent
+                lines = node.lines
+                lines[line] = lines.get(line, 0.0) + spent
                 if sources and line not in node.code:
-                    code = sources.get(f"{split_frame(key)[0]}:{line}")
+                    code = sources.get(f"{file}:{line}")
                     if code:
                         node.code[line] = code
         node.self_ms += spent
