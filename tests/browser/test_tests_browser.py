@@ -133,3 +133,25 @@ def test_the_tests_page_at_phone_width(
         page.screenshot(path=str(screenshots / f"tests-390-{theme}.png"), full_page=True)
     assert errors == []
     context.close()
+
+
+def test_every_test_is_listed_without_dashboard_js_s_tests_page(
+    browser: Any,  # noqa: F811
+    tests_site: str,
+) -> None:
+    """tests.js fills "Every test" itself when dashboard.js has no testsPage (its owner may
+    drop it): served here with that function renamed away."""
+    context, page, errors = _tab(browser, 1400)
+
+    def without_tests_page(route: Any) -> None:
+        response = route.fetch()
+        script = response.text().replace("async function testsPage(", "async function dropped(")
+        route.fulfill(response=response, body=script.replace("tests: testsPage, ", ""))
+
+    page.route("**/static/dashboard.js", without_tests_page)
+    page.goto(f"{tests_site}/dashboard/tests")
+    _loaded(page)
+    every = page.locator("#tests tbody tr td:first-child").all_text_contents()
+    assert every[0] == "tests/test_export.py::test_export_csv" and len(every) == 10
+    assert errors == []
+    context.close()
