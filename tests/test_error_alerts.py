@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lookout import Lookout
-from lookout.alerts import build_rule
+from lookout.alerts import AlertEngine, build_rule
 from lookout.error_alerts import ErrorRegression, NewErrorGroup
 from lookout.events import ERROR, Event
 from lookout.sinks.sql import SqlSink
@@ -17,8 +17,12 @@ from lookout.store.error_groups import set_status
 from tests.test_alerts import Collect
 
 
-def _lookout(url: str, inbox: Collect, *rules: Any) -> Lookout:
-    return Lookout(store=url, batch_interval=0.01, notifiers=[inbox], alert_rules=list(rules))
+def _lookout(url: str, inbox: Collect, *rules: Any) -> tuple[Lookout, AlertEngine]:
+    """A Lookout writing the store, and an engine over its rules sending through the Lookout's
+    notifiers, evaluated only when the test says (the Lookout's own engine also evaluates
+    after every batch and every 15 s, which would make the throttling's timing the test's)."""
+    lk = Lookout(store=url, batch_interval=0.01, notifiers=[inbox])
+    return lk, AlertEngine(lk, list(rules))
 
 
 def _failing(lk: Lookout, name: str = "shop.lookup") -> Any:
@@ -39,27 +43,26 @@ def _fail(call: Any, times: int) -> None:
 def test_a_new_group_alerts_once_then_throttled_then_resolved(sqlite_url: str) -> None:
     inbox = Collect()
     rule = NewErrorGroup(window="1h", throttle="10m")
-    lk = _lookout(sqlite_url, inbox, rule)
+    lk, engine = _lookout(sqlite_url, inbox, rule)
     lookup = _failing(lk)
     _fail(lookup, 3)
     assert lk.flush(10)
-    assert lk.alerts is not None
-    lk.alerts.evaluate()
+    engine.evaluate()
     assert len(inbox.subjects) == 1
     assert inbox.subjects[0].startswith("[ALERT] new_error_group: KeyError in ")
     assert "test_error_alerts.lookup" in inbox.subjects[0]
     assert "3 occurrence(s)" in inbox.bodies[0]
     _fail(lookup, 5)  # more of the same group within the throttle: no new message
     assert lk.flush(10)
-    lk.alerts.evaluate()
-    lk.alerts.evaluate()
+    engine.evaluate()
+    engine.evaluate()
     assert len(inbox.subjects) == 1
     _fail(lookup, 1)
     assert lk.flush(10)
-    lk.alerts.evaluate(time.time() + 11 * 60)  # after the throttle: one follow-up with counts
+    engine.evaluate(time.time() + 11 * 60)  # after the throttle: one follow-up with counts
     assert inbox.subjects[1].endswith("(still)")
     assert "6 occurrence(s) since the last message, 5 held back by throttling" in inbox.bodies[1]
-    lk.alerts.evaluate(time.time() + 2 * 3600)  # a window after it appeared: resolved
+    engine.evaluate(time.time() + 2 * 3600)  # a window after it appeared: resolved
     assert inbox.subjects[2].startswith("[RESOLVED] new_error_group: KeyError")
     assert len(inbox.subjects) == 3
     lk.close()
@@ -82,15 +85,14 @@ def test_groups_that_existed_before_are_not_new(sqlite_url: str) -> None:
     )
     sink.close()
     inbox = Collect()
-    lk = _lookout(sqlite_url, inbox, NewErrorGroup(names=["KeyError"]))
+    lk, engine = _lookout(sqlite_url, inbox, NewErrorGroup(names=["KeyError"]))
     lookup = _failing(lk)
     slow = lk.monitor(name="old.job")(lambda: (_ for _ in ()).throw(TimeoutError("timed out")))
     with pytest.raises(TimeoutError):
         slow()
     _fail(lookup, 1)
     assert lk.flush(10)
-    assert lk.alerts is not None
-    lk.alerts.evaluate()
+    engine.evaluate()
     # the TimeoutError group is older than the rule (and not a KeyError): only the new one
     assert [s.split(": ", 1)[1].split(" in ")[0] for s in inbox.subjects] == ["KeyError"]
     lk.close()
@@ -98,22 +100,22 @@ def test_groups_that_existed_before_are_not_new(sqlite_url: str) -> None:
 
 def test_a_resolved_group_that_recurs_alerts_as_a_regression_once(sqlite_url: str) -> None:
     inbox = Collect()
-    lk = _lookout(sqlite_url, inbox, ErrorRegression(throttle="1h"))
+    lk, engine = _lookout(sqlite_url, inbox, ErrorRegression(throttle="1h"))
     lookup = _failing(lk)
     _fail(lookup, 2)
     assert lk.flush(10)
-    assert lk.alerts is not None and lk.store is not None
-    lk.alerts.evaluate()
+    assert lk.store is not None
+    engine.evaluate()
     assert inbox.subjects == []  # a new group is no regression
     with lk.store.read_engine.connect() as connection:
         group_id = connection.exec_driver_sql("SELECT id FROM lookout_error_groups").scalar_one()
     assert set_status(lk.store.engine, group_id, "resolved")
-    lk.alerts.evaluate()
+    engine.evaluate()
     assert inbox.subjects == []
     _fail(lookup, 2)
     assert lk.flush(10)
-    lk.alerts.evaluate()
-    lk.alerts.evaluate()
+    engine.evaluate()
+    engine.evaluate()
     assert len(inbox.subjects) == 1
     assert inbox.subjects[0].startswith("[ALERT] error_regression: KeyError in ")
     assert "occurred again" in inbox.bodies[0] and "after it was resolved" in inbox.bodies[0]
@@ -126,3 +128,27 @@ def test_rules_from_configuration() -> None:
     assert isinstance(build_rule({"type": "error_regression"}), ErrorRegression)
     with pytest.raises(ValueError, match="new_error_group"):
         build_rule({"type": "new_error_group", "threshold": 2})
+
+
+def test_a_lookout_configured_with_the_rule_alerts_through_its_notifiers(sqlite_url: str) -> None:
+    inbox = Collect()
+    lk = Lookout(
+        store=sqlite_url,
+        batch_interval=0.01,
+        notifiers=[inbox],
+        alerts=[{"type": "new_error_group", "throttle": "1h"}],
+    )
+    _fail(_failing(lk), 4)
+    assert lk.flush(10)
+    assert lk.alerts is not None
+    for _ in range(50):  # its own evaluations (after each batch) and ours may both run
+        lk.alerts.evaluate()
+        if inbox.subjects:
+            break
+        time.sleep(0.1)
+    _fail(_failing(lk), 2)
+    assert lk.flush(10)
+    lk.alerts.evaluate()
+    assert len(inbox.subjects) == 1  # once, then throttled
+    assert inbox.subjects[0].startswith("[ALERT] new_error_group: KeyError in ")
+    lk.close()
