@@ -59,7 +59,7 @@ def render_json(rows: list[Any]) -> str:
 @pytest.fixture(scope="module")
 def flame_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("flame")
-    lk = Lookout(store=f"sqlite:///{folder / 'store.db'}", batch_interval=0.02)
+    lk = Lookout(store=f"sqlite:///{folder / 'store.db'}", batch_interval=0.02, app_version="2.4")
     app = Flask("flame-shop")
     LookoutFlask(app, lk, sampler_interval=0.002, dashboard_auth=False)
 
@@ -164,6 +164,13 @@ def test_the_flame_graph_rendered_searched_hovered_and_zoomed(
     page.wait_for_function("document.getElementById('flame').data[0].level === ''")
     page.wait_for_timeout(900)
     assert "load_products" in [s["label"] for s in _slices(page)]
+    # a version: kept in the URL, the tree of that version's requests
+    with page.expect_response(
+        lambda r: "/api/profiles/" in r.url and "version=2.4" in r.url
+    ) as got:
+        page.select_option("#flame-version", "2.4")
+    assert got.value.json()["requests"] == 12
+    assert "version=2.4" in page.url
     # the busiest frames' table
     top = page.locator("#flame-top tbody tr").all_inner_texts()
     assert top[0].startswith("_burn") and any(row.startswith("score") for row in top), top

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from lookout import Lookout
+from lookout import Lookout, make_event
 from lookout.flask import LookoutFlask
 from lookout.flask.sampler import OUTSIDE_VIEW
 from tests.flask.test_profiles import pulse
@@ -79,6 +79,29 @@ def test_the_merged_profile_of_an_endpoint(site: tuple[Any, Lookout]) -> None:
     assert limited["requests"] == 2 and limited["truncated"] is True
     assert client.get("/dashboard/api/profiles/request/plain").get_json()["requests"] == 0
     assert client.get("/dashboard/api/profiles/call/report").get_json()["requests"] == 0
+
+
+def test_an_endpoints_profile_of_one_version(site: tuple[Any, Lookout]) -> None:
+    client, lk = site
+    for n in range(2):  # profiles recorded by a process of version 2.0
+        lk.emit(
+            make_event(
+                "request",
+                "report",
+                duration_ns=9_000_000,
+                app_version="2.0",
+                fields={"profile": [[f"app.py:report:5;app.py:step{n}:9", 4.5, 2]]},
+            )
+        )
+    lk.flush(10)
+    base = "/dashboard/api/profiles/request/report"
+    new = client.get(f"{base}?version=2.0").get_json()
+    assert new["requests"] == 2 and new["tree"]["total_ms"] == 9.0
+    [view] = new["tree"]["children"]
+    assert {child["function"] for child in view["children"]} == {"step0", "step1"}
+    assert client.get(f"{base}").get_json()["requests"] == 6  # every version
+    assert client.get(f"{base}?version=").get_json()["requests"] == 4  # none set: the app's
+    assert client.get(f"{base}?version=9.9").get_json()["requests"] == 0
 
 
 def test_one_request_profile_from_its_event(site: tuple[Any, Lookout]) -> None:

@@ -24,6 +24,7 @@ from lookout.dashboard.spec import (
     RANGE,
     STRING,
     STRING_OR_NULL,
+    TEXT,
     nullable,
     obj,
     operation,
@@ -71,16 +72,23 @@ def _limit(value: str) -> int:
     return limit
 
 
+def _version(value: str) -> str:
+    """A version filter ('' is "no version set")."""
+    if len(value) > 64 or "\x00" in value:
+        raise ValueError(value)
+    return value
+
+
 def api_flame(kind: str, name: str) -> Response:
     """The merged tree of a name's profiled requests (only requests are profiled)."""
     if kind not in KINDS:
         raise ApiError(404, f"kind must be one of {', '.join(KINDS)}")
-    args = params({"range": parse_range, "limit": _limit})
+    args = params({"range": parse_range, "limit": _limit, "version": _version})
     since_s = args.get("range", DAY)
     limit = args.get("limit", DEFAULT_REQUESTS)
     store = current().store()
     if kind == "request":
-        found = profiled(store, name, since_s=since_s, limit=limit)
+        found = profiled(store, name, since_s=since_s, limit=limit, version=args.get("version"))
     else:
         found = Profiled(CallNode(name), 0)  # calls, runs and metrics have no profiles
     return jsonify(
@@ -184,7 +192,12 @@ def openapi_paths() -> dict[str, Any]:
                 "view's own frame down, per function with the time at each of its lines; "
                 "frames under 0.1 % of the sampled time are folded into one per parent.",
                 answer,
-                params=[*NAME_PARAMS, RANGE, limit],
+                params=[
+                    *NAME_PARAMS,
+                    RANGE,
+                    limit,
+                    query("version", {**TEXT, "maxLength": 64}, "Only this app version."),
+                ],
                 error_codes=("404",),
             )
         },

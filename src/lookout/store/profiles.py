@@ -21,10 +21,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 
 from lookout.store.engine import SqlStore
-from lookout.store.schema import events, names
+from lookout.store.schema import events, names, sources
 
 NS = 1_000_000_000
 #: Profiled requests merged into one tree at most (newest first), and by default.
@@ -198,13 +198,16 @@ def profiled(
     since_s: float = 3600.0,
     now_ns: int | None = None,
     limit: int = MAX_REQUESTS,
+    version: str | None = None,
 ) -> Profiled:
     """The merged call tree of an endpoint's profiled requests in the window (the newest
-    ``limit`` of them), read through the ``(name_id, start_ns)`` index (ClickHouse: its
-    ``(kind, name, start_ns)`` order)."""
+    ``limit`` of them, of one app ``version`` if given), read through the
+    ``(name_id, start_ns)`` index (ClickHouse: its ``(kind, name, start_ns)`` order)."""
     now_ns = time.time_ns() if now_ns is None else now_ns
     since_ns = now_ns - int(since_s * NS)
-    has_profile = events.c.fields.like('%"profile":%')
+    has_profile: ColumnElement[bool] = events.c.fields.like('%"profile":%')
+    if version is not None:
+        has_profile = and_(has_profile, sources.c.app_version == version)
     if store.backend == "clickhouse":
         from lookout.store.clickhouse.queries import raw
 
@@ -221,6 +224,7 @@ def profiled(
     query = (
         select(events.c.duration_ns, events.c.fields)
         .join(names, names.c.id == events.c.name_id)
+        .join(sources, sources.c.id == events.c.source_id)
         .where(
             names.c.kind == "request",
             names.c.name == endpoint,

@@ -180,10 +180,16 @@ function summaryOf(data) {
 async function profilePage() {
   const box = document.getElementById("flame");
   const range = document.getElementById("flame-range");
+  const version = document.getElementById("flame-version");
   const search = document.getElementById("flame-search");
   const eventId = body.dataset.eventId;
   const here = new URLSearchParams(location.search);
   if (range && here.get("range")) range.value = here.get("range");
+  if (version) {
+    const { versions } = await api("filters");
+    for (const v of versions.filter(Boolean)) version.append(el("option", { value: v, text: v }));
+    version.value = versions.includes(here.get("version")) ? here.get("version") : "";
+  }
   search.value = here.get("q") || "";
   const state = { flat: [], query: search.value };
   let data = null;
@@ -199,7 +205,8 @@ async function profilePage() {
   const load = async () => {
     const path = eventId
       ? `profiles/event/${eventId}`
-      : `profiles/${encodeURIComponent(body.dataset.kind)}/${body.dataset.name.split("/").map(encodeURIComponent).join("/")}?range=${range.value}`;
+      : `profiles/${encodeURIComponent(body.dataset.kind)}/${body.dataset.name.split("/").map(encodeURIComponent).join("/")}?range=${range.value}` +
+        (version.value ? `&version=${encodeURIComponent(version.value)}` : "");
     data = await api(path);
     if (eventId) document.getElementById("profile-name").textContent = data.name;
     document.getElementById("flame-summary").textContent = summaryOf(data);
@@ -219,12 +226,16 @@ async function profilePage() {
   document.getElementById("flame-reset").addEventListener("click", () => {
     if (box.data) Plotly.restyle(box, { level: "" }, [0]);
   });
-  if (range) range.addEventListener("change", () => {
-    const url = new URL(location.href);
-    url.searchParams.set("range", range.value);
-    history.replaceState(null, "", url);
-    load().catch((e) => status(e.message));
-  });
+  // range and version are kept in the URL, as every page keeps its filters
+  for (const [select, key] of [[range, "range"], [version, "version"]]) {
+    if (!select) continue;
+    select.addEventListener("change", () => {
+      const url = new URL(location.href);
+      if (select.value) url.searchParams.set(key, select.value); else url.searchParams.delete(key);
+      history.replaceState(null, "", url);
+      load().catch((e) => status(e.message));
+    });
+  }
   // the theme toggle (dashboard.js) flips data-theme: the graph follows with its colours
   new MutationObserver(redraw).observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
   await load();
