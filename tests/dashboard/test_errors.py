@@ -215,3 +215,38 @@ def test_only_an_admin_with_the_csrf_token_changes_a_status(sqlite_url: str) -> 
     done = admin.post(url, json={"status": "ignored"}, headers={"X-CSRF-Token": csrf})
     assert done.status_code == 200
     assert admin.get("/dashboard/api/errors").get_json()["groups"][0]["status"] == "ignored"
+
+
+def test_a_rare_group_lists_its_newest_occurrences_from_a_bounded_read(sqlite_url: str) -> None:
+    """One occurrence an hour for 30 hours: the page reads the newest 24 hours' slices."""
+    now_ns = time.time_ns()
+    sink = SqlSink(sqlite_url)
+    rare = [
+        Event(
+            "request",
+            "/refund",
+            now_ns - n * 3600 * NS,
+            1000,
+            ERROR,
+            500,
+            request_id=f"rare-{n}",
+            error_type="KeyError",
+            error_message="'x'",
+            traceback=_traceback("refund"),
+        )
+        for n in range(30)
+    ]
+    busy = [Event("request", "/refund", now_ns - n * NS, 1000, OK, 200) for n in range(500)]
+    sink.write(sorted(rare + busy, key=lambda e: e.start_ns))
+    app = Flask(__name__)
+    store = sink.store
+    app.register_blueprint(
+        create_blueprint(lambda: store, DashboardOptions(auth=False)), url_prefix="/dashboard"
+    )
+    client = app.test_client()
+    group_id = _groups(client, "?range=7d")[0]["id"]
+    group = client.get(f"/dashboard/api/errors/{group_id}?range=7d").get_json()
+    ids = [o["request_id"] for o in group["occurrences"]]
+    assert ids == [f"rare-{n}" for n in range(24)]
+    assert group["count"] == 30 and group["latest"]["request_id"] == "rare-0"
+    sink.close()

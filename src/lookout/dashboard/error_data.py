@@ -5,7 +5,8 @@ name and origin), never the raw events: a range's count is a sum of a few hundre
 rows whatever the number of events. Counts in a range are whole hours (a range starting at
 10:20 counts from 10:00). A group's page reads raw events for its latest occurrence and its
 list of occurrences only, through the ``(name_id, start_ns)`` index: the buckets say which
-names and which recent hours hold the newest occurrences, so the read covers those hours.
+names and which recent hours hold the newest occurrences, and those hours are read, newest
+first, until the list is full (at most 24 of them).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ SORTS = ("count", "last_seen", "first_seen")
 LIST_LIMIT = 100
 OCCURRENCES = 50
 SPARK_POINTS = 48
+#: (name, hour) slices of raw events a group's page reads at most for its occurrences.
+MAX_SLICES = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,34 +285,36 @@ def _counted(key: str, order: list[str], counts: dict[str, int]) -> list[dict[st
 def _occurrences(connection: sa.Connection, group_id: int) -> list[dict[str, Any]]:
     """The group's newest occurrences still stored as raw events, newest first.
 
-    The newest buckets holding :data:`OCCURRENCES` occurrences give the names and the hour
-    to read from; the events of those names since then are read through their index."""
+    Read one (name, hour) slice of the events at a time, newest bucket first, through the
+    ``(name_id, start_ns)`` index, until :data:`OCCURRENCES` are found or
+    :data:`MAX_SLICES` slices are read: a frequent group is one or two slices, and a rare
+    group's read stays bounded (its list then holds what those hours had)."""
     b, e = error_buckets, events
     recent = connection.execute(
-        sa.select(b.c.bucket_start, b.c.name_id, b.c.count)
+        sa.select(b.c.bucket_start, b.c.name_id)
         .where(b.c.group_id == group_id)
-        .order_by(b.c.bucket_start.desc())
-        .limit(OCCURRENCES * 4)
+        .group_by(b.c.bucket_start, b.c.name_id)
+        .order_by(b.c.bucket_start.desc(), b.c.name_id)
+        .limit(MAX_SLICES)
     ).all()
-    if not recent:
-        return []
-    since, name_ids, seen = None, set(), 0
-    for bucket_start, name_id, count in recent:
-        since = int(bucket_start)
-        name_ids.add(int(name_id))
-        seen += int(count)
-        if seen >= OCCURRENCES:
-            break
-    assert since is not None
-    query = (
-        sa.select(*event_columns())
-        .select_from(joined())
-        .where(
-            e.c.name_id.in_(sorted(name_ids)),
-            e.c.start_ns >= since * NS,
-            e.c.error_group_id == group_id,
+    found: list[dict[str, Any]] = []
+    last_hour = None
+    for bucket_start, name_id in recent:
+        if len(found) >= OCCURRENCES and bucket_start != last_hour:
+            break  # full, and every name of the newest hours read (they interleave)
+        last_hour = bucket_start
+        query = (
+            sa.select(*event_columns())
+            .select_from(joined())
+            .where(
+                e.c.name_id == name_id,
+                e.c.start_ns >= int(bucket_start) * NS,
+                e.c.start_ns < (int(bucket_start) + HOUR) * NS,
+                e.c.error_group_id == group_id,
+            )
+            .order_by(e.c.start_ns.desc(), e.c.id.desc())
+            .limit(OCCURRENCES)
         )
-        .order_by(e.c.start_ns.desc(), e.c.id.desc())
-        .limit(OCCURRENCES)
-    )
-    return [explorer.summary_row(row) for row in connection.execute(query)]
+        found += [explorer.summary_row(row) for row in connection.execute(query)]
+    found.sort(key=lambda row: (-row["start_ns"], -row["id"]))
+    return found[:OCCURRENCES]
