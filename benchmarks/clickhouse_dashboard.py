@@ -1,0 +1,113 @@
+"""The dashboard's API over many request events in ClickHouse: server time per page.
+
+Events are generated inside the server (``INSERT ... SELECT ... FROM numbers(N)``, the
+materialized views filling the rollups as for any insert): 40 endpoint names with about equal
+traffic, 3 versions, 8 hosts, 1,000 users, log-normal durations, 2 % errors, spread over
+the last 7 days. Then each API answer the overview and a detail page ask for is timed through
+the dashboard's Flask app (in-process WSGI, so the time is the server's own), best of 3.
+
+    nice -n 10 python benchmarks/clickhouse_dashboard.py [--events 10000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.store.clickhouse_server: the server launcher
+
+from lookout.dashboard import create_app  # noqa: E402
+from lookout.store.clickhouse.store import ClickHouseStore  # noqa: E402
+
+CHUNK = 250_000  # each INSERT ... SELECT well inside the client's 60 s timeout
+GENERATE = """
+INSERT INTO {table} (kind, name, start_ns, duration_ns, is_error, status, host, pid,
+    app_version, request_id, group_key, client_ip, tags, fields)
+SELECT
+    'request',
+    concat('shop.endpoint', toString(least(39, toUInt32(intHash32(number) % 1000 / 25)))),
+    {now_ns} - toInt64(intHash64(number) % (7 * 86400 * 1000000)) * 1000,
+    toInt64(exp(16 + (intHash32(number * 7) % 10000) / 10000 * 2.5)),
+    intHash32(number * 3) % 50 = 0,
+    if(intHash32(number * 3) % 50 = 0, 500, 200),
+    concat('web-', toString(number % 8)),
+    toUInt32(1000 + number % 8),
+    ['1.4.2', '1.5.0', '1.5.1'][number % 3 + 1],
+    hex(intHash64(number)),
+    concat('user-', toString(intHash32(number * 11) % 1000)),
+    concat('10.0.', toString(number % 256), '.', toString(intHash32(number) % 256)),
+    NULL,
+    if(number % 10 = 0, '{{"method":"GET","cart_items":3}}', NULL)
+FROM numbers({first}, {count})
+"""
+
+PAGES = (
+    "overview",
+    "names/request/{name}/timeseries",
+    "names/request/{name}/timeseries?range=7d",
+    "names/request/{name}/heatmap",
+    "names/request/{name}/versions",
+    "names/request/{name}/groups",
+    "names/request/{name}/statuses",
+    "names/request/{name}/outliers",
+    "names/request/{name}/tracked",
+    "names/request/{name}/profile",
+    "jobs",
+    "metrics",
+    "system",
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    args = parser.parse_args()
+    from tests.store.clickhouse_server import ClickHouseServer
+
+    server = ClickHouseServer(Path(tempfile.mkdtemp(prefix="lookout-dashboard-")))
+    server.start()
+    try:
+        url = f"{server.url('bench')}?settings=sqlite:///{server.root / 'settings.db'}"
+        store = ClickHouseStore(url)
+        now_ns = time.time_ns()
+        started = time.perf_counter()
+        for first in range(0, args.events, CHUNK):
+            count = min(CHUNK, args.events - first)
+            store.execute(
+                GENERATE.format(
+                    table=store.table("lookout_events"), now_ns=now_ns, first=first, count=count
+                )
+            )
+        print(f"{args.events:,} events generated in {time.perf_counter() - started:.0f} s")
+        sizes = store.execute(
+            "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts "
+            "WHERE database = 'bench' AND active GROUP BY table ORDER BY table"
+        )
+        for table, rows, size in sizes:
+            print(f"  {table}: {rows:,} rows in parts, {size / 1e6:,.1f} MB")
+        busiest = store.execute(
+            "SELECT name FROM bench.lookout_rollups_hour GROUP BY name "
+            "ORDER BY countMerge(count) DESC LIMIT 1"
+        )[0][0]
+        client = create_app(url, auth=False).test_client()
+        print(f"server time per API answer (best of 3; detail pages for {busiest}):")
+        for page in PAGES:
+            path = "/dashboard/api/" + page.format(name=busiest)
+            best = float("inf")
+            for _ in range(3):
+                began = time.perf_counter()
+                response = client.get(path)
+                best = min(best, time.perf_counter() - began)
+                assert response.status_code == 200, (path, response.status_code)
+            print(f"  {page.format(name='<name>'):42} {best * 1000:8.1f} ms")
+        store.close()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
