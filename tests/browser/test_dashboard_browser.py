@@ -8,6 +8,7 @@ ones in the README and docs come from here); otherwise to a temporary folder.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import shutil
@@ -151,19 +152,24 @@ def test_admin_sees_overview_and_detail_with_charts(
     page = tab.page
     names = page.locator("#overview tbody tr td:first-child").all_text_contents()
     assert {"product", "checkout"} <= set(names)
-    assert page.locator("#overview svg.spark").count() >= 2
-    page.screenshot(path=str(screenshots / "overview.png"), full_page=True)
+    page.wait_for_selector("#chart-traffic .main-svg")
+    assert page.locator("#tiles [data-tile=requests] .value").inner_text() == "150"
 
     page.click("#overview a:text-is('checkout')")
-    page.wait_for_selector("#chart-timeseries .main-svg")
+    page.wait_for_selector("#chart-traffic .main-svg")
     page.wait_for_selector("#chart-heatmap .main-svg")
+    page.click("[role=tab][data-tab=versions]")
     page.wait_for_selector("#chart-versions .main-svg")
+    page.click("[role=tab][data-tab=statuses]")
     page.wait_for_selector("#statuses tbody tr")
     statuses = page.locator("#statuses tbody tr td:first-child").all_text_contents()
     assert "500" in statuses and "200" in statuses
+    page.click("[role=tab][data-tab=users]")
+    page.wait_for_selector("#groups tbody tr")
     assert "user-1" in page.locator("#groups tbody").inner_text()
+    page.click("[role=tab][data-tab=tracked]")
+    page.wait_for_selector("#tracked thead th")
     assert "basket" in page.locator("#tracked thead").inner_text()
-    page.screenshot(path=str(screenshots / "detail.png"), full_page=True)
 
     for path, selector, shot in (
         ("jobs", "#jobs tbody tr", "jobs.png"),
@@ -206,3 +212,205 @@ def test_admin_changes_a_level_and_guest_cannot(browser: Any, site: str) -> None
     )
     assert answer == 403
     guest.close()
+
+
+# -- a week of the demo shop's history: the pages as a user sees them -----------------------------
+SIZES = {"1400": {"width": 1400, "height": 900}, "390": {"width": 390, "height": 844}}
+#: Runs in the page: the WCAG contrast ratio of every visible link against the background
+#: behind it (the first ancestor with an opaque background colour).
+CONTRAST = """() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const background = (node) => { for (; node; node = node.parentElement) { const c = rgb(getComputedStyle(node).backgroundColor);
+    if (c.length === 3 || c[3] > 0.5) return c.slice(0, 3); } return [255, 255, 255]; };
+  return [...document.querySelectorAll("a")].filter((a) => a.getClientRects().length).map((a) => {
+    const [x, y] = [lum(rgb(getComputedStyle(a).color)), lum(background(a))];
+    return { text: a.textContent.trim().slice(0, 40), ratio: (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05) };
+  });
+}"""
+#: Boxes of fixed or sticky elements and of the footer, and of the content they could cover.
+OVERLAPS = """() => {
+  const box = (e) => { const r = e.getBoundingClientRect(); return { x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height }; };
+  const floating = [...document.querySelectorAll("body *")].filter((e) => ["fixed", "sticky"].includes(getComputedStyle(e).position) && e.getClientRects().length);
+  const covers = [...floating, ...document.querySelectorAll("footer")].map((e) => ({ what: e.tagName + "#" + e.id, ...box(e) }));
+  const content = [...document.querySelectorAll("main table, main .chart, main .tile, main h1, main h2")]
+    .filter((e) => e.getClientRects().length).map((e) => ({ what: e.tagName + "#" + e.id, ...box(e) }));
+  const hit = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  const wide = [...document.querySelectorAll("main *")].filter((e) => e.getClientRects().length && !e.closest(".table-wrap") && e.getBoundingClientRect().right > innerWidth + 1).map((e) => e.tagName + "#" + e.id);
+  return { overlaps: covers.flatMap((c) => content.filter((t) => hit(c, t)).map((t) => c.what + " over " + t.what)), floating: floating.length, wide };
+}"""
+
+
+@pytest.fixture(scope="module")
+def week(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dashboard alone over a week of the demo shop (lookout.demo_data), on 127.0.0.1."""
+    from lookout.dashboard import create_app
+    from lookout.demo_data import generate
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('week') / 'store.db'}"
+    generate(url, requests_per_hour=160, now_s=int(time.time()))
+    with serving(create_app(url, admin_password=ADMIN_PASSWORD)) as address:
+        yield address
+
+
+class WeekTab(Tab):
+    """A logged-in page over the week, at a size and in a colour scheme, that also records
+    CSP violations reported to the page."""
+
+    def __init__(self, browser: Any, site: str, size: str = "1400", dark: bool = False) -> None:
+        self.context = browser.new_context(
+            viewport=SIZES[size], color_scheme="dark" if dark else "light"
+        )
+        self.context.add_init_script(
+            "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+            " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+        )
+        self.page = self.context.new_page()
+        self.errors = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on(
+            "response", lambda r: r.status >= 400 and self.errors.append(f"{r.status} {r.url}")
+        )
+        self.site = site
+        self.page.goto(f"{site}/dashboard/login")
+        self.page.fill("input[name=username]", "admin")
+        self.page.fill("input[name=password]", ADMIN_PASSWORD)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_selector("#overview tbody tr a")
+
+    def open(self, path: str, ready: str) -> None:
+        self.page.goto(f"{self.site}/dashboard/{path}")
+        self.page.wait_for_selector(ready)
+        self.page.wait_for_timeout(300)  # Plotly's second layout pass (automargin)
+
+    def clean(self) -> None:
+        assert self.errors == []
+        assert self.page.evaluate("window.__csp") == []
+
+
+def test_the_overview_shows_the_week(browser: Any, week: str) -> None:
+    tab = WeekTab(browser, week)
+    page = tab.page
+    page.wait_for_selector("#chart-latency .main-svg")
+    api = tab.context.request.get(f"{week}/dashboard/api/overview/tiles?range=24h").json()
+    shown = page.locator("#tiles [data-tile=requests] .value").inner_text()
+    assert (
+        shown == f"{api['tiles']['requests']['value']:,}"
+        and api["tiles"]["requests"]["value"] > 1000
+    )
+    assert (
+        "vs previous 24 hours" in page.locator("#tiles [data-tile=requests] .change").inner_text()
+    )
+    # axis titles with units, and round tick values on the latency axis
+    for title in ("time (UTC)", "requests per 10 min", "latency (ms)"):
+        assert page.locator(f".main-svg text:text-is('{title}')").count() >= 1, title
+    ticks = page.locator("#chart-latency .ytick text").all_text_contents()
+    steps = {
+        int(b.replace(",", "")) - int(a.replace(",", "")) for a, b in itertools.pairwise(ticks)
+    }
+    assert len(steps) == 1 and steps.pop() % 5 == 0, ticks
+    names = page.locator("#overview tbody tr td:first-child").all_text_contents()
+    assert {"search", "checkout", "shop.payments.charge"} <= set(names)
+    assert not any(name.startswith("test:") or "::" in name for name in names)  # the Tests page's
+    # every name links to its page
+    assert page.locator("#overview tbody tr td:first-child a").count() == len(names)
+    page.click("#overview th[data-key=p95_ms]")
+    assert page.locator("#overview tbody tr td:first-child").first.inner_text() == "export_csv"
+    tab.clean()
+    tab.close()
+
+
+def test_each_kind_of_page_shows_what_fits_it(browser: Any, week: str) -> None:
+    tab = WeekTab(browser, week)
+    page = tab.page
+    page.click("#overview a:text-is('checkout')")
+    page.wait_for_selector("#chart-traffic .main-svg")
+    tabs = page.locator("[role=tab]").all_text_contents()
+    assert "Status codes and clients" in tabs and "Errors" not in tabs
+    page.click("[role=tab][data-tab=statuses]")
+    page.wait_for_selector("#statuses tbody tr")
+    assert "500" in page.locator("#statuses").inner_text()
+    # a call: its errors and extra fields, no status codes or clients
+    tab.open("detail/call/shop.payments.charge", "#chart-traffic .main-svg")
+    tabs = page.locator("[role=tab]").all_text_contents()
+    assert "Errors" in tabs and "Extra fields" in tabs and "Status codes and clients" not in tabs
+    page.click("[role=tab][data-tab=errors]")
+    page.wait_for_selector("#errors tbody tr td a")
+    assert "PaymentDeclined" in page.locator("#errors tbody").inner_text()
+    # a job: every run with outcome, exit code, duration and summary
+    tab.open("detail/run/shop.nightly-export?range=7d#runs", "#runs tbody tr td a")
+    runs = page.locator("#runs tbody tr").all_inner_texts()
+    assert len(runs) == 7 and sum("orders exported" in run for run in runs) == 6
+    assert any("TimeoutError" in run and "\t1\t" in run for run in runs)
+    # a metric: its unit, never "(None)", on a time axis in hours
+    tab.open("metrics", "#metrics .main-svg")
+    titles = page.locator("#metrics h2").all_inner_texts()
+    assert "CartSize Count" in titles and "OrderValue" in titles
+    assert "None" not in page.locator("#metrics").inner_text()
+    ticks = page.locator("#metrics .xtick text").all_text_contents()
+    assert all(":" in tick and "." not in tick for tick in ticks), ticks
+    tab.clean()
+    tab.close()
+
+
+def test_a_filter_is_kept_across_pages(browser: Any, week: str) -> None:
+    tab = WeekTab(browser, week)
+    page = tab.page
+    page.wait_for_selector("#filters select[name=version] option[value='1.1']", state="attached")
+    page.select_option("#filters select[name=range]", "7d")
+    page.select_option("#filters select[name=version]", "1.1")
+    page.wait_for_url("**version=1.1**")
+    api = tab.context.request.get(
+        f"{week}/dashboard/api/overview/tiles?range=7d&version=1.1"
+    ).json()
+    page.wait_for_function(
+        "n => document.querySelector('#tiles [data-tile=requests] .value').textContent === n",
+        arg=f"{api['tiles']['requests']['value']:,}",
+    )
+    for href in page.locator("header nav a").evaluate_all("as => as.map((a) => a.href)"):
+        assert "version=1.1" in href and "range=7d" in href, href
+    page.click("#overview a:text-is('search')")
+    page.wait_for_selector("#chart-traffic .main-svg")
+    assert "version=1.1" in page.url and "range=7d" in page.url
+    assert page.locator("#filters select[name=version]").input_value() == "1.1"
+    one = tab.context.request.get(
+        f"{week}/dashboard/api/overview/names?range=7d&version=1.1&kind=request&name=search"
+    ).json()["rows"][0]
+    assert page.locator("#tiles [data-tile=count] .value").inner_text() == f"{one['count']:,}"
+    page.click("header nav a:text-is('Jobs')")
+    page.wait_for_selector("#jobs tbody tr a")
+    assert "version=1.1" in page.url
+    tab.clean()
+    tab.close()
+
+
+PAGES = {
+    "overview": ("", "#chart-latency .main-svg"),
+    "detail": ("detail/request/search", "#chart-latency .main-svg"),
+    "jobs": ("jobs", "#jobs tbody tr a"),
+    "metrics": ("metrics", "#metrics .main-svg"),
+    "explorer": ("explorer", "#explorer tbody tr td a"),
+}
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+@pytest.mark.parametrize("size", list(SIZES))
+def test_every_page_reads_at_each_size_and_scheme(
+    browser: Any, week: str, screenshots: Path, size: str, dark: bool
+) -> None:
+    """Links readable against their background (WCAG AA, 4.5:1), nothing fixed over the
+    content, nothing wider than the screen but tables in their own scrolling box, no console
+    error or CSP violation; the screenshots in docs/ come from here."""
+    tab = WeekTab(browser, week, size, dark)
+    for page_name, (path, ready) in PAGES.items():
+        tab.open(path, ready)
+        low = [link for link in tab.page.evaluate(CONTRAST) if link["ratio"] < 4.5]
+        assert low == [], (page_name, low)
+        found = tab.page.evaluate(OVERLAPS)
+        assert found["overlaps"] == [] and found["wide"] == [], (page_name, found)
+        suffix = ("" if size == "1400" else "-390") + ("-dark" if dark else "")
+        tab.page.screenshot(path=str(screenshots / f"{page_name}{suffix}.png"), full_page=True)
+    tab.clean()
+    tab.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from lookout.dashboard.spec import (
+    BOOLEAN,
     INTEGER,
     INTEGER_OR_NULL,
     NUMBER,
@@ -17,6 +18,7 @@ from lookout.dashboard.spec import (
     array,
     obj,
     operation,
+    path_param,
     query,
 )
 
@@ -103,7 +105,31 @@ def openapi_paths() -> dict[str, Any]:
             "last_ns": INTEGER,
         }
     )
+    run = obj(
+        {
+            "id": INTEGER,
+            "start_ns": INTEGER,
+            "duration_ms": NUMBER,
+            "outcome": STRING,
+            "exit_code": INTEGER_OR_NULL,
+            "summary": STRING_OR_NULL,
+            "error": STRING_OR_NULL,
+            "host": STRING,
+            "version": STRING_OR_NULL,
+        }
+    )
+    job = path_param(
+        "name", {**TEXT, "minLength": 1, "not": {"enum": [".", ".."]}}, "The job's name."
+    )
     return {
+        "/api/runs/{name}": {
+            "get": operation(
+                "A job's latest runs (at most 200, newest first): outcome, exit code, duration, "
+                "summary, error.",
+                obj({"rows": array(run), "complete": BOOLEAN}),
+                params=[job, *COMMON[:3]],
+            )
+        },
         "/api/overview/tiles": {
             "get": operation(
                 "Requests, calls, error rate, p95 and Apdex over the range, with the previous "

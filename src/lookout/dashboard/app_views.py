@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from lookout.dashboard import app_data
+from lookout.dashboard import app_data, run_data
 from lookout.dashboard.api import ApiError, params, parse_range
 from lookout.dashboard.context import current
 from lookout.dashboard.report_views import parse_epoch, window_of
@@ -55,6 +55,7 @@ def register(blueprint: Blueprint) -> None:
     blueprint.add_url_rule("/api/overview/tiles", "api_overview_tiles", api_tiles)
     blueprint.add_url_rule("/api/overview/series", "api_overview_series", api_series)
     blueprint.add_url_rule("/api/overview/names", "api_overview_names", api_names)
+    blueprint.add_url_rule("/api/runs/<path:name>", "api_runs", api_runs)
 
 
 def _filters(args: dict[str, Any]) -> app_data.Filters:
@@ -130,3 +131,9 @@ def api_names() -> Response:
         names_=names_,
     )
     return jsonify({"from": start, "to": end, "rows": rows})
+
+
+def api_runs(name: str) -> Response:
+    args = params({key: COMMON[key] for key in ("range", "from", "to")})
+    start, end = _range(args)
+    return jsonify(run_data.runs(current().store(), name, start, end))

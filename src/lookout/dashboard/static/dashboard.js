@@ -1,5 +1,8 @@
 // Lookout dashboard: fetches the JSON API and renders it. Data only ever reaches the page
 // through textContent or Plotly's own text handling, never as markup.
+// This file: shared helpers (API, formats, the filter bar every page keeps, sortable and
+// paginated tables, charts themed from the CSS variables) and the overview, jobs, tests,
+// metrics and system pages; detail.js has the detail page.
 "use strict";
 
 const body = document.body;
@@ -39,6 +42,13 @@ const fmt = {
   n: (v) => v === null || v === undefined ? "–" : Number(v).toLocaleString(),
   ms: (v) => v === null || v === undefined ? "–" : Number(v).toFixed(v < 10 ? 2 : 1),
   pct: (v) => v === null || v === undefined ? "–" : (100 * v).toFixed(v < 0.01 ? 2 : 1) + " %",
+  apdex: (v) => v === null || v === undefined ? "–" : Number(v).toFixed(2),
+  duration: (ms) => {
+    if (ms === null || ms === undefined) return "–";
+    if (ms < 1000) return fmt.ms(ms) + " ms";
+    if (ms < 120000) return (ms / 1000).toFixed(1) + " s";
+    return (ms / 60000).toFixed(1) + " min";
+  },
   ago: (ns) => {
     if (!ns) return "never";
     const s = Math.max(0, Date.now() / 1000 - ns / 1e9);
@@ -64,15 +74,92 @@ function sparkline(values, name) {
   return svg;
 }
 
-function layout(extra = {}) {
-  return {
-    margin: { l: 50, r: 20, t: 10, b: 40 }, height: 300,
-    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-    font: { color: css("--fg") || "#111827" }, legend: { orientation: "h" }, ...extra,
-  };
-}
-const plotConfig = { displaylogo: false, responsive: true };
+// -- the filter bar: range, version and host, kept in the URL and carried by every link --------
+const FILTER_KEYS = ["range", "from", "to", "version", "host"];
+const RANGE_S = { "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800, "30d": 2592000 };
 
+function filterParams(extra = {}) {
+  const here = new URLSearchParams(location.search);
+  const query = new URLSearchParams();
+  for (const key of FILTER_KEYS) if (here.has(key)) query.set(key, here.get(key));
+  if (!query.has("from") && !query.has("range")) query.set("range", "24h");
+  for (const [key, value] of Object.entries(extra)) if (value !== undefined && value !== null && value !== "") query.set(key, value);
+  return query;
+}
+
+// The range as one of the fixed ranges, for the APIs that take only those (a custom range
+// becomes the smallest fixed one that holds it).
+function fixedRange() {
+  const query = filterParams();
+  if (query.has("range")) return query.get("range");
+  const span = (Number(query.get("to")) || Date.now() / 1000) - Number(query.get("from"));
+  return Object.keys(RANGE_S).find((key) => RANGE_S[key] >= span) || "30d";
+}
+
+function rangeLabel() {
+  const query = filterParams();
+  const labels = { "1h": "hour", "6h": "6 hours", "24h": "24 hours", "7d": "7 days", "30d": "30 days" };
+  return query.has("range") ? labels[query.get("range")] || query.get("range") : "range";
+}
+
+function withFilters(href) {
+  const url = new URL(href, location.href);
+  if (url.origin !== location.origin || !url.pathname.startsWith(BASE) || url.pathname.includes("/static/") || url.pathname.includes("/api/")) return href;
+  const here = new URLSearchParams(location.search);
+  for (const key of FILTER_KEYS) if (here.has(key) && !url.searchParams.has(key)) url.searchParams.set(key, here.get(key));
+  return url.pathname + url.search + url.hash;
+}
+
+function link(href, text) { return el("a", { href: withFilters(href), text }); }
+const nameLink = (kind, name) => link(`${BASE}detail/${kind}/${encodeURIComponent(name)}`, name);
+
+function carryFilters() {
+  for (const a of document.querySelectorAll("header a[href], main a[href]")) {
+    if (!a.hasAttribute("download")) a.setAttribute("href", withFilters(a.getAttribute("href")));
+  }
+}
+
+const toLocalInput = (s) => { const d = new Date(s * 1000); return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16); };
+
+let reloadPage = null;  // the page's load function, rerun when a filter changes
+async function filterBar() {
+  const form = document.getElementById("filters");
+  if (!form) return;
+  const here = new URLSearchParams(location.search);
+  const range = form.elements.namedItem("range"), custom = form.querySelector(".custom");
+  const from = form.elements.namedItem("from"), to = form.elements.namedItem("to");
+  range.value = here.has("from") ? "custom" : (here.get("range") || "24h");
+  if (here.has("from")) { from.value = toLocalInput(Number(here.get("from"))); to.value = toLocalInput(Number(here.get("to")) || Date.now() / 1000); }
+  custom.hidden = range.value !== "custom";
+  const apply = () => {
+    const query = new URLSearchParams(location.search);
+    for (const key of FILTER_KEYS) query.delete(key);
+    if (range.value === "custom") {
+      if (!from.value) return;
+      query.set("from", String(Math.floor(new Date(from.value).getTime() / 1000)));
+      query.set("to", String(Math.floor((to.value ? new Date(to.value).getTime() : Date.now()) / 1000)));
+    } else if (range.value !== "24h") query.set("range", range.value);
+    for (const key of ["version", "host"]) {
+      const value = form.elements.namedItem(key).value;
+      if (value !== "") query.set(key, value === "(none)" ? "" : value);
+    }
+    history.replaceState(null, "", location.pathname + (query.toString() ? "?" + query : "") + location.hash);
+    carryFilters();
+    if (reloadPage) reloadPage().catch((error) => status(error.message));
+    else location.reload();  // a page of its own script (reports, distributions) reads the URL
+  };
+  range.addEventListener("change", () => { custom.hidden = range.value !== "custom"; if (range.value !== "custom") apply(); });
+  form.addEventListener("submit", (event) => { event.preventDefault(); apply(); });
+  const choices = await api("filters");
+  for (const key of ["version", "host"]) {
+    const select = form.elements.namedItem(key);
+    for (const value of choices[key + "s"]) select.append(el("option", { value: value === "" ? "(none)" : value, text: value === "" ? "(none)" : value }));
+    if (here.has(key)) select.value = here.get(key) === "" ? "(none)" : here.get(key);
+    select.addEventListener("change", apply);
+  }
+}
+
+// -- tables: sortable by their th[data-key], paginated by the nav.pager after them ------------
 function fillTable(table, rows, cells, empty = "Nothing recorded yet.") {
   const tbody = table.querySelector("tbody");
   tbody.replaceChildren(...rows.map((row) => el("tr", {}, ...cells(row).map((cell) => {
@@ -83,45 +170,161 @@ function fillTable(table, rows, cells, empty = "Nothing recorded yet.") {
   if (!rows.length) tbody.append(el("tr", {}, el("td", { text: empty, colspan: "20" })));
 }
 
+function dataTable(table, rows, cells, { sortKey = null, ascending = false, pageSize = 25, empty, filter = null } = {}) {
+  const state = table._state || (table._state = { sortKey, ascending, page: 0 });
+  if (!table._bound) {
+    table._bound = true;
+    table.querySelectorAll("th[data-key]").forEach((th) => th.addEventListener("click", () => {
+      state.ascending = state.sortKey === th.dataset.key ? !state.ascending : ["name", "key", "kind", "host", "version"].includes(th.dataset.key);
+      state.sortKey = th.dataset.key;
+      state.page = 0;
+      table._render();
+    }));
+  }
+  table._render = () => {
+    const shown = (table._filter ? rows.filter(table._filter) : rows.slice());
+    if (state.sortKey) shown.sort((a, b) => {
+      const x = a[state.sortKey] ?? -Infinity, y = b[state.sortKey] ?? -Infinity;
+      return (x < y ? -1 : x > y ? 1 : 0) * (state.ascending ? 1 : -1);
+    });
+    table.querySelectorAll("th").forEach((h) => {
+      h.classList.toggle("sorted", h.dataset.key === state.sortKey);
+      h.classList.toggle("asc", h.dataset.key === state.sortKey && state.ascending);
+    });
+    const pages = Math.max(1, Math.ceil(shown.length / pageSize));
+    state.page = Math.min(state.page, pages - 1);
+    fillTable(table, shown.slice(state.page * pageSize, (state.page + 1) * pageSize), cells, empty);
+    const pager = document.querySelector(`nav.pager[data-for="${table.id}"]`);
+    if (!pager) return;
+    pager.replaceChildren();
+    if (shown.length <= pageSize) return;
+    const button = (text, page, disabled) => {
+      const b = el("button", { type: "button", text });
+      b.disabled = disabled;
+      b.addEventListener("click", () => { state.page = page; table._render(); });
+      return b;
+    };
+    pager.append(button("‹ Previous", state.page - 1, state.page === 0),
+      el("span", { text: `${state.page * pageSize + 1}–${Math.min(shown.length, (state.page + 1) * pageSize)} of ${shown.length.toLocaleString()}` }),
+      button("Next ›", state.page + 1, state.page >= pages - 1));
+  };
+  table._filter = filter;
+  table._render();
+}
+
+// -- charts: colours from the CSS variables, round ticks from the API, gaps kept --------------
+function layout(extra = {}) {
+  const fg = css("--fg") || "#111827", line = css("--line") || "#e5e7eb";
+  const axis = { automargin: true, gridcolor: line, zerolinecolor: line, linecolor: line, color: fg };
+  return {
+    margin: { l: 10, r: 10, t: 10, b: 10 }, height: 300, autosize: true,
+    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+    font: { color: fg, size: 12 }, legend: { orientation: "h", y: -0.25, font: { color: fg } },
+    hoverlabel: { bgcolor: css("--card") || "#fff", font: { color: fg }, bordercolor: line },
+    ...extra,
+    xaxis: { ...axis, ...(extra.xaxis || {}) }, yaxis: { ...axis, ...(extra.yaxis || {}) },
+    ...(extra.yaxis2 ? { yaxis2: { ...axis, ...extra.yaxis2 } } : {}),
+  };
+}
+const plotConfig = { displaylogo: false, responsive: true };
+const iso = (s) => new Date(s * 1000).toISOString().slice(0, 19);  // Plotly reads it as UTC
+const bucketLabel = (s) => s >= 86400 ? `${s / 86400} d` : s >= 3600 ? `${s / 3600} h` : `${s / 60} min`;
+
+function timeAxis(from, to, stepS) {
+  return {
+    type: "date", range: [iso(from), iso(to)], dtick: stepS * 1000, title: { text: "time (UTC)" },
+    tickformat: stepS >= 86400 ? "%b %d" : "%H:%M\n%b %d",
+  };
+}
+
+function timeCharts(series, trafficId, latencyId, noun = "requests") {
+  const w = series.window, t = series.points.map((p) => iso(p.t));
+  const errorColor = css("--error") || "#dc2626", primary = colorOf(series.name || "");
+  const ok = series.points.map((p) => p.count === null ? null : p.count - p.errors);
+  const ticks = (values) => ({ tickmode: "array", tickvals: values, range: [0, values[values.length - 1]] });
+  Plotly.react(trafficId, [
+    { x: t, y: ok, type: "bar", name: `${noun} without error`, marker: { color: primary }, hovertemplate: "%{y:,}<extra>ok</extra>" },
+    { x: t, y: series.points.map((p) => p.errors), type: "bar", name: "errors", marker: { color: errorColor }, hovertemplate: "%{y:,}<extra>errors</extra>" },
+  ], layout({ barmode: "stack", bargap: 0.1, xaxis: timeAxis(w.from, w.to, w.time_step_s),
+    yaxis: { title: { text: `${noun} per ${bucketLabel(w.bucket_s)}` }, ...ticks(series.ticks.count) } }), plotConfig);
+  const line = (key, name, style) => ({ x: t, y: series.points.map((p) => p[key]), name, mode: "lines+markers", connectgaps: false,
+    marker: { size: 3 }, line: style, hovertemplate: "%{y:.1f} ms<extra>" + name + "</extra>" });
+  Plotly.react(latencyId, [
+    line("p50_ms", "p50", { color: primary }),
+    line("p95_ms", "p95", { color: css("--warn") || "#d97706", dash: "dot" }),
+    line("p99_ms", "p99", { color: errorColor, dash: "dash" }),
+  ], layout({ xaxis: timeAxis(w.from, w.to, w.time_step_s), yaxis: { title: { text: "latency (ms)" }, ...ticks(series.ticks.ms) } }), plotConfig);
+}
+
+function rethemeCharts() {
+  for (const chart of document.querySelectorAll(".js-plotly-plot")) {
+    const themed = layout();
+    const axes = {};
+    for (const key of Object.keys(chart.layout || {})) {
+      if (/^[xy]axis\d*$/.test(key)) for (const part of ["gridcolor", "zerolinecolor", "linecolor", "color"]) axes[`${key}.${part}`] = themed.xaxis[part];
+    }
+    Plotly.relayout(chart, { "font.color": themed.font.color, "legend.font.color": themed.font.color, hoverlabel: themed.hoverlabel, ...axes });
+  }
+}
+
+// -- tiles -----------------------------------------------------------------------------------------
+const TILE_FORMAT = { requests: fmt.n, calls: fmt.n, count: fmt.n, error_rate: fmt.pct, p95_ms: fmt.duration, p50_ms: fmt.duration, p99_ms: fmt.duration, apdex: fmt.apdex };
+const WORSE_WHEN_UP = new Set(["error_rate", "p95_ms"]);
+const BETTER_WHEN_UP = new Set(["apdex"]);
+
+function renderTile(tile, value, change, delta) {
+  const key = tile.dataset.tile;
+  tile.querySelector(".value").textContent = (TILE_FORMAT[key] || fmt.n)(value);
+  const box = tile.querySelector(".change");
+  if (!box) return;
+  box.className = "change";
+  if (delta === null || delta === undefined) { box.textContent = "no data before"; return; }
+  const negligible = key === "apdex" ? Math.abs(delta) < 0.005 : key === "error_rate" ? Math.abs(delta) < 0.00005 : delta === 0;
+  if (negligible) { box.textContent = `= same as previous ${rangeLabel()}`; return; }
+  const arrow = delta > 0 ? "▲" : "▼";
+  const amount = key === "error_rate" ? `${(100 * Math.abs(delta)).toFixed(2)} pp` : key === "apdex" ? Math.abs(delta).toFixed(2)
+    : change === null ? fmt.n(Math.abs(delta)) : `${(100 * Math.abs(change)).toFixed(change && Math.abs(change) < 0.1 ? 1 : 0)} %`;
+  box.textContent = `${arrow} ${amount} vs previous ${rangeLabel()}`;
+  if ((WORSE_WHEN_UP.has(key) || BETTER_WHEN_UP.has(key))) box.classList.add((delta > 0) === BETTER_WHEN_UP.has(key) ? "good" : "bad");
+}
+
 // -- overview -------------------------------------------------------------------------------------
 async function overviewPage() {
   const table = document.getElementById("overview");
-  let rows = [];
-  let sortKey = "hits_24h", ascending = false;
-  const render = () => {
-    const filter = document.getElementById("filter").value.toLowerCase();
-    const shown = rows.filter((r) => r.name.toLowerCase().includes(filter)).sort((a, b) => {
-      const x = a[sortKey] ?? -1, y = b[sortKey] ?? -1;
-      return (x < y ? -1 : x > y ? 1 : 0) * (ascending ? 1 : -1);
-    });
-    fillTable(table, shown, (r) => [
-      el("a", { href: `${BASE}detail/${r.kind}/${encodeURIComponent(r.name)}`, text: r.name }),
-      r.kind, [fmt.n(r.hits_1h), "num"], [fmt.n(r.hits_24h), "num"], [fmt.n(r.hits_7d), "num"],
-      [fmt.ms(r.p50_ms), "num"], [fmt.ms(r.p90_ms), "num"], [fmt.ms(r.p99_ms), "num"],
-      [fmt.pct(r.error_rate), "num" + (r.error_rate > 0.01 ? " bad" : "")],
-      fmt.ago(r.last_ns), sparkline(r.sparkline, r.name), levelCell(r),
-    ]);
-  };
-  table.querySelectorAll("th[data-key]").forEach((th) => th.addEventListener("click", () => {
-    ascending = sortKey === th.dataset.key ? !ascending : th.dataset.key === "name";
-    sortKey = th.dataset.key;
-    table.querySelectorAll("th").forEach((h) => h.classList.remove("sorted", "asc"));
-    th.classList.add("sorted"); if (ascending) th.classList.add("asc");
-    render();
-  }));
   const load = async () => {
-    const kind = document.getElementById("kind").value;
-    const window_ = document.getElementById("window").value;
-    const query = new URLSearchParams({ window: window_, ...(kind ? { kind } : {}) });
-    rows = (await api("overview?" + query)).rows;
-    render();
+    const query = filterParams();
+    const [tiles, series, names, levels] = await Promise.all([
+      api("overview/tiles?" + query), api("overview/series?" + query), api("overview/names?" + query), api("levels"),
+    ]);
+    for (const tile of document.querySelectorAll("#tiles .tile")) {
+      const found = tiles.tiles[tile.dataset.tile];
+      renderTile(tile, found.value, found.change, found.delta);
+    }
+    document.getElementById("tiles-note").textContent = `Requests' error rate, p95 and Apdex (T = ${tiles.apdex_t_ms} ms unless set per name); ` +
+      `compared with ${fmt.time(tiles.previous_from * 1e9)} – ${fmt.time(tiles.previous_to * 1e9)}.`;
+    timeCharts(series, "chart-traffic", "chart-latency");
+    for (const row of names.rows) row.levels = levelsOf(levels.apps, row);
+    const kindSelect = document.getElementById("kind"), text = document.getElementById("filter");
+    const filter = (r) => r.name.toLowerCase().includes(text.value.toLowerCase()) && (!kindSelect.value || r.kind === kindSelect.value);
+    dataTable(table, names.rows, (r) => [
+      nameLink(r.kind, r.name), r.kind, [fmt.n(r.count), "num"],
+      [fmt.pct(r.error_rate), "num" + (r.error_rate > 0.01 ? " bad" : "")],
+      [fmt.ms(r.p50_ms), "num"], [fmt.ms(r.p95_ms), "num"], [fmt.ms(r.p99_ms), "num"],
+      [`${fmt.apdex(r.apdex)} [${r.apdex_t_ms} ms]`, "num" + (r.apdex !== null && r.apdex < 0.85 ? " bad" : "")],
+      fmt.ago(r.last_ns), levelCell(r),
+    ], { sortKey: "count", filter, empty: "Nothing recorded in this range." });
     status("Updated " + new Date().toLocaleTimeString());
   };
-  document.getElementById("filter").addEventListener("input", render);
-  document.getElementById("kind").addEventListener("change", load);
-  document.getElementById("window").addEventListener("change", load);
+  for (const id of ["filter", "kind"]) document.getElementById(id).addEventListener(id === "kind" ? "change" : "input", () => { table._state.page = 0; table._render(); });
+  reloadPage = load;
   await load();
-  setInterval(() => load().catch((e) => status(e.message)), 30000);
+  setInterval(() => load().catch((e) => status(e.message)), 60000);
+}
+
+function levelsOf(apps, row) {
+  if (row.kind !== "request") return [];
+  return Object.entries(apps).filter(([, found]) => found.endpoints.includes(row.name))
+    .map(([app, found]) => ({ app, level: found.levels[row.name] ?? found.default }));
 }
 
 function levelCell(row) {
@@ -147,89 +350,19 @@ function levelCell(row) {
   return box;
 }
 
-// -- detail ---------------------------------------------------------------------------------------
-async function detailPage() {
-  const kind = body.dataset.kind, name = body.dataset.name;
-  const path = (what, extra = {}) =>
-    `names/${kind}/${encodeURIComponent(name)}/${what}?` + new URLSearchParams(extra);
-  const load = async () => {
-    const range = document.getElementById("range").value;
-    const [series, heat, versions, groups, statuses, outliers, profile, tracked] = await Promise.all([
-      api(path("timeseries", { range })), api(path("heatmap")), api(path("versions", { range: range === "1h" || range === "6h" ? "24h" : range })),
-      api(path("groups", { range })), api(path("statuses", { range })), api(path("outliers", { range: "7d" })),
-      kind === "request" ? api(path("profile", { range })) : Promise.resolve(null), api(path("tracked", { range })),
-    ]);
-    const t = series.points.map((p) => new Date(p.t * 1000));
-    const seconds = { "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800, "30d": 2592000 }[range];
-    const latency = (key, name, line) => ({ x: t, y: series.points.map((p) => p[key]), name, mode: "lines+markers", marker: { size: 4 }, line });
-    Plotly.react("chart-timeseries", [
-      { x: t, y: series.points.map((p) => p.count), type: "bar", name: "hits", yaxis: "y2", width: series.bucket_s * 1000 * 0.9, marker: { color: css("--line") || "#e5e7eb" } },
-      latency("p50_ms", "p50 ms", { color: colorOf(name) }),
-      latency("p90_ms", "p90 ms", { dash: "dot", color: colorOf(name) }),
-      latency("p99_ms", "p99 ms", { dash: "dash", color: css("--error") }),
-    ], layout({
-      xaxis: { type: "date", range: [new Date(Date.now() - seconds * 1000), new Date()] },
-      yaxis: { title: "ms", rangemode: "tozero" },
-      yaxis2: { overlaying: "y", side: "right", showgrid: false, title: "hits", rangemode: "tozero" },
-    }), plotConfig);
-    Plotly.react("chart-heatmap", [{ z: heat.counts, y: heat.weekdays, x: [...Array(24).keys()], type: "heatmap",
-      colorscale: [[0, css("--card") || "#f9fafb"], [1, css("--primary") || "#2563eb"]] }],
-      layout({ xaxis: { title: "hour (UTC)", dtick: 3 }, yaxis: { autorange: "reversed" } }), plotConfig);
-    Plotly.react("chart-versions", [
-      { x: versions.rows.map((r) => r.key), y: versions.rows.map((r) => r.p50_ms), type: "bar", name: "p50 ms" },
-      { x: versions.rows.map((r) => r.key), y: versions.rows.map((r) => r.p90_ms), type: "bar", name: "p90 ms" },
-      { x: versions.rows.map((r) => r.key), y: versions.rows.map((r) => r.p99_ms), type: "bar", name: "p99 ms" },
-    ], layout({ barmode: "group", xaxis: { type: "category", title: "version" }, yaxis: { title: "ms" } }), plotConfig);
-    fillTable(document.getElementById("groups"), groups.rows, (r) => [r.key, [fmt.n(r.count), "num"], [fmt.n(r.errors), "num"], [fmt.ms(r.p50_ms), "num"], [fmt.ms(r.p90_ms), "num"]]);
-    fillTable(document.getElementById("statuses"), statuses.statuses, (r) => [[r.status, r.status >= "500" ? "bad" : ""], [fmt.n(r.count), "num"]]);
-    fillTable(document.getElementById("clients"), statuses.clients, (r) => [r.client_ip, [fmt.n(r.count), "num"]]);
-    renderOutliers(outliers);
-    renderProfile(profile);
-    renderTracked(tracked);
-    status("Updated " + new Date().toLocaleTimeString());
-  };
-  document.getElementById("range").addEventListener("change", () => load().catch((e) => status(e.message)));
-  await load();
-}
-
-function renderOutliers(outliers) {
-  const box = document.getElementById("outliers");
-  if (!outliers.length) { box.replaceChildren(el("p", { text: "No outliers (monitoring level 2 records them)." })); return; }
-  box.replaceChildren(...outliers.map((o) => {
-    const details = el("details", {}, el("summary", { text: `${fmt.time(o.start_ns)} · ${fmt.ms(o.duration_ms)} ms (threshold ${fmt.ms(o.threshold_ms)} ms) · ${o.request_id || ""}` }));
-    details.append(el("pre", { class: "stack", text: JSON.stringify({ headers: o.headers, args: o.args, view_args: o.view_args }, null, 2) }));
-    for (const stack of o.stacks || []) details.append(el("pre", { class: "stack", text: typeof stack === "string" ? stack : JSON.stringify(stack, null, 2) }));
-    return details;
-  }));
-}
-
-function renderProfile(profile) {
-  const box = document.getElementById("profile");
-  if (!profile || !profile.requests) { box.replaceChildren(el("p", { text: "No profiles (monitoring level 3 records them)." })); return; }
-  const node = (n, depth) => {
-    const item = el("li", { text: `${fmt.ms(n.total_ms)} ms  ${n.frame || "(all)"}` });
-    if (n.children && n.children.length && depth < 25) item.append(el("ul", { class: "tree" }, ...n.children.map((c) => node(c, depth + 1))));
-    return item;
-  };
-  box.replaceChildren(el("p", { text: `${profile.requests} profiled request(s)` }), el("ul", { class: "tree" }, node(profile.tree, 0)));
-}
-
-function renderTracked(tracked) {
-  const table = document.getElementById("tracked");
-  const columns = ["time", "request id", "group", ...tracked.columns];
-  table.querySelector("thead").replaceChildren(el("tr", {}, ...columns.map((c) => el("th", { text: c }))));
-  fillTable(table, tracked.rows, (r) => [fmt.time(r.start_ns), r.request_id, r.group,
-    ...tracked.columns.map((c) => r.values[c] === undefined ? "" : typeof r.values[c] === "string" ? r.values[c] : JSON.stringify(r.values[c]))]);
-}
-
 // -- other pages ----------------------------------------------------------------------------------
 async function jobsPage() {
-  const { rows } = await api("jobs");
-  fillTable(document.getElementById("jobs"), rows, (r) => [
-    r.name, [fmt.n(r.runs), "num"], [fmt.n(r.failures), "num" + (r.failures ? " bad" : "")], fmt.time(r.last_start_ns),
-    [(r.last_duration_ms / 1000).toFixed(1), "num"], [r.last_outcome, r.last_outcome === "ok" ? "good" : "bad"],
-    r.last_exit_code, r.schedule || "", r.last_error || r.summary || "",
-  ]);
+  const load = async () => {
+    const { rows } = await api("jobs?" + new URLSearchParams({ range: fixedRange() }));
+    dataTable(document.getElementById("jobs"), rows, (r) => [
+      nameLink("run", r.name), [fmt.n(r.runs), "num"], [fmt.n(r.failures), "num" + (r.failures ? " bad" : "")], fmt.time(r.last_start_ns),
+      [fmt.duration(r.last_duration_ms), "num"], [r.last_outcome, r.last_outcome === "ok" ? "good" : "bad"],
+      [r.last_exit_code, "num"], r.schedule || "", r.last_error || r.summary || "",
+    ], { sortKey: "name", ascending: true, empty: "No supervised jobs yet (lookout run / @supervise)." });
+    status("Updated " + new Date().toLocaleTimeString());
+  };
+  reloadPage = load;
+  await load();
 }
 
 async function testsPage() {
@@ -241,20 +374,40 @@ async function testsPage() {
   ]);
 }
 
+const unitOf = (unit) => unit && unit !== "None" ? unit : "";
+const timeStep = (span) => [60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800].find((s) => span / s <= 6) || 172800 * Math.ceil(span / 6 / 172800);
+
+function metricChart(target, metric, rangeS) {
+  const unit = unitOf(metric.unit), now = Date.now() / 1000, t = metric.points.map((p) => iso(p.t));
+  const from = Math.min(now - rangeS, ...metric.points.map((p) => p.t));
+  Plotly.react(target, [
+    { x: t, y: metric.points.map((p) => p.sum), type: "bar", name: "sum per hour", marker: { color: css("--primary") } },
+    { x: t, y: metric.points.map((p) => p.mean), name: "mean", yaxis: "y2", mode: "lines+markers", line: { color: css("--warn") || "#d97706" } },
+  ], layout({
+    xaxis: timeAxis(from, now, timeStep(now - from)),
+    yaxis: { title: { text: `sum per hour${unit ? " (" + unit + ")" : ""}` }, rangemode: "tozero" },
+    yaxis2: { title: { text: `mean${unit ? " (" + unit + ")" : ""}` }, overlaying: "y", side: "right", showgrid: false, rangemode: "tozero", tickmode: "auto", nticks: 6 },
+  }), plotConfig);
+}
+
 async function metricsPage() {
-  const { metrics } = await api("metrics");
-  const box = document.getElementById("metrics");
-  if (!metrics.length) { box.replaceChildren(el("p", { text: "No custom metrics yet (lookout.flask.add_metric)." })); return; }
-  box.replaceChildren();
-  for (const [index, metric] of metrics.entries()) {
-    const id = `metric-${index}`;
-    box.append(el("h2", { text: `${metric.name}${metric.unit ? " (" + metric.unit + ")" : ""}` }), el("div", { id, class: "chart" }));
-    const t = metric.points.map((p) => new Date(p.t * 1000));
-    Plotly.newPlot(id, [
-      { x: t, y: metric.points.map((p) => p.sum), type: "bar", name: "sum per hour" },
-      { x: t, y: metric.points.map((p) => p.mean), name: "mean", yaxis: "y2" },
-    ], layout({ yaxis2: { overlaying: "y", side: "right", showgrid: false } }), plotConfig);
-  }
+  const load = async () => {
+    const range = fixedRange();
+    const { metrics } = await api("metrics?" + new URLSearchParams({ range }));
+    const box = document.getElementById("metrics");
+    if (!metrics.length) { box.replaceChildren(el("p", { text: "No custom metrics yet (lookout.flask.add_metric)." })); return; }
+    box.replaceChildren();
+    for (const [index, metric] of metrics.entries()) {
+      const id = `metric-${index}`, unit = unitOf(metric.unit);
+      const title = el("h2", {}, nameLink("metric", metric.name));
+      if (unit) title.append(el("span", { class: "unit", text: ` ${unit}` }));
+      box.append(title, el("div", { id, class: "chart" }));
+      metricChart(id, metric, RANGE_S[range]);
+    }
+    status("Updated " + new Date().toLocaleTimeString());
+  };
+  reloadPage = load;
+  await load();
 }
 
 // A sink's disk spool (docs/reliability.md): events waiting on disk, their size, how many were
@@ -319,10 +472,18 @@ async function tokensSection() {
 const theme = localStorage.getItem("lookout-theme");
 if (theme) document.documentElement.dataset.theme = theme;
 document.getElementById("theme-toggle")?.addEventListener("click", () => {
-  const next = document.documentElement.dataset.theme === "dark" ? "light" : "dark";
+  const dark = document.documentElement.dataset.theme === "dark" ||
+    (!document.documentElement.dataset.theme && matchMedia("(prefers-color-scheme: dark)").matches);
+  const next = dark ? "light" : "dark";
   document.documentElement.dataset.theme = next;
   localStorage.setItem("lookout-theme", next);
+  rethemeCharts();
 });
-const pages = { overview: overviewPage, detail: detailPage, jobs: jobsPage, tests: testsPage, metrics: metricsPage, system: systemPage };
-const start = pages[body.dataset.page];
-if (start) start().catch((error) => status("Could not load: " + error.message));
+// every page's function, by body[data-page]; detail.js adds the detail page before start
+const pages = { overview: overviewPage, jobs: jobsPage, tests: testsPage, metrics: metricsPage, system: systemPage };
+document.addEventListener("DOMContentLoaded", () => {
+  carryFilters();
+  filterBar().catch((error) => status("Could not load the filters: " + error.message));
+  const start = pages[body.dataset.page];
+  if (start) start().catch((error) => status("Could not load: " + error.message));
+});
