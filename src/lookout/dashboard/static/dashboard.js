@@ -111,7 +111,7 @@ function withFilters(href) {
 }
 
 function link(href, text) { return el("a", { href: withFilters(href), text }); }
-const nameLink = (kind, name) => link(`${BASE}detail/${kind}/${encodeURIComponent(name)}`, name);
+const detailLink = (kind, name) => link(`${BASE}detail/${kind}/${encodeURIComponent(name)}`, name);
 
 function carryFilters() {
   for (const a of document.querySelectorAll("header a[href], main a[href]")) {
@@ -307,7 +307,7 @@ async function overviewPage() {
     const kindSelect = document.getElementById("kind"), text = document.getElementById("filter");
     const filter = (r) => r.name.toLowerCase().includes(text.value.toLowerCase()) && (!kindSelect.value || r.kind === kindSelect.value);
     dataTable(table, names.rows, (r) => [
-      nameLink(r.kind, r.name), r.kind, [fmt.n(r.count), "num"],
+      detailLink(r.kind, r.name), r.kind, [fmt.n(r.count), "num"],
       [fmt.pct(r.error_rate), "num" + (r.error_rate > 0.01 ? " bad" : "")],
       [fmt.ms(r.p50_ms), "num"], [fmt.ms(r.p95_ms), "num"], [fmt.ms(r.p99_ms), "num"],
       [`${fmt.apdex(r.apdex)} [${r.apdex_t_ms} ms]`, "num" + (r.apdex !== null && r.apdex < 0.85 ? " bad" : "")],
@@ -355,7 +355,7 @@ async function jobsPage() {
   const load = async () => {
     const { rows } = await api("jobs?" + new URLSearchParams({ range: fixedRange() }));
     dataTable(document.getElementById("jobs"), rows, (r) => [
-      nameLink("run", r.name), [fmt.n(r.runs), "num"], [fmt.n(r.failures), "num" + (r.failures ? " bad" : "")], fmt.time(r.last_start_ns),
+      detailLink("run", r.name), [fmt.n(r.runs), "num"], [fmt.n(r.failures), "num" + (r.failures ? " bad" : "")], fmt.time(r.last_start_ns),
       [fmt.duration(r.last_duration_ms), "num"], [r.last_outcome, r.last_outcome === "ok" ? "good" : "bad"],
       [r.last_exit_code, "num"], r.schedule || "", r.last_error || r.summary || "",
     ], { sortKey: "name", ascending: true, empty: "No supervised jobs yet (lookout run / @supervise)." });
@@ -399,7 +399,7 @@ async function metricsPage() {
     box.replaceChildren();
     for (const [index, metric] of metrics.entries()) {
       const id = `metric-${index}`, unit = unitOf(metric.unit);
-      const title = el("h2", {}, nameLink("metric", metric.name));
+      const title = el("h2", {}, detailLink("metric", metric.name));
       if (unit) title.append(el("span", { class: "unit", text: ` ${unit}` }));
       box.append(title, el("div", { id, class: "chart" }));
       metricChart(id, metric, RANGE_S[range]);
