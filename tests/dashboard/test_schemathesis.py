@@ -23,7 +23,12 @@ PASSWORD = "schemathesis admin password"
 #: state ('to' after 'from'; compare=custom needs its four bounds; a submitted run is a
 #: 'lookout.tests/1' document; an overview series' 'name' needs its 'kind'): a schema-valid request may rightly be a 400 there, so only
 #: the "valid input accepted" check is left out for them; every other check runs.
-CROSS_CHECKED = {"GET /api/explorer/events", "GET /api/explorer/export", "POST /api/tests/runs"}
+CROSS_CHECKED = {
+    "GET /api/explorer/events",
+    "GET /api/explorer/export",
+    "POST /api/tests/runs",
+    "GET /api/runs/{name}",
+}
 CROSS_CHECKED_PREFIXES = ("GET /api/reports/", "GET /api/overview/")
 #: generated requests per operation: each is a real call into the app and its store
 EXAMPLES = 25

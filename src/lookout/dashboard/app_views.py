@@ -55,7 +55,7 @@ def register(blueprint: Blueprint) -> None:
     blueprint.add_url_rule("/api/overview/tiles", "api_overview_tiles", api_tiles)
     blueprint.add_url_rule("/api/overview/series", "api_overview_series", api_series)
     blueprint.add_url_rule("/api/overview/names", "api_overview_names", api_names)
-    blueprint.add_url_rule("/api/runs/<path:name>", "api_runs", api_runs)
+    blueprint.add_url_rule("/api/runs/<name:name>", "api_runs", api_runs)
 
 
 def _filters(args: dict[str, Any]) -> app_data.Filters:
