@@ -116,7 +116,7 @@ def portable_request(
     app_version: str | None,
     trusted_proxies: int,
 ) -> tuple[Any, ...]:
-    """A portable request from the middleware's captured tuple (see ``_AppHooks._finish``):
+    """A portable request from the middleware's captured tuple (see ``AppHooks._finish``):
     the layout :class:`RequestRows` reads, kept beside it. The values its fields are
     made of come last, so that one slice is the key of their JSON.
 
