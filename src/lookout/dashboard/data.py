@@ -178,14 +178,8 @@ def heatmap(
     grid = [[0] * 24 for _ in range(7)]
     start = _now_s(now_ns) - days * DAY
     if store.backend == "clickhouse":
-        for _, _, bucket, delta in ch_queries.merged_rollups(
-            store,  # type: ignore[arg-type]
-            bucket_s=HOUR,
-            start_s=start,
-            name=(kind, name),
-            per_bucket=True,
-        ):
-            grid[(bucket // DAY + 3) % 7][(bucket % DAY) // HOUR] += delta.count
+        for bucket, count in ch_queries.name_hour_counts(store, kind, name, start):  # type: ignore[arg-type]
+            grid[(bucket // DAY + 3) % 7][(bucket % DAY) // HOUR] += count
         ident = None
     else:
         ident = name_id(store, kind, name)

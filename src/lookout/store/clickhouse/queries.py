@@ -92,6 +92,22 @@ def hour_counts(
     ]
 
 
+def name_hour_counts(
+    store: ClickHouseStore, kind: str, name: str, start_s: int
+) -> list[tuple[int, int]]:
+    """(hour, count) of one name from ``start_s`` on (the heatmap): counts only, because
+    merging the sketch states is most of a rollup query's cost on 18.16."""
+    return [
+        (int(bucket), int(count))
+        for bucket, count in store.execute(
+            f"SELECT bucket_start, countMerge(count) FROM {store.table(schema.ROLLUPS[3600])} "
+            "WHERE kind = %(kind)s AND name = %(name)s AND bucket_start >= %(start)s "
+            "GROUP BY bucket_start",
+            {"kind": kind, "name": name, "start": int(start_s)},
+        )
+    ]
+
+
 def raw(
     store: ClickHouseStore,
     kind: str,
