@@ -229,3 +229,38 @@ def test_answers_match_their_openapi_schemas(client: FlaskClient) -> None:
         operation = document["paths"][f"/api/overview/{path}"]["get"]
         schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
         jsonschema.validate(get(client, path, **query), schema)
+
+
+def test_a_mounted_dashboard_takes_its_lookouts_thresholds(tmp_path: Path) -> None:
+    from flask import Flask
+
+    from lookout import Lookout
+    from lookout.flask import LookoutFlask
+
+    lk = Lookout(
+        store=f"sqlite:///{tmp_path / 'app.db'}",
+        batch_interval=0.05,
+        apdex_threshold="50ms",
+        apdex_thresholds={"slow": "2s"},
+    )
+    app = Flask("apdex-app")
+    LookoutFlask(app, lk, dashboard_auth=False)
+
+    @app.get("/slow")
+    def slow() -> str:
+        return "ok"
+
+    @app.get("/fast")
+    def fast() -> str:
+        return "ok"
+
+    client = app.test_client()
+    client.get("/slow")
+    client.get("/fast")
+    try:
+        assert lk.flush(20)
+        rows = client.get("/dashboard/api/overview/names?range=1h").get_json()["rows"]
+    finally:
+        lk.close()
+    thresholds = {row["name"]: row["apdex_t_ms"] for row in rows}
+    assert thresholds == {"slow": 2000, "fast": 50}
