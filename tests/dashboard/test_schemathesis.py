@@ -28,6 +28,8 @@ CROSS_CHECKED = {
     "GET /api/explorer/export",
     "POST /api/tests/runs",
     "GET /api/runs/{name}",
+    "GET /api/errors",
+    "GET /api/errors/{group_id}",
 }
 CROSS_CHECKED_PREFIXES = ("GET /api/reports/", "GET /api/overview/")
 #: generated requests per operation: each is a real call into the app and its store

@@ -71,11 +71,15 @@ CHANGE = obj(
 
 
 def _ref(required: bool) -> dict[str, Any]:
-    found = query("ref", TEXT, REF_HELP + ("" if required else " Default: latest."))
-    return {**found, "required": True} if required else found
+    if required:
+        return _required("ref", TEXT, REF_HELP)
+    return query("ref", TEXT, REF_HELP + " Default: latest.")
 
 
 def _required(name: str, schema: Schema, text: str) -> dict[str, Any]:
+    """A parameter the view needs: present and, for text, not empty."""
+    if schema.get("type") == "string":
+        schema = {**schema, "minLength": 1}
     return {**query(name, schema, text), "required": True}
 
 
@@ -192,7 +196,7 @@ def openapi_paths() -> dict[str, Any]:
                 params=[
                     _required("base", TEXT, "The baseline. " + REF_HELP),
                     query("head", TEXT, "Compared with the baseline (default latest)."),
-                    query("alpha", {"type": "number", "exclusiveMinimum": 0, "maximum": 0.5}),
+                    query("alpha", {"type": "number", "minimum": 1e-9, "maximum": 0.5}),
                     query("min_change", {"type": "number", "minimum": 0, "maximum": 100}),
                 ],
                 error_codes=("404",),
@@ -260,7 +264,9 @@ def openapi_paths() -> dict[str, Any]:
                     }
                 ),
                 params=[
-                    _required("run", {"type": "integer", "minimum": 1}, "The run's id."),
+                    _required(
+                        "run", {"type": "integer", "minimum": 1, "maximum": 2**62}, "The run's id."
+                    ),
                     _required("name", TEXT, "The test's node id."),
                 ],
                 error_codes=("404",),
