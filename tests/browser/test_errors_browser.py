@@ -93,6 +93,12 @@ def test_errors_list_filter_and_group_page(
     page.wait_for_selector("#group-versions .main-svg")
     versions = page.locator("#group-versions .xtick").all_text_contents()
     assert versions == ["1.1"]  # the version filter applies to the group's charts
+    assert page.locator("#group-occurrences tbody tr").count() <= 10  # paged, 10 a page
+    pager = page.locator("nav.pager[data-for='group-occurrences']")
+    if pager.locator("button").count():
+        pager.locator("button:has-text('Next')").click()
+        assert pager.locator("span").inner_text().startswith("11–")
+        pager.locator("button:has-text('Previous')").click()
     first = page.locator("#group-occurrences tbody tr td a").first
     href = first.get_attribute("href")
     assert href is not None and "/explorer/event/" in href

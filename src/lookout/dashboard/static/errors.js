@@ -145,11 +145,12 @@ async function groupPage() {
   barChart("group-versions", group.per_version.map((p) => p.version || "(none)"),
     group.per_version.map((p) => p.count), "version", false);
   barChart("group-hosts", group.per_host.map((p) => p.host), group.per_host.map((p) => p.count), "host", false);
-  fillTable(document.getElementById("group-occurrences"), group.occurrences, (row) => [
+  // paged: 50 occurrences in one table made the page 7,000 px long at phone width
+  dataTable(document.getElementById("group-occurrences"), group.occurrences, (row) => [
     el("a", { href: BASE + "explorer/event/" + row.id, text: fmt.time(row.start_ns) }), row.name,
     row.path ?? "–", row.status ?? "–", row.host, row.version || "(none)", row.user ?? "–",
     row.request_id ?? "–", row.error_message ?? "–",
-  ], "No occurrence is stored as a raw event any more.");
+  ], { pageSize: 10, empty: "No occurrence is stored as a raw event any more." });
 }
 
 const errorPages = { errors: () => (document.getElementById("group-title") ? groupPage() : errorsPage()) };
