@@ -194,3 +194,22 @@ def test_window_of_a_short_range_reads_minutes() -> None:
 
     assert _table_and_bounds(Window(0, 3600, ""))[0] is schema.rollups_minute
     assert _table_and_bounds(Window(0, 7 * DAY, ""))[0] is schema.rollups_hour
+
+
+def test_distributions_per_version_show_the_slower_search(
+    history: tuple[str, FlaskClient],
+) -> None:
+    found = get(history[1], "distributions", **{"from": NOW - 7 * DAY, "to": NOW})["by_version"]
+    assert found["versions"] == ["1.0", "1.1", "1.2"]  # first seen first
+    search = {r["version"]: r for r in found["rows"] if r["name"] == "search"}
+    assert set(search) == {"1.0", "1.1", "1.2"}
+    assert search["1.2"]["p50_ms"] > 1.4 * search["1.1"]["p50_ms"]  # 1.6x, within the sketch
+    index = {r["version"]: r for r in found["rows"] if r["name"] == "index"}
+    assert 0.8 < index["1.2"]["p50_ms"] / index["1.1"]["p50_ms"] < 1.25
+    total = sum(r["count"] for r in found["rows"] if r["name"] == "search")
+    [overall] = [
+        r
+        for r in get(history[1], "distributions", **{"from": NOW - 7 * DAY, "to": NOW})["rows"]
+        if r["name"] == "search"
+    ]
+    assert total == overall["count"]  # every event in exactly one version's box

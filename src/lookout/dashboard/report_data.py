@@ -24,6 +24,7 @@ from lookout.dashboard.report_stats import holm, mann_whitney, two_proportions
 from lookout.pytest_plugin import TEST_PREFIX
 from lookout.store import schema
 from lookout.store.engine import SqlStore
+from lookout.store.origin_queries import origin_rollups
 from lookout.store.rollups import RollupDelta
 
 NS = 1_000_000_000
@@ -141,6 +142,23 @@ def distributions(
     ]
     rows.sort(key=lambda r: (-(r["p50_ms"] or 0), r["kind"], r["name"]))
     return rows
+
+
+def version_distributions(
+    store: SqlStore, window: Window, kinds: Iterable[str] = KINDS
+) -> dict[str, Any]:
+    """One box per (kind, name, version) over ``window`` from the origin rollups, for the
+    per-version chart: versions first seen first, as on every page."""
+    found = origin_rollups(
+        store, start_s=window.start_s, end_s=window.end_s, kinds=tuple(kinds), group_by="version"
+    )
+    rows = [
+        {"kind": r.kind, "name": r.name, "version": r.version or "", **box(r.delta)}
+        for r in found
+        if r.delta.count and not (r.kind == "call" and r.name.startswith(TEST_PREFIX))
+    ]
+    seen = {row["version"] for row in rows}
+    return {"versions": [v for v in versions_in_order(store) if v in seen], "rows": rows}
 
 
 # -- comparisons ---------------------------------------------------------------------------------

@@ -107,8 +107,10 @@ def api_versions() -> Response:
 def api_distributions() -> Response:
     args = params(WINDOW_PARAMS)
     window = window_of(args)
-    rows = report_data.distributions(current().store(), window, _kinds(args))
-    return jsonify({"window": window.as_dict(), "rows": rows})
+    store, kinds = current().store(), _kinds(args)
+    rows = report_data.distributions(store, window, kinds)
+    by_version = report_data.version_distributions(store, window, kinds)
+    return jsonify({"window": window.as_dict(), "rows": rows, "by_version": by_version})
 
 
 def api_compare() -> Response:
@@ -200,7 +202,8 @@ def openapi_paths() -> dict[str, Any]:
         "/api/reports/distributions": {
             "get": operation(
                 "Latency box per endpoint and function (p5, p25, p50, p75, p95, p99, mean) "
-                "from the rollup sketches, slowest median first.",
+                "from the rollup sketches, slowest median first; and per version in "
+                "'by_version' (versions first seen first).",
                 obj(
                     {
                         "window": window,
@@ -214,6 +217,23 @@ def openapi_paths() -> dict[str, Any]:
                                     **box,
                                 }
                             )
+                        ),
+                        "by_version": obj(
+                            {
+                                "versions": array(STRING),
+                                "rows": array(
+                                    obj(
+                                        {
+                                            "kind": STRING,
+                                            "name": STRING,
+                                            "version": STRING,
+                                            "count": INTEGER,
+                                            "errors": INTEGER,
+                                            **box,
+                                        }
+                                    )
+                                ),
+                            }
                         ),
                     }
                 ),
