@@ -24,11 +24,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from lookout.dashboard.window import ChartWindow, chart_window, round_ticks
-from lookout.pytest_plugin import TEST_PREFIX
 from lookout.store import schema
 from lookout.store.engine import SqlStore
 from lookout.store.origin_queries import list_origins
 from lookout.store.sketch import LatencySketch, bucket_value
+from lookout.testruns import TEST_PREFIX
 
 HOUR = 3600
 #: Quantiles every answer carries.

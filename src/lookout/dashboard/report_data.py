@@ -21,11 +21,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from lookout.dashboard.report_stats import holm, mann_whitney, two_proportions
-from lookout.pytest_plugin import TEST_PREFIX
 from lookout.store import schema
 from lookout.store.engine import SqlStore
 from lookout.store.origin_queries import origin_rollups
 from lookout.store.rollups import RollupDelta
+from lookout.testruns import TEST_PREFIX
 
 NS = 1_000_000_000
 HOUR = 3600

@@ -23,9 +23,7 @@ from typing import Any
 
 import pytest
 
-#: Kept for readers of the events recorded by Lookout 0.1's plugin (``call`` events named
-#: ``test:<node id>``); this plugin writes test runs to their own tables instead.
-TEST_PREFIX = "test:"
+from lookout.testruns import TEST_PREFIX as TEST_PREFIX  # the name its readers import
 
 #: Every option of the plugin: (flag, environment variable or None, what it does).
 OPTIONS: tuple[tuple[str, str | None, str], ...] = (
