@@ -10,12 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 
-from lookout.dashboard.blueprint import DashboardOptions, create_blueprint
 from lookout.demo_data import generate
-from lookout.store import SqlStore
-from tests.browser.serving import serving
+from tests.browser.serving import demo_dashboard, new_tab
 from tests.browser.test_dashboard_browser import browser, screenshots  # noqa: F401 (fixtures)
 
 
@@ -23,25 +20,8 @@ from tests.browser.test_dashboard_browser import browser, screenshots  # noqa: F
 def errors_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"sqlite:///{tmp_path_factory.mktemp('errors') / 'store.db'}"
     generate(url, days=7, requests_per_hour=300)
-    store = SqlStore(url)
-    app = Flask("errors-site")
-    app.register_blueprint(
-        create_blueprint(lambda: store, DashboardOptions(auth=False)), url_prefix="/dashboard"
-    )
-    with serving(app) as site:
+    with demo_dashboard(url) as site:
         yield site
-    store.close()
-
-
-def _tab(browser: Any, width: int, dark: bool = False) -> tuple[Any, Any, list[str]]:  # noqa: F811
-    context = browser.new_context(
-        viewport={"width": width, "height": 900}, color_scheme="dark" if dark else "light"
-    )
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return context, page, errors
 
 
 def _wait_for(page: Any, check: Any) -> None:
@@ -57,7 +37,7 @@ def test_errors_list_filter_and_group_page(
     errors_site: str,
     screenshots: Path,  # noqa: F811
 ) -> None:
-    context, page, errors = _tab(browser, 1400)
+    context, page, errors = new_tab(browser, 1400)
     page.goto(f"{errors_site}/dashboard/errors?range=7d")
     page.wait_for_selector("#errors tbody tr td a")
     types = page.locator("#errors tbody tr td:nth-child(1) .error-type").all_text_contents()
@@ -117,7 +97,7 @@ def test_errors_pages_dark_and_narrow(
     screenshots: Path,  # noqa: F811
     width: int,
 ) -> None:
-    context, page, errors = _tab(browser, width, dark=True)
+    context, page, errors = new_tab(browser, width, dark=True)
     page.goto(f"{errors_site}/dashboard/errors?range=7d&sort=last_seen")
     page.wait_for_selector("#errors tbody tr td a")
     link = page.locator("#errors tbody tr td a").first

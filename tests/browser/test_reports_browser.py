@@ -11,12 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 
-from lookout.dashboard.blueprint import DashboardOptions, create_blueprint
 from lookout.demo_data import generate
-from lookout.store import SqlStore
-from tests.browser.serving import serving
+from tests.browser.serving import demo_dashboard, new_tab
 from tests.browser.test_dashboard_browser import browser, screenshots  # noqa: F401 (fixtures)
 
 NOW = int(time.time())
@@ -27,27 +24,8 @@ DAY = 86400
 def reports_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"sqlite:///{tmp_path_factory.mktemp('reports') / 'store.db'}"
     generate(url, days=7, requests_per_hour=160, now_s=NOW)
-    store = SqlStore(url)
-    app = Flask("reports-site")
-    app.register_blueprint(
-        create_blueprint(lambda: store, DashboardOptions(auth=False)), url_prefix="/dashboard"
-    )
-    with serving(app) as site:
+    with demo_dashboard(url) as site:
         yield site
-    store.close()
-
-
-def _tab(browser: Any, width: int, dark: bool = False) -> tuple[Any, Any, list[str]]:  # noqa: F811
-    context = browser.new_context(
-        viewport={"width": width, "height": 900},
-        color_scheme="dark" if dark else "light",
-        timezone_id="UTC",
-    )
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return context, page, errors
 
 
 def _local(epoch_s: int) -> str:
@@ -77,7 +55,7 @@ def test_distributions_and_a_custom_report(
     width: int,
     dark: bool,
 ) -> None:
-    context, page, errors = _tab(browser, width, dark)
+    context, page, errors = new_tab(browser, width, dark)
     suffix = ("" if width == 1400 else "-390") + ("-dark" if dark else "")
     page.goto(f"{reports_site}/dashboard/distributions?range=7d")
     for chart in ("chart-boxes", "chart-version-boxes", "chart-daily", "chart-hourly"):
