@@ -14,7 +14,16 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, g, make_response, redirect, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    request,
+    url_for,
+)
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
@@ -109,7 +118,7 @@ def create_blueprint(
             return refused
         if request.endpoint in PUBLIC:
             return None
-        return _check_user(context)
+        return _check_user(context) or _sql_only(context)
 
     @blueprint.after_request
     def secure(response: Response) -> Response:
@@ -144,6 +153,38 @@ def create_blueprint(
 
 def _unknown_api_route(rest: str) -> Response:
     raise ApiError(404, "no such API route; see api/openapi.json")
+
+
+#: The view modules whose data only a SQL store holds so far: on a ClickHouse store their API
+#: routes answer 501 naming what is missing, rather than empty answers that look like "nothing
+#: recorded" (docs/clickhouse.md lists what ClickHouse serves).
+SQL_ONLY_VIEWS = {
+    app_views.__name__: "the overview's tiles, series and names",
+    error_views.__name__: "error groups",
+    explorer_views.__name__: "the request explorer and export",
+    profile_views.__name__: "profiles",
+    report_views.__name__: "distributions and reports",
+    tests_views.__name__: "test runs",
+    fmd_views.__name__: "test runs",
+}
+
+
+def _sql_only(context: DashboardContext) -> Response | None:
+    if "/api/" not in request.path:
+        return None
+    try:
+        store = context.store()
+    except HTTPException:
+        return None  # no store: the view says so (503)
+    if store.backend != "clickhouse":
+        return None
+    view = current_app.view_functions.get(request.endpoint or "")
+    missing = SQL_ONLY_VIEWS.get(getattr(view, "__module__", ""))
+    if missing is None:
+        return None
+    return json_error(
+        501, f"{missing}: not served from a ClickHouse store yet (see docs/clickhouse.md)"
+    )
 
 
 def _check_user(context: DashboardContext) -> Any:
