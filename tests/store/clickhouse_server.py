@@ -116,6 +116,7 @@ class ClickHouseServer:
         self.tcp_port = free_port()
         self.interserver_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self._answered = False  # once up, its ports are kept (a restart keeps the URL)
 
     @staticmethod
     def binary() -> str:
@@ -132,7 +133,7 @@ class ClickHouseServer:
         """A Lookout store URL for ``database`` on this server (native protocol port)."""
         return f"clickhouse://{USER}:{PASSWORD}@127.0.0.1:{self.tcp_port}/{database}"
 
-    def start(self, timeout_s: float = 60.0) -> None:
+    def start(self, timeout_s: float = 60.0, *, retried: bool = False) -> None:
         binary = self.binary()
         for folder in ("data", "tmp", "user_files", "format_schemas", "log"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
@@ -160,12 +161,27 @@ class ClickHouseServer:
             log.close()
         deadline = time.monotonic() + timeout_s
         while not self.ping():
-            if self.process.poll() is not None or time.monotonic() > deadline:
+            exited = self.process.poll() is not None
+            if exited and not retried and not self._answered and self._lost_a_port():
+                # another process took a port between free_port() and the server's bind:
+                # new ports, once (only before it ever answered: a restart keeps its URL)
+                self.http_port, self.tcp_port = free_port(), free_port()
+                self.interserver_port = free_port()
+                (self.root / "log" / "clickhouse-server.err.log").unlink(missing_ok=True)
+                self.process = None
+                self.start(timeout_s, retried=True)
+                return
+            if exited or time.monotonic() > deadline:
                 self.stop()
                 raise ServerUnavailable(
                     f"clickhouse-server did not answer /ping (log: {self.root / 'log'})"
                 )
             time.sleep(0.1)
+        self._answered = True
+
+    def _lost_a_port(self) -> bool:
+        errors = self.root / "log" / "clickhouse-server.err.log"
+        return errors.exists() and "Address already in use" in errors.read_text(errors="replace")
 
     def ping(self) -> bool:
         try:
