@@ -122,9 +122,11 @@ def test_a_dead_sink_with_100000_queued_events_costs_no_collection_pause() -> No
     assert tracked < 12_000
     # The target is 10 ms; measured 2-4 ms on an idle machine, 25 ms once under a load of 8 on
     # 2 cores: the bound leaves room for that noise (docs/reliability.md gives the figures).
-    # In the whole suite's process a full collection walks every test's objects (0.9 s of
-    # thread CPU was seen there, against 0.08 s alone), so 10 % of it is allowed as noise.
-    allowed = 0.050 + 0.1 * baseline
+    # In the whole suite's process a full collection walks every test's objects (0.8-0.9 s of
+    # thread CPU there, against 0.08 s alone) and varied by up to 24 % between the two
+    # measurements on an idle machine (787 -> 976 ms, with the 9,147 added objects above), so
+    # 30 % of it is allowed as noise; alone the bound is 74 ms and the added time 3 ms.
+    allowed = 0.050 + 0.3 * baseline
     assert full - baseline < allowed  # what the queue adds to a full collection
     assert natural < baseline + allowed
     assert rss_growth < 50
