@@ -14,10 +14,10 @@ from flask import Flask
 from lookout import Lookout
 from lookout.flask import LookoutFlask
 from tests.browser.serving import serving
-from tests.browser.test_dashboard_browser import ADMIN_PASSWORD, Tab, browser
+from tests.browser.test_dashboard_browser import ADMIN_PASSWORD, Tab, browser, screenshots
 from tests.faults.postgres import _free_port
 
-__all__ = ["browser"]
+__all__ = ["browser", "screenshots"]
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Lookout]]:
 
 
 def test_the_spool_of_a_dead_sink_is_on_the_system_page(
-    browser: Any, site: tuple[str, Lookout]
+    browser: Any, site: tuple[str, Lookout], screenshots: Path
 ) -> None:
     url, lk = site
     tab = Tab(browser, url, "admin", ADMIN_PASSWORD)
@@ -69,5 +69,10 @@ def test_the_spool_of_a_dead_sink_is_on_the_system_page(
     assert rows["http"]["Spool size"].endswith("MB")
     assert rows["http"]["Spool overflow"] == "0" and rows["http"]["Invalid"] == "0"
     assert rows["sql"]["Spooled"] == "0"  # the store answers: its spool stays empty
+    # at phone width, dark: the sinks table scrolls in its own box, the page does not widen
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=str(screenshots / "system-390-dark.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 391
     assert tab.errors == []
     tab.close()

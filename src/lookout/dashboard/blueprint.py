@@ -165,7 +165,6 @@ SQL_ONLY_VIEWS = {
     profile_views.__name__: "profiles",
     report_views.__name__: "distributions and reports",
     tests_views.__name__: "test runs",
-    fmd_views.__name__: "test runs",
 }
 
 
