@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from lookout.alerts import RULE_TYPES, Condition, Rule
+from lookout.alert_rules import RULE_TYPES, Condition, Rule
 from lookout.store.engine import SqlStore
 from lookout.store.schema import error_groups
 
