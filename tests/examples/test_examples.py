@@ -6,15 +6,9 @@ the test reads the store it wrote, as a user would with ``lookout stats``.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,68 +16,15 @@ import requests
 
 from lookout.store.engine import SqlStore
 from lookout.store.queries import summarize
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _env(store_url: str, **extra: str) -> dict[str, str]:
-    return {**os.environ, "LOOKOUT_STORE": store_url, **extra}
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the example exited early"
-        try:
-            requests.get(url, timeout=5)  # the first request may migrate the store
-            return
-        except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer within {seconds} s")
-
-
-@contextmanager
-def _serving(
-    command: list[str], env: dict[str, str], cwd: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(command, env=env, cwd=cwd)
-    try:
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)  # Lookout flushes on SIGTERM
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-
-
-def _counts(store_url: str, kind: str) -> dict[str, tuple[int, int]]:
-    store = SqlStore(store_url)
-    try:
-        return {s.name: (s.count, s.errors) for s in summarize(store, since_s=3600, kind=kind)}
-    finally:
-        store.close()
-
-
-def _run_example(
-    name: str, store_url: str, cwd: Path, *args: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(EXAMPLES / name), *args],
-        env=_env(store_url),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.examples.running import (
+    EXAMPLES,
+    counts,
+    env_with,
+    free_port,
+    run_example,
+    serving,
+    wait_until_up,
+)
 
 
 def _shop_traffic(base: str, users: tuple[str, ...] = ("alice", "bob")) -> None:
@@ -96,12 +37,12 @@ def _shop_traffic(base: str, users: tuple[str, ...] = ("alice", "bob")) -> None:
 
 
 def test_flask_app_records_requests_users_and_metrics(tmp_path: Path) -> None:
-    url, port = f"sqlite:///{tmp_path / 'shop.db'}", _free_port()
-    env = _env(url, PORT=str(port))
-    with _serving([sys.executable, str(EXAMPLES / "flask_app.py")], env, tmp_path) as process:
-        _wait_until_up(f"http://127.0.0.1:{port}/products", process)
+    url, port = f"sqlite:///{tmp_path / 'shop.db'}", free_port()
+    env = env_with(url, PORT=str(port))
+    with serving([sys.executable, str(EXAMPLES / "flask_app.py")], env, tmp_path) as process:
+        wait_until_up(f"http://127.0.0.1:{port}/products", process)
         _shop_traffic(f"http://127.0.0.1:{port}")
-    requests_seen = _counts(url, "request")
+    requests_seen = counts(url, "request")
     assert requests_seen["products"][0] >= 10  # plus the readiness probes
     assert requests_seen["product"] == (1, 0)  # a 404 is not an error
     assert requests_seen["checkout"] == (2, 1)  # the empty cart raised
@@ -115,10 +56,10 @@ def test_flask_app_records_requests_users_and_metrics(tmp_path: Path) -> None:
 
 def test_monitored_library_records_calls_errors_and_extra(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'lib.db'}"
-    result = _run_example("monitored_library.py", url, tmp_path)
+    result = run_example("monitored_library.py", url, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "(empty) -> nothing to quote" in result.stdout and "DONE" in result.stdout
-    calls = _counts(url, "call")
+    calls = counts(url, "call")
     assert calls["__main__.parse"] == (3, 0)
     assert calls["pricing.quote"] == (3, 1)
     assert calls["__main__.fetch"] == (1, 0)
@@ -128,7 +69,7 @@ def test_cron_job_sends_a_summary_or_the_error_with_its_log(tmp_path: Path) -> N
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return _run_example("cron_job.py", url, tmp_path, *args)
+        return run_example("cron_job.py", url, tmp_path, *args)
 
     ok = run()
     assert ok.returncode == 0, ok.stderr
@@ -138,12 +79,12 @@ def test_cron_job_sends_a_summary_or_the_error_with_its_log(tmp_path: Path) -> N
     assert "ConnectionError" in failed.stdout and "FTP server" in failed.stdout
     assert re.search(r"Attached: nightly-import\.log\.gz", failed.stdout)
     assert "Traceback" in failed.stderr  # the script still fails as it would have
-    assert _counts(url, "run") == {"nightly-import": (2, 1)}
+    assert counts(url, "run") == {"nightly-import": (2, 1)}
 
 
 def test_gunicorn_workers_record_every_request(tmp_path: Path) -> None:
     pytest.importorskip("gunicorn")
-    url, port = f"sqlite:///{tmp_path / 'workers.db'}", _free_port()
+    url, port = f"sqlite:///{tmp_path / 'workers.db'}", free_port()
     command = [
         sys.executable,
         "-m",
@@ -154,12 +95,12 @@ def test_gunicorn_workers_record_every_request(tmp_path: Path) -> None:
         str(EXAMPLES),
         "flask_app:app",
     ]
-    env = _env(url, BIND=f"127.0.0.1:{port}", WORKERS="2")
-    with _serving(command, env, tmp_path) as process:
-        _wait_until_up(f"http://127.0.0.1:{port}/products/1", process)
+    env = env_with(url, BIND=f"127.0.0.1:{port}", WORKERS="2")
+    with serving(command, env, tmp_path) as process:
+        wait_until_up(f"http://127.0.0.1:{port}/products/1", process)
         for _ in range(40):
             assert requests.get(f"http://127.0.0.1:{port}/products").ok
-    assert _counts(url, "request")["products"] == (40, 0)
+    assert counts(url, "request")["products"] == (40, 0)
 
 
 @pytest.mark.integration
@@ -167,15 +108,15 @@ def test_central_store_one_dashboard_over_two_instances(postgres_database: str) 
     from tests.conftest import _empty
 
     url = _empty(postgres_database)
-    ports = _free_port(), _free_port()
-    dashboard_port = _free_port()
+    ports = free_port(), free_port()
+    dashboard_port = free_port()
     app = [sys.executable, str(EXAMPLES / "flask_app.py")]
     with (
-        _serving(app, _env(url, PORT=str(ports[0]), SHOP_VERSION="1.0"), EXAMPLES) as first,
-        _serving(app, _env(url, PORT=str(ports[1]), SHOP_VERSION="1.1"), EXAMPLES) as second,
+        serving(app, env_with(url, PORT=str(ports[0]), SHOP_VERSION="1.0"), EXAMPLES) as first,
+        serving(app, env_with(url, PORT=str(ports[1]), SHOP_VERSION="1.1"), EXAMPLES) as second,
     ):
         for port, process in zip(ports, (first, second), strict=True):
-            _wait_until_up(f"http://127.0.0.1:{port}/products/1", process)
+            wait_until_up(f"http://127.0.0.1:{port}/products/1", process)
             _shop_traffic(f"http://127.0.0.1:{port}", users=("alice",))
     dashboard = [
         sys.executable,
@@ -188,8 +129,8 @@ def test_central_store_one_dashboard_over_two_instances(postgres_database: str) 
         "central-secret",
     ]
     base = f"http://127.0.0.1:{dashboard_port}/dashboard"
-    with _serving(dashboard, _env(url), EXAMPLES) as process:
-        _wait_until_up(f"{base}/login", process)
+    with serving(dashboard, env_with(url), EXAMPLES) as process:
+        wait_until_up(f"{base}/login", process)
         session = requests.Session()
         form = session.get(f"{base}/login").text
         token = re.search(r'name="csrf_token" value="([^"]+)"', form)
