@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 #: The user the tests connect as (a password, so that URLs with credentials are exercised).
@@ -51,6 +52,7 @@ CONFIG = """\
     <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
     <max_session_timeout>3600</max_session_timeout>
     <default_session_timeout>60</default_session_timeout>
+{extra}
 </yandex>
 """
 
@@ -110,8 +112,10 @@ class ClickHouseServer:
     outage (the spool tests stop the server and start it again).
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, extra_config: Callable[[], str] | None = None) -> None:
         self.root = Path(root)
+        #: more config elements (remote_servers, macros, zookeeper), rendered at each start
+        self.extra_config = extra_config
         self.http_port = free_port()
         self.tcp_port = free_port()
         self.interserver_port = free_port()
@@ -144,6 +148,7 @@ class ClickHouseServer:
                 http_port=self.http_port,
                 tcp_port=self.tcp_port,
                 interserver_port=self.interserver_port,
+                extra=self.extra_config() if self.extra_config else "",
             )
         )
         (self.root / "users.xml").write_text(USERS.format(user=USER, password=PASSWORD))

@@ -155,14 +155,19 @@ def compile_where(expression: Any) -> str:
 def store_size(store: ClickHouseStore) -> dict[str, Any]:
     """Bytes on disk and rows of the store's tables (active parts; rollup rows before the
     server's merges count once per part)."""
-    rows = {
-        str(table): (int(count), int(size))
-        for table, count, size in store.execute(
-            "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts "
-            "WHERE database = %(db)s AND active GROUP BY table",
-            {"db": store.database},
-        )
-    }
+    if store.target.cluster:  # the shards' local tables
+        from lookout.store.clickhouse.cluster import sizes
+
+        rows = sizes(store)
+    else:
+        rows = {
+            str(table): (int(count), int(size))
+            for table, count, size in store.execute(
+                "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts "
+                "WHERE database = %(db)s AND active GROUP BY table",
+                {"db": store.database},
+            )
+        }
     tables = (schema.EVENTS, *schema.ROLLUPS.values())
     return {
         "backend": "clickhouse",

@@ -31,6 +31,16 @@ def prune(
     """Drop the day partitions of raw events and minute rollups that end before
     ``older_than_s`` ago, and the month partitions of hour rollups that end before
     ``rollups_older_than_s`` ago; the counts are the rows in the parts dropped."""
+    if store.target.cluster:  # on every shard's local tables
+        from lookout.store.clickhouse import cluster
+
+        return cluster.prune(
+            store,
+            older_than_s=older_than_s,
+            rollups_older_than_s=rollups_older_than_s,
+            now_ns=now_ns,
+            dry_run=dry_run,
+        )
     now_s = (time.time_ns() if now_ns is None else now_ns) // NS
     day_cutoff = dt.datetime.fromtimestamp(now_s - older_than_s, dt.timezone.utc).date()
     removed = [

@@ -76,6 +76,9 @@ class ClickHouseStore(SqlStore):
                 connect_timeout=CONNECT_TIMEOUT_S,
                 send_receive_timeout=SEND_RECEIVE_TIMEOUT_S,
                 client_name="lookout",
+                # on a cluster, an INSERT returns once every shard has its rows (not queued on
+                # this server): the sink's retries and counts mean what they mean on one server
+                settings={"insert_distributed_sync": 1} if target.cluster else {},
             )
             local.pid = os.getpid()
         return local.client
@@ -85,6 +88,11 @@ class ClickHouseStore(SqlStore):
         return self.client().execute(sql, params, **options)
 
     def create_schema(self) -> None:
+        if self.target.cluster:
+            from lookout.store.clickhouse import cluster
+
+            cluster.create_schema(self)
+            return
         for statement in schema.statements(self.database):
             self.execute(statement)
         table = f"{self.database}.lookout_schema_version"

@@ -1,0 +1,241 @@
+"""A ClickHouse store over a cluster: ``clickhouse://.../db?cluster=NAME``.
+
+One server holds what one disk and one CPU can; a fleet's events go over several *shards*
+(each a share of the rows) and, for safety, several *replicas* of each shard. ClickHouse does
+that with two kinds of tables, and this module derives both from the single-server schema
+(:func:`lookout.store.clickhouse.schema.statements`), generically, so every table the schema
+gains is clustered too:
+
+- **local tables** in the database ``<db>_local`` on every server: the very same DDL as on one
+  server (MergeTree and AggregatingMergeTree tables, and the materialized views that fill the
+  rollups from each shard's own events). With replicas, every ``*MergeTree`` engine becomes
+  its ``Replicated*MergeTree`` over ZooKeeper, at ``/clickhouse/tables/{shard}/<db>_local/<table>``
+  with the server's ``{shard}`` and ``{replica}`` macros;
+- **Distributed tables** of the same names in ``<db>``, over the local ones on every shard. The
+  store reads and writes only these, so every query the single-server store sends runs on the
+  cluster unchanged: an INSERT is split across shards by a sharding key (events by
+  ``cityHash64(host, start_ns)``: deterministic, so a retried batch splits the same way and
+  replicated tables can drop the repeat; even over hosts and time), each shard's materialized
+  views roll up its own rows, and a read's ``-Merge`` combinators finish the merge of the
+  partial states from every shard on the server that was asked.
+
+DDL: with ZooKeeper configured on the server, one ``ON CLUSTER`` statement each (distributed
+DDL on 18.16 goes through ZooKeeper's queue); without it, each statement on every server in
+turn through a connection of its own, the servers read from ``system.clusters``. Replicated
+tables need ZooKeeper (or ClickHouse Keeper on newer servers) in any case.
+
+What is per server, not per cluster (and so done on each through its own connection here):
+the schema version row, dropping partitions (:func:`prune`) and bytes on disk (:func:`sizes`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from lookout.store.clickhouse import schema
+from lookout.store.clickhouse.store import ClickHouseStore
+from lookout.store.engine import StoreConfigError
+from lookout.store.prune_result import PruneResult
+
+LOCAL_SUFFIX = "_local"
+#: How rows are spread over shards, per table; any other table's inserts go to a random shard.
+SHARDING_KEYS = {schema.EVENTS: "cityHash64(host, start_ns)"}
+DEFAULT_SHARDING_KEY = "rand()"
+#: Where replicated tables keep their state in ZooKeeper (the macros are the server's).
+REPLICA_PATH = "/clickhouse/tables/{{shard}}/{database}/{table}"
+
+_CREATE_TABLE = re.compile(r"^\s*CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s")
+_CREATED = re.compile(r"^(\s*CREATE (?:DATABASE|TABLE|MATERIALIZED VIEW) IF NOT EXISTS [\w.]+)")
+_MERGE_TREE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One server of the cluster, as ``system.clusters`` lists it."""
+
+    shard: int
+    replica: int
+    host: str
+    port: int
+
+
+def local_database(database: str) -> str:
+    return f"{database}{LOCAL_SUFFIX}"
+
+
+def replicated(statement: str) -> str:
+    """The statement with its ``*MergeTree`` engine replicated (others are left as they are:
+    a TinyLog table is per server)."""
+    created = _CREATE_TABLE.match(statement)
+    if created is None:
+        return statement
+    database, table = created.groups()
+
+    def engine(match: re.Match[str]) -> str:
+        name, arguments = match.group(1), match.group(2)
+        if name.startswith("Replicated"):
+            return match.group(0)
+        path = REPLICA_PATH.format(database=database, table=table)
+        extra = f", {arguments}" if arguments and arguments.strip() else ""
+        return f"ENGINE = Replicated{name}('{path}', '{{replica}}'{extra})"
+
+    return _MERGE_TREE.sub(engine, statement, count=1)
+
+
+def local_statements(database: str, *, replicate: bool) -> list[str]:
+    """The single-server schema in ``<db>_local``, replicated or not."""
+    found = schema.statements(local_database(database))
+    return [replicated(statement) for statement in found] if replicate else found
+
+
+def distributed_statements(database: str, cluster: str) -> list[str]:
+    """A Distributed table in ``database`` over every table of the local schema."""
+    local = local_database(database)
+    found = [f"CREATE DATABASE IF NOT EXISTS {database}"]
+    for statement in schema.statements(local):
+        created = _CREATE_TABLE.match(statement)
+        if created is None or created.group(1) != local:
+            continue
+        table = created.group(2)
+        key = SHARDING_KEYS.get(table, DEFAULT_SHARDING_KEY)
+        found.append(
+            f"CREATE TABLE IF NOT EXISTS {database}.{table} AS {local}.{table} "
+            f"ENGINE = Distributed('{cluster}', '{local}', '{table}', {key})"
+        )
+    return found
+
+
+def on_cluster(statement: str, cluster: str) -> str:
+    """The CREATE statement run by every server of the cluster (distributed DDL)."""
+    return _CREATED.sub(lambda match: f"{match.group(1)} ON CLUSTER {cluster}", statement, count=1)
+
+
+def nodes(store: ClickHouseStore) -> list[Node]:
+    """Every server of the store's cluster, by shard then replica."""
+    cluster = _cluster(store)
+    rows = store.execute(
+        "SELECT shard_num, replica_num, host_address, port FROM system.clusters "
+        "WHERE cluster = %(cluster)s ORDER BY shard_num, replica_num",
+        {"cluster": cluster},
+    )
+    if not rows:
+        raise StoreConfigError(
+            f"store: the server at {store.target.host}:{store.target.port} has no cluster "
+            f"{cluster!r} in its remote_servers"
+        )
+    return [Node(int(s), int(r), str(h), int(p)) for s, r, h, p in rows]
+
+
+def has_zookeeper(store: ClickHouseStore) -> bool:
+    """Whether the server has ZooKeeper configured (distributed DDL, replicated tables)."""
+    from clickhouse_driver.errors import ServerException
+
+    try:
+        store.execute("SELECT count() FROM system.zookeeper WHERE path = '/'")
+    except ServerException:
+        return False
+    return True
+
+
+def replicating(store: ClickHouseStore, topology: list[Node]) -> bool:
+    """Replicated tables: as the URL says (``replicated=``), else when a shard has replicas."""
+    chosen = store.target.replicated
+    return any(node.replica > 1 for node in topology) if chosen is None else chosen
+
+
+def create_schema(store: ClickHouseStore) -> None:
+    """Local and Distributed tables on every server, then each server's version row."""
+    cluster = _cluster(store)
+    topology = nodes(store)
+    replicate = replicating(store, topology)
+    statements = local_statements(store.database, replicate=replicate)
+    statements += distributed_statements(store.database, cluster)
+    if has_zookeeper(store):
+        for statement in statements:
+            store.execute(on_cluster(statement, cluster))
+    elif replicate:
+        raise StoreConfigError(
+            f"store: replicated tables on cluster {cluster!r} need ZooKeeper (or ClickHouse "
+            "Keeper) in the servers' config; none is configured"
+        )
+    else:
+        for node in topology:
+            with node_store(store, node) as server:
+                for statement in statements:
+                    server.execute(statement)
+    for node in topology:
+        with node_store(store, node) as server:
+            table = server.table("lookout_schema_version")
+            if not server.execute(f"SELECT count() FROM {table}")[0][0]:
+                server.execute(
+                    f"INSERT INTO {table} (version, applied) SELECT {schema.SCHEMA_VERSION}, now()"
+                )
+
+
+@contextmanager
+def node_store(store: ClickHouseStore, node: Node) -> Iterator[ClickHouseStore]:
+    """A store on one server's local database (no schema made, the same settings store)."""
+    target = store.target
+    url = (
+        f"clickhouse://{quote(target.user, safe='')}:{quote(target.password, safe='')}@"
+        f"{node.host}:{node.port}/{local_database(store.database)}"
+        f"?settings={quote(target.settings_url, safe='')}"
+    )
+    server = ClickHouseStore(url, migrate_schema=False)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def shard_leaders(store: ClickHouseStore) -> list[Node]:
+    """One server per shard when the tables are replicated (a partition dropped on one
+    replica is dropped on all), else every server."""
+    topology = nodes(store)
+    if not replicating(store, topology):
+        return topology
+    return [node for node in topology if node.replica == min(n.replica for n in topology)]
+
+
+def prune(store: ClickHouseStore, **options: Any) -> PruneResult:
+    """:func:`lookout.store.clickhouse.retention.prune` on every shard's local tables; the
+    counts added up."""
+    from lookout.store.clickhouse import retention
+
+    results = []
+    for node in shard_leaders(store):
+        with node_store(store, node) as server:
+            results.append(retention.prune(server, **options))
+    return PruneResult(
+        events=sum(r.events for r in results),
+        minute_rollups=sum(r.minute_rollups for r in results),
+        hour_rollups=sum(r.hour_rollups for r in results),
+    )
+
+
+def sizes(store: ClickHouseStore) -> dict[str, tuple[int, int]]:
+    """(rows, bytes on disk) of each local table, added up over one replica of every shard
+    (the cluster's data once, whatever the number of replicas)."""
+    found: dict[str, tuple[int, int]] = {}
+    for node in shard_leaders(store):
+        with node_store(store, node) as server:
+            for table, count, size in server.execute(
+                "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts "
+                "WHERE database = %(db)s AND active GROUP BY table",
+                {"db": server.database},
+            ):
+                rows, total = found.get(str(table), (0, 0))
+                found[str(table)] = (rows + int(count), total + int(size))
+    return found
+
+
+def _cluster(store: ClickHouseStore) -> str:
+    cluster = store.target.cluster
+    if cluster is None:
+        raise StoreConfigError("store: not a cluster URL (no cluster= option)")
+    return cluster
