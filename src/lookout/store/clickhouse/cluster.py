@@ -24,8 +24,10 @@ DDL on 18.16 goes through ZooKeeper's queue); without it, each statement on ever
 turn through a connection of its own, the servers read from ``system.clusters``. Replicated
 tables need ZooKeeper (or ClickHouse Keeper on newer servers) in any case.
 
-What is per server, not per cluster (and so done on each through its own connection here):
-the schema version row, dropping partitions (:func:`prune`) and bytes on disk (:func:`sizes`).
+Opening a store whose tables are all there asks only the server in the URL (an application
+host may reach no other). What is per server, not per cluster, is done on each server
+through a connection of its own: making the schema without ZooKeeper, dropping partitions
+(:func:`prune`) and bytes on disk (:func:`sizes`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ REPLICA_PATH = "/clickhouse/tables/{{shard}}/{database}/{table}"
 
 _CREATE_TABLE = re.compile(r"^\s*CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s")
 _CREATED = re.compile(r"^(\s*CREATE (?:DATABASE|TABLE|MATERIALIZED VIEW) IF NOT EXISTS [\w.]+)")
+_NAMED = re.compile(r"^\s*CREATE (?:TABLE|MATERIALIZED VIEW) IF NOT EXISTS (\w+)\.(\w+)\s")
 _MERGE_TREE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
 
 
@@ -149,12 +152,17 @@ def replicating(store: ClickHouseStore, topology: list[Node]) -> bool:
 
 
 def create_schema(store: ClickHouseStore) -> None:
-    """Local and Distributed tables on every server, then each server's version row."""
+    """Local and Distributed tables on every server, unless the server asked has them all.
+
+    Opening an existing cluster store asks only the server in the URL (an application host
+    may reach no other); making the schema without ZooKeeper connects to every server."""
     cluster = _cluster(store)
     topology = nodes(store)
     replicate = replicating(store, topology)
     statements = local_statements(store.database, replicate=replicate)
     statements += distributed_statements(store.database, cluster)
+    if _made(store, statements):
+        return
     if has_zookeeper(store):
         for statement in statements:
             store.execute(on_cluster(statement, cluster))
@@ -168,13 +176,21 @@ def create_schema(store: ClickHouseStore) -> None:
             with node_store(store, node) as server:
                 for statement in statements:
                     server.execute(statement)
-    for node in topology:
-        with node_store(store, node) as server:
-            table = server.table("lookout_schema_version")
-            if not server.execute(f"SELECT count() FROM {table}")[0][0]:
-                server.execute(
-                    f"INSERT INTO {table} (version, applied) SELECT {schema.SCHEMA_VERSION}, now()"
-                )
+    table = store.table("lookout_schema_version")  # Distributed: one row, on some shard
+    if not store.execute(f"SELECT count() FROM {table}")[0][0]:
+        store.execute(
+            f"INSERT INTO {table} (version, applied) SELECT {schema.SCHEMA_VERSION}, now()"
+        )
+
+
+def _made(store: ClickHouseStore, statements: list[str]) -> bool:
+    """Whether the server asked has every table and view the statements make."""
+    wanted = {match.groups() for s in statements if (match := _NAMED.match(s))}
+    found = store.execute(
+        "SELECT database, name FROM system.tables WHERE database IN %(databases)s",
+        {"databases": (store.database, local_database(store.database))},
+    )
+    return wanted <= {(str(database), str(name)) for database, name in found}
 
 
 @contextmanager
