@@ -68,7 +68,7 @@ def compare(
     latest run), run:ID, latest or latest:BRANCH. A version or commit pools the repeats of all
     its runs. Each test's p-value is from the Mann-Whitney U test over the repeats.
     """
-    from lookout.store.engine import SqlStore
+    from lookout.store.opening import open_store
     from lookout.testruns import render
     from lookout.testruns.compare import (
         compare as compare_samples,
@@ -85,7 +85,7 @@ def compare(
         smallest = parse_threshold(min_change)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    store = SqlStore(resolve_store_url(store_url))
+    store = open_store(resolve_store_url(store_url))
     try:
         try:
             base_ref, head_ref = resolve(store, base), resolve(store, head)
@@ -148,10 +148,10 @@ def submit(file: Path, url: str | None, token: str | None, store_url: str | None
         where = f"run {answer.get('run_id')} on {url}"
         created = bool(answer.get("created", True))
     else:
-        from lookout.store.engine import SqlStore
+        from lookout.store.opening import open_store
         from lookout.testruns.records import save_run
 
-        store = SqlStore(resolve_store_url(store_url))
+        store = open_store(resolve_store_url(store_url))
         try:
             run_id, created = save_run(store, document)
         finally:

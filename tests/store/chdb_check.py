@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from chdb import session as chdb_session
 from clickhouse_driver.util.escape import escape_params
 
-from lookout.store.clickhouse import queries, schema
+from lookout.store.clickhouse import queries, rollup_reads, schema
 
 
 class _Context:
@@ -72,6 +72,40 @@ def _rollups(rows: list[tuple[str, str, int, Any]]) -> list[Any]:
     ]
 
 
+def dashboard_reads(store: Any, start_s: int) -> dict[str, Any]:
+    """The dashboard's reads (rollup_reads): per version (origin rollups, their sumMap states),
+    per hour bucket of every name (sketch rows), the first bucket, the origins."""
+    by_version = rollup_reads.Select(
+        stored=3600, start_s=start_s, end_s=2**32 - 1, kinds=("request",), by=("app_version",)
+    )
+    per_hour = rollup_reads.Select(
+        stored=60,
+        start_s=start_s,
+        end_s=2**32 - 1,
+        kinds=("request",),
+        by_name=False,
+        bucket_s=3600,
+    )
+    filtered = rollup_reads.Select(
+        stored=60, start_s=start_s, end_s=2**32 - 1, kinds=("request",), version="1.1"
+    )
+    return {
+        "by_version": _keyed(rollup_reads.merged(store, by_version)),
+        "per_hour": _keyed(rollup_reads.merged(store, per_hour)),
+        "filtered": _keyed(rollup_reads.merged(store, filtered)),
+        "first": rollup_reads.first_bucket(store, filtered),
+        "origins": rollup_reads.origins(store),
+    }
+
+
+def _keyed(found: dict[tuple[Any, ...], Any]) -> list[Any]:
+    return _rollups([(*_padded(key), delta) for key, delta in sorted(found.items())])
+
+
+def _padded(key: tuple[Any, ...]) -> tuple[Any, Any, Any]:
+    return (*key, "", "", "")[:3]  # type: ignore[return-value]
+
+
 def run(events_path: str, result_path: str, start_s: int) -> None:
     store = ChdbStore(tempfile.mkdtemp(prefix="lookout-chdb-"))
     for _ in range(2):  # every statement may run again
@@ -93,6 +127,7 @@ def run(events_path: str, result_path: str, start_s: int) -> None:
                     per_bucket=per_bucket,
                 )
             )
+    found.update(dashboard_reads(store, start_s))
     found["hours"] = sorted(queries.hour_counts(store, ("request",), start_s))  # type: ignore[arg-type]
     found["names"] = queries.names_of_kind(store, "request")  # type: ignore[arg-type]
     found["latest"] = queries.latest_of_kind(store, "request")  # type: ignore[arg-type]

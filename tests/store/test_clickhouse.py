@@ -15,7 +15,7 @@ pytest.importorskip("clickhouse_driver")
 from lookout import Lookout, make_event
 from lookout.events import Event
 from lookout.sinks.sql import SqlSink
-from lookout.store.clickhouse import retention
+from lookout.store.clickhouse import retention, schema
 from lookout.store.clickhouse.sink import ClickHouseSink
 from lookout.store.clickhouse.store import ClickHouseStore
 from lookout.store.clickhouse.url import parse
@@ -206,6 +206,10 @@ def test_retention_drops_whole_day_partitions(clickhouse_url: str) -> None:
     assert _scalar(store, f"SELECT count() FROM {store.table('lookout_events')}") == 1000
     minutes = retention.partitions(store, "lookout_rollups_minute")
     assert list(minutes) == list(left)  # minute rollups go with their day's events
+    for table in schema.DAY_TABLES:  # the dashboard's origin rollups and sketch rows too
+        assert list(retention.partitions(store, table)) == list(left), table
+    for table in schema.MONTH_TABLES:
+        assert len(retention.partitions(store, table)) == len(months) - 1, table
     assert [s.count for s in summarize(store, since_s=DAY, now_ns=now_ns)] == [250] * 4
     sink.close()
 

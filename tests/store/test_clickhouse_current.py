@@ -25,7 +25,7 @@ pytest.importorskip("chdb")
 from lookout.store.clickhouse import queries, schema
 from lookout.store.clickhouse.sink import ClickHouseSink
 from lookout.store.clickhouse.writer import columns
-from tests.store.chdb_check import _rollups
+from tests.store.chdb_check import _rollups, dashboard_reads
 from tests.store.test_clickhouse import _events
 
 NS = 1_000_000_000
@@ -89,6 +89,14 @@ def test_the_schema_and_queries_run_on_a_current_engine_as_on_18_16(
                 # the float sum of squares may be added in another order; all else is equal
                 assert mine[6] == pytest.approx(other[6], rel=1e-12)
                 assert mine[:6] + mine[7:] == other[:6] + other[7:]
+    dashboard = _plain(dashboard_reads(old.store, start_s))
+    for read in ("by_version", "per_hour", "filtered"):
+        assert len(current[read]) == len(dashboard[read]) > 0, read
+        for mine, other in zip(current[read], dashboard[read], strict=True):
+            assert mine[6] == pytest.approx(other[6], rel=1e-12)
+            assert mine[:6] + mine[7:] == other[:6] + other[7:]
+    assert current["first"] == dashboard["first"] and current["origins"] == dashboard["origins"]
+    assert len(current["origins"]) == 3  # versions 1.0, 1.1, 1.2 on one host
     assert current["hours"] == _plain(sorted(queries.hour_counts(old.store, ("request",), start_s)))
     assert current["names"] == queries.names_of_kind(old.store, "request")
     assert len(current["names"]) == 4

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, jsonify
 
 from lookout.dashboard import app_data, run_data
 from lookout.dashboard.api import ApiError, params, parse_range
+from lookout.dashboard.app_rollups import Filters
 from lookout.dashboard.context import current
 from lookout.dashboard.report_views import parse_epoch, window_of
 
@@ -58,8 +59,8 @@ def register(blueprint: Blueprint) -> None:
     blueprint.add_url_rule("/api/runs/<name:name>", "api_runs", api_runs)
 
 
-def _filters(args: dict[str, Any]) -> app_data.Filters:
-    return app_data.Filters(version=args.get("version"), host=args.get("host"))
+def _filters(args: dict[str, Any]) -> Filters:
+    return Filters(version=args.get("version"), host=args.get("host"))
 
 
 def _range(args: dict[str, Any]) -> tuple[int, int]:

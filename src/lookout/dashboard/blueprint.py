@@ -159,12 +159,15 @@ def _unknown_api_route(rest: str) -> Response:
 #: routes answer 501 naming what is missing, rather than empty answers that look like "nothing
 #: recorded" (docs/clickhouse.md lists what ClickHouse serves).
 SQL_ONLY_VIEWS = {
-    app_views.__name__: "the overview's tiles, series and names",
     error_views.__name__: "error groups",
     explorer_views.__name__: "the request explorer and export",
-    profile_views.__name__: "profiles",
-    report_views.__name__: "distributions and reports",
-    tests_views.__name__: "test runs",
+}
+#: Routes of those modules that ClickHouse does serve: the version and host filters' values and
+#: the per-host comparison (origin rollups, which ClickHouse keeps too).
+CLICKHOUSE_SERVED = frozenset({f"{BLUEPRINT_NAME}.api_filters", f"{BLUEPRINT_NAME}.api_hosts"})
+#: Single routes of modules ClickHouse otherwise serves: one event by its SQL id.
+SQL_ONLY_ENDPOINTS = {
+    f"{BLUEPRINT_NAME}.api_event_flame": "one event's profile (events by id)",
 }
 
 
@@ -175,10 +178,12 @@ def _sql_only(context: DashboardContext) -> Response | None:
         store = context.store()
     except HTTPException:
         return None  # no store: the view says so (503)
-    if store.backend != "clickhouse":
+    if store.backend != "clickhouse" or request.endpoint in CLICKHOUSE_SERVED:
         return None
     view = current_app.view_functions.get(request.endpoint or "")
-    missing = SQL_ONLY_VIEWS.get(getattr(view, "__module__", ""))
+    missing = SQL_ONLY_ENDPOINTS.get(request.endpoint or "") or SQL_ONLY_VIEWS.get(
+        getattr(view, "__module__", "")
+    )
     if missing is None:
         return None
     return json_error(

@@ -1,7 +1,8 @@
 """The read-only JSON API: the overview, each name's questions, jobs, tests, metrics, system.
 
 Each view checks its query parameters (:func:`lookout.dashboard.api.params`) and hands the
-store to one function of :mod:`lookout.dashboard.data`; nothing here reads the store itself.
+store to one function of the data modules (:mod:`lookout.dashboard.data` lists them);
+nothing here reads the store itself.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from lookout.dashboard import data
+from lookout.dashboard import name_data, overview_data, page_data, raw_data
 from lookout.dashboard.admin_views import endpoint_levels
 from lookout.dashboard.api import KINDS, ApiError, params, parse_days, parse_kind, parse_range
 from lookout.dashboard.context import current
@@ -39,35 +40,35 @@ DAY = 86400
 #: Per-name questions: URL part -> (compute(store, kind, name, **args), its parameters).
 NAME_QUESTIONS: dict[str, tuple[Callable[..., Any], Mapping[str, Callable[[str], Any]]]] = {
     "timeseries": (
-        lambda s, k, n, range=DAY: data.timeseries(s, k, n, range_s=range),
+        lambda s, k, n, range=DAY: name_data.timeseries(s, k, n, range_s=range),
         {"range": parse_range},
     ),
     "heatmap": (
-        lambda s, k, n, days=28: data.heatmap(s, k, n, days=days),
+        lambda s, k, n, days=28: name_data.heatmap(s, k, n, days=days),
         {"days": parse_days},
     ),
     "versions": (
-        lambda s, k, n, range=7 * DAY: data.by_version(s, k, n, since_s=range),
+        lambda s, k, n, range=7 * DAY: raw_data.by_version(s, k, n, since_s=range),
         {"range": parse_range},
     ),
     "groups": (
-        lambda s, k, n, range=7 * DAY: data.by_group(s, k, n, since_s=range),
+        lambda s, k, n, range=7 * DAY: raw_data.by_group(s, k, n, since_s=range),
         {"range": parse_range},
     ),
     "statuses": (
-        lambda s, k, n, range=DAY: data.statuses_and_clients(s, k, n, since_s=range),
+        lambda s, k, n, range=DAY: raw_data.statuses_and_clients(s, k, n, since_s=range),
         {"range": parse_range},
     ),
     "outliers": (
-        lambda s, k, n, range=7 * DAY: data.outliers(s, k, n, since_s=range),
+        lambda s, k, n, range=7 * DAY: raw_data.outliers(s, k, n, since_s=range),
         {"range": parse_range},
     ),
     "profile": (
-        lambda s, k, n, range=DAY: data.profile(s, n, since_s=range),
+        lambda s, k, n, range=DAY: raw_data.profile(s, n, since_s=range),
         {"range": parse_range},
     ),
     "tracked": (
-        lambda s, k, n, range=DAY: data.tracked(s, k, n, since_s=range),
+        lambda s, k, n, range=DAY: raw_data.tracked(s, k, n, since_s=range),
         {"range": parse_range},
     ),
 }
@@ -104,7 +105,7 @@ def api_overview() -> Response:
     args = params({"kind": parse_kind, "window": parse_range})
     kinds = (args["kind"],) if "kind" in args else ("request", "call")
     store = current().store()
-    rows = data.overview(store, kinds=kinds, window_s=args.get("window", DAY))
+    rows = overview_data.overview(store, kinds=kinds, window_s=args.get("window", DAY))
     levels = endpoint_levels(store)
     for row in rows:
         if row["kind"] == "request":
@@ -118,7 +119,7 @@ def api_overview() -> Response:
 
 def api_jobs() -> Response:
     args = params({"range": parse_range})
-    return jsonify({"rows": data.jobs(current().store(), since_s=args.get("range", 30 * DAY))})
+    return jsonify({"rows": page_data.jobs(current().store(), since_s=args.get("range", 30 * DAY))})
 
 
 def api_tests() -> Response:
@@ -129,7 +130,7 @@ def api_tests() -> Response:
 
 def api_metrics() -> Response:
     args = params({"range": parse_range})
-    found = data.metrics(current().store(), range_s=args.get("range", 7 * DAY))
+    found = page_data.metrics(current().store(), range_s=args.get("range", 7 * DAY))
     return jsonify({"metrics": found})
 
 
@@ -142,7 +143,7 @@ def api_system() -> Response:
     return jsonify(
         {
             "version": __version__,
-            "store": data.store_size(context.store()),
+            "store": page_data.store_size(context.store()),
             "recorder": options.stats() if options.stats else None,
             "alerts": options.alerts() if options.alerts else None,
         }

@@ -22,8 +22,9 @@ import sqlalchemy as sa
 
 from lookout.dashboard.report_stats import holm, mann_whitney, two_proportions
 from lookout.store import schema
+from lookout.store.clickhouse import rollup_reads
 from lookout.store.engine import SqlStore
-from lookout.store.origin_queries import origin_rollups
+from lookout.store.origin_queries import origin_rollups, versions
 from lookout.store.rollups import RollupDelta
 from lookout.testruns import TEST_PREFIX
 
@@ -50,6 +51,8 @@ def versions_in_order(store: SqlStore) -> list[str]:
     processes write), which is the order of deploys. Pages and APIs that list versions use
     this function so that they all agree.
     """
+    if store.backend == "clickhouse":  # no sources table: the origins' first events
+        return versions(store)
     sources = schema.sources
     query = (
         sa.select(sources.c.app_version, sa.func.min(sources.c.id).label("first"))
@@ -85,6 +88,18 @@ def merged(
     """Each (kind, name)'s rollups over ``window``, merged (tests of the pytest plugin left
     out: they have the Tests page)."""
     table, start, end = _table_and_bounds(window)
+    if store.backend == "clickhouse":
+        select = rollup_reads.Select(
+            stored=HOUR if table is schema.rollups_hour else 60,
+            start_s=start,
+            end_s=end,
+            kinds=tuple(kinds),
+        )
+        return {
+            (kind, name): delta
+            for (kind, name), delta in rollup_reads.merged(store, select).items()  # type: ignore[arg-type]
+            if not (kind == "call" and name.startswith(TEST_PREFIX))
+        }
     names = schema.names
     query = (
         sa.select(table, names.c.kind, names.c.name)
@@ -278,7 +293,12 @@ def utilization(store: SqlStore, window: Window, kinds: Iterable[str] = KINDS) -
     daily: dict[tuple[str, str], list[int]] = {}
     hourly: dict[tuple[str, str], list[int]] = {}
     with store.read_engine.connect() as connection:
-        for kind, name, bucket, count in connection.execute(query):
+        rows: Iterable[Any] = (
+            rollup_reads.hour_counts(store, kinds, start, window.end_s)  # type: ignore[arg-type]
+            if store.backend == "clickhouse"
+            else connection.execute(query)
+        )
+        for kind, name, bucket, count in rows:
             if kind == "call" and name.startswith(TEST_PREFIX):
                 continue
             key = (kind, name)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from lookout.dashboard.report_data import Window, versions_in_order
 from lookout.store import schema
+from lookout.store.clickhouse import queries as ch_queries
 from lookout.store.engine import SqlStore
 from lookout.store.sketch import LatencySketch
 
@@ -28,11 +29,22 @@ def version_heatmaps(store: SqlStore, kind: str, name: str, window: Window) -> d
     """``{"versions", "users": {...}, "hosts": {...}, "sampled", "complete"}``; each grid has
     ``columns`` (users or hosts) and per version a row of counts and of p50 milliseconds."""
     events, sources, names = schema.events, schema.sources, schema.names
+    if store.backend == "clickhouse":
+        rows: list[Any] = ch_queries.raw(
+            store,  # type: ignore[arg-type]
+            kind,
+            name,
+            ["app_version", "host", "group_key", "duration_ns"],
+            since_ns=window.start_s * NS,
+            where=f"start_ns < {int(window.end_s) * NS}",
+            limit=RAW_LIMIT,
+        )
+        return _answer(store, rows)
     with store.read_engine.connect() as connection:
         ident = connection.execute(
             sa.select(names.c.id).where(names.c.kind == kind, names.c.name == name)
         ).scalar()
-        rows: list[Any] = []
+        rows = []
         if ident is not None:
             query = (
                 sa.select(
@@ -48,6 +60,11 @@ def version_heatmaps(store: SqlStore, kind: str, name: str, window: Window) -> d
                 .limit(RAW_LIMIT)
             )
             rows = list(connection.execute(query))
+    return _answer(store, rows)
+
+
+def _answer(store: SqlStore, rows: list[Any]) -> dict[str, Any]:
+    """The grids from (version, host, group, duration) rows, newest first."""
     present = {version for version, _, _, _ in rows}
     versions = [v for v in versions_in_order(store) if v in present]
     users = [u for u, _ in Counter(g for _, _, g, _ in rows if g).most_common(TOP_USERS)]

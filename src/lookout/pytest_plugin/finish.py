@@ -108,10 +108,10 @@ class Finish:
         )
 
     def _store(self, document: RunDocument) -> str:
-        from lookout.store.engine import SqlStore
+        from lookout.store.opening import open_store
         from lookout.testruns.records import save_run
 
-        store = SqlStore(str(self.store_url))
+        store = open_store(str(self.store_url))  # clickhouse://: runs go to its settings store
         try:
             run_id, _ = save_run(store, document)
         finally:
@@ -166,10 +166,10 @@ class Finish:
 
     def _baseline(self, ref: str, own_key: str) -> tuple[str, dict[str, list[int]]]:
         if self.store_url:
-            from lookout.store.engine import SqlStore
+            from lookout.store.opening import open_store
             from lookout.testruns.records import durations_by_test, resolve
 
-            store = SqlStore(str(self.store_url))
+            store = open_store(str(self.store_url))
             try:
                 found = resolve(store, ref, exclude_key=own_key)
                 return found.label, durations_by_test(store, found.run_ids)

@@ -18,6 +18,7 @@ from typing import Literal
 
 import sqlalchemy as sa
 
+from lookout.store.clickhouse import rollup_reads
 from lookout.store.engine import SqlStore
 from lookout.store.rollups import RollupDelta
 from lookout.store.schema import ORIGIN_ROLLUP_TABLES, names, origins
@@ -55,6 +56,9 @@ class OriginRollup:
 
 def list_origins(store: SqlStore) -> list[Origin]:
     """Every origin, oldest first (the order versions are shown in on every page)."""
+    if store.backend == "clickhouse":  # no origins table: numbered here, oldest first
+        found = rollup_reads.origins(store)  # type: ignore[arg-type]
+        return [Origin(n, host, version, first) for n, (host, version, first) in enumerate(found)]
     query = sa.select(origins).order_by(origins.c.first_ns, origins.c.id)
     with store.read_engine.connect() as connection:
         return [
@@ -102,6 +106,10 @@ def origin_rollups(
         stored = 60 if end_s - start_s <= MINUTE_ROWS_UP_TO_S else 3600
     else:
         stored = 3600 if bucket_s % 3600 == 0 else 60
+    if store.backend == "clickhouse":
+        return _clickhouse_rollups(
+            store, stored, start_s, end_s, bucket_s, kinds, names_, version, host, group_by
+        )
     table = ORIGIN_ROLLUP_TABLES[stored]
     known = list_origins(store)
     wanted = [
@@ -154,6 +162,55 @@ def origin_rollups(
             r.name,
             -1 if r.bucket_start is None else r.bucket_start,
             -1 if r.version is None else rank[r.version],
+            r.host or "",
+        )
+    )
+    return results
+
+
+def _clickhouse_rollups(
+    store: SqlStore,
+    stored: int,
+    start_s: int,
+    end_s: int,
+    bucket_s: int | None,
+    kinds: Collection[str] | None,
+    names_: Collection[tuple[str, str]] | None,
+    version: str | None,
+    host: str | None,
+    group_by: GroupBy | None,
+) -> list[OriginRollup]:
+    """:func:`origin_rollups` on ClickHouse: grouped in the server, in the same order."""
+    by = {"version": ("app_version",), "host": ("host",), "origin": ("app_version", "host")}
+    columns = by.get(group_by or "", ())
+    select = rollup_reads.Select(
+        stored=stored,
+        start_s=start_s // stored * stored,
+        end_s=end_s,
+        kinds=kinds if kinds is not None or names_ is None else {k for k, _ in names_},
+        names=names_,
+        version=version,
+        host=host,
+        bucket_s=bucket_s,
+        by=columns,
+    )
+    rank: dict[str, int] = {}
+    for index, origin in enumerate(list_origins(store)):
+        rank.setdefault(origin.version, index)
+    results = []
+    for key, delta in rollup_reads.merged(store, select).items():  # type: ignore[arg-type]
+        kind, name, *rest = key
+        bucket = int(rest.pop(0)) if bucket_s is not None else None
+        found = dict(zip(columns, rest, strict=True))
+        results.append(
+            OriginRollup(kind, name, bucket, found.get("app_version"), found.get("host"), delta)
+        )
+    results.sort(
+        key=lambda r: (
+            r.kind,
+            r.name,
+            -1 if r.bucket_start is None else r.bucket_start,
+            -1 if r.version is None else rank.get(r.version, len(rank)),
             r.host or "",
         )
     )

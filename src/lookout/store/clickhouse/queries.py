@@ -15,16 +15,11 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.sql import visitors
 
-from lookout.store.clickhouse import schema
+from lookout.store.clickhouse import rollup_reads, schema
 from lookout.store.clickhouse.store import ClickHouseStore
 from lookout.store.rollups import RollupDelta
-from lookout.store.sketch import LatencySketch
 
 NS = 1_000_000_000
-_MERGED = (
-    "countMerge(count), sumMerge(errors), sumMerge(total_ns), sumMerge(sumsq_ms2), "
-    "minMerge(min_ns), maxMerge(max_ns), maxMerge(last_ns), sumMapMerge(sketch)"
-)
 
 
 def merged_rollups(
@@ -44,36 +39,23 @@ def merged_rollups(
         name: only this (kind, name).
         per_bucket: one row per bucket (a chart); else one per name (a summary).
     """
-    where = ["bucket_start >= %(start)s"]
-    params: dict[str, Any] = {"start": int(start_s)}
     if kinds is not None:
-        where.append("kind IN %(kinds)s")
-        params["kinds"] = tuple(kinds)
-    if name is not None:
-        where.append("kind = %(kind)s AND name = %(name)s")
-        params.update(kind=name[0], name=name[1])
-    bucket = "bucket_start" if per_bucket else "toUInt32(0)"
-    keys = "kind, name, bucket_start" if per_bucket else "kind, name"
-    rows = store.execute(
-        f"SELECT kind, name, {bucket}, {_MERGED} FROM {store.table(schema.ROLLUPS[bucket_s])} "
-        f"WHERE {' AND '.join(where)} GROUP BY {keys} ORDER BY {keys}",
-        params,
+        kinds = tuple(kinds)
+    elif name is not None:
+        kinds = (name[0],)
+    select = rollup_reads.Select(
+        stored=bucket_s,
+        start_s=start_s,
+        end_s=2**32 - 1,
+        kinds=kinds,
+        names=None if name is None else [name],
+        bucket_s=bucket_s if per_bucket else None,
     )
-    return [(kind, name_, int(start), _delta(rest)) for kind, name_, start, *rest in rows]
-
-
-def _delta(row: Sequence[Any]) -> RollupDelta:
-    count, errors, total, sumsq, low, high, last, (indexes, counts) = row
-    return RollupDelta(
-        count=int(count),
-        errors=int(errors),
-        total_ns=int(total),
-        sumsq_ms2=float(sumsq),
-        min_ns=int(low),
-        max_ns=int(high),
-        last_ns=int(last),
-        sketch=LatencySketch(dict(zip(indexes, counts, strict=True))),
-    )
+    found = rollup_reads.merged(store, select)
+    return [
+        (key[0], key[1], int(key[2]) if per_bucket else 0, delta)
+        for key, delta in sorted(found.items())
+    ]
 
 
 def hour_counts(

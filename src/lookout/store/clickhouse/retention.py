@@ -45,16 +45,17 @@ def prune(
     day_cutoff = dt.datetime.fromtimestamp(now_s - older_than_s, dt.timezone.utc).date()
     removed = [
         _drop(store, table, lambda day: _day_end(day) <= day_cutoff, dry_run)
-        for table in (schema.EVENTS, schema.ROLLUPS[60])
-    ]
+        for table in (schema.EVENTS, schema.ROLLUPS[60], *schema.DAY_TABLES)
+    ]  # the dashboard's day tables (after the first two) go alike, not counted
     hours = 0
     if rollups_older_than_s is not None:
         month_cutoff = dt.datetime.fromtimestamp(
             now_s - rollups_older_than_s, dt.timezone.utc
         ).date()
-        hours = _drop(
-            store, schema.ROLLUPS[3600], lambda month: _month_end(month) <= month_cutoff, dry_run
-        )
+        expired = lambda month: _month_end(month) <= month_cutoff  # noqa: E731
+        hours = _drop(store, schema.ROLLUPS[3600], expired, dry_run)
+        for table in schema.MONTH_TABLES:  # the dashboard's hour tables go alike, not counted
+            _drop(store, table, expired, dry_run)
     return PruneResult(events=removed[0], minute_rollups=removed[1], hour_rollups=hours)
 
 
