@@ -289,7 +289,7 @@ def test_two_hosts_into_one_clickhouse_store(
             ]
             assert all(min(shard.values()) > 0 for shard in shards), shards
         for address in _dashboard(store):
-            _check_dashboard(address, hosts_served=False)
+            _check_dashboard(address, hosts_served=True)
     finally:
         for each in servers.servers if servers else [server]:
             each.query(f"DROP DATABASE IF EXISTS {database}")

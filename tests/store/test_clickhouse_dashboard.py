@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any
 
 import pytest
 
@@ -20,6 +19,7 @@ from lookout.dashboard import create_app
 from lookout.events import Event
 from lookout.sinks.sql import SqlSink
 from lookout.store.clickhouse.sink import ClickHouseSink
+from tests.store.test_clickhouse_reads import _get
 from tests.testruns.test_queries import _history
 
 NS = 1_000_000_000
@@ -47,12 +47,6 @@ def _events(now_ns: int) -> list[Event]:
         )
         found.append(event._replace(host=f"web-{n % 2}"))
     return found
-
-
-def _get(client: Any, path: str) -> Any:
-    response = client.get(f"/dashboard/api/{path}")
-    assert response.status_code == 200, (path, response.get_data(as_text=True)[:500])
-    return response.get_json()
 
 
 def test_overview_reports_profiles_and_filters_agree_with_the_sql_store(

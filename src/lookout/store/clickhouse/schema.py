@@ -76,7 +76,7 @@ ORDER BY (kind, name, start_ns)
 _ROLLUP_DDL = """
 CREATE TABLE IF NOT EXISTS {db}.{table} (
     kind String,
-    name String,
+    name String,{origin_columns}
     bucket_start UInt32,
     count AggregateFunction(count),
     errors AggregateFunction(sum, UInt64),
@@ -84,11 +84,11 @@ CREATE TABLE IF NOT EXISTS {db}.{table} (
     sumsq_ms2 AggregateFunction(sum, Float64),
     min_ns AggregateFunction(min, Int64),
     max_ns AggregateFunction(max, Int64),
-    last_ns AggregateFunction(max, Int64),
+    last_ns AggregateFunction(max, Int64),{origin_states}
     sketch AggregateFunction(sumMap, Array(Int32), Array(UInt64))
 ) ENGINE = AggregatingMergeTree
 PARTITION BY {partition}
-ORDER BY (kind, name, bucket_start)
+ORDER BY (kind, name,{origin_keys} bucket_start)
 """
 
 #: The sketch's bucket of a duration, as lookout.store.sketch.bucket_index computes it.
@@ -100,7 +100,7 @@ _VIEW_DDL = """
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{table}_view TO {db}.{table} AS
 SELECT
     kind,
-    name,
+    name,{origin_keys}
     toUInt32(intDiv(start_ns, {bucket_ns}) * {seconds}) AS bucket_start,
     countState() AS count,
     sumState(toUInt64(is_error)) AS errors,
@@ -108,11 +108,19 @@ SELECT
     sumState((duration_ns / 1e6) * (duration_ns / 1e6)) AS sumsq_ms2,
     minState(duration_ns) AS min_ns,
     maxState(duration_ns) AS max_ns,
-    maxState(start_ns) AS last_ns,
+    maxState(start_ns) AS last_ns,{origin_states}
     sumMapState([{bucket_index}], [toUInt64(1)]) AS sketch
 FROM {db}.lookout_events
-GROUP BY kind, name, bucket_start
+GROUP BY kind, name,{origin_keys} bucket_start
 """
+#: What the plain rollups leave out of the two templates above, and the origin rollups add.
+_PLAIN = {"origin_columns": "", "origin_states": "", "origin_keys": ""}
+_ORIGIN_TABLE = {
+    "origin_columns": "\n    app_version String,\n    host String,",
+    "origin_states": "\n    first_ns AggregateFunction(min, Int64),",
+    "origin_keys": " app_version, host,",
+}
+_ORIGIN_VIEW = {**_ORIGIN_TABLE, "origin_states": "\n    minState(start_ns) AS first_ns,"}
 
 #: Partitions: minute rollups by day (dropped with the raw events), hour rollups by month.
 _PARTITIONS = {
@@ -140,48 +148,6 @@ SKETCHES = {60: "lookout_sketch_minute", 3600: "lookout_sketch_hour"}
 DAY_TABLES = (ORIGIN_ROLLUPS[60], SKETCHES[60])
 MONTH_TABLES = (ORIGIN_ROLLUPS[3600], SKETCHES[3600])
 
-_ORIGIN_ROLLUP_DDL = """
-CREATE TABLE IF NOT EXISTS {db}.{table} (
-    kind String,
-    name String,
-    app_version String,
-    host String,
-    bucket_start UInt32,
-    count AggregateFunction(count),
-    errors AggregateFunction(sum, UInt64),
-    total_ns AggregateFunction(sum, Int64),
-    sumsq_ms2 AggregateFunction(sum, Float64),
-    min_ns AggregateFunction(min, Int64),
-    max_ns AggregateFunction(max, Int64),
-    last_ns AggregateFunction(max, Int64),
-    first_ns AggregateFunction(min, Int64),
-    sketch AggregateFunction(sumMap, Array(Int32), Array(UInt64))
-) ENGINE = AggregatingMergeTree
-PARTITION BY {partition}
-ORDER BY (kind, name, app_version, host, bucket_start)
-"""
-
-_ORIGIN_VIEW_DDL = """
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{table}_view TO {db}.{table} AS
-SELECT
-    kind,
-    name,
-    app_version,
-    host,
-    toUInt32(intDiv(start_ns, {bucket_ns}) * {seconds}) AS bucket_start,
-    countState() AS count,
-    sumState(toUInt64(is_error)) AS errors,
-    sumState(duration_ns) AS total_ns,
-    sumState((duration_ns / 1e6) * (duration_ns / 1e6)) AS sumsq_ms2,
-    minState(duration_ns) AS min_ns,
-    maxState(duration_ns) AS max_ns,
-    maxState(start_ns) AS last_ns,
-    minState(start_ns) AS first_ns,
-    sumMapState([{bucket_index}], [toUInt64(1)]) AS sketch
-FROM {db}.lookout_events
-GROUP BY kind, name, app_version, host, bucket_start
-"""
-
 _SKETCH_DDL = """
 CREATE TABLE IF NOT EXISTS {db}.{table} (
     kind String,
@@ -207,25 +173,39 @@ GROUP BY kind, name, bucket_start, idx
 """
 
 
+def _rollup_statements(
+    database: str,
+    table: str,
+    seconds: int,
+    table_parts: dict[str, str],
+    view_parts: dict[str, str],
+    table_ddl: str = _ROLLUP_DDL,
+    view_ddl: str = _VIEW_DDL,
+) -> list[str]:
+    """A rollup table of ``seconds`` buckets and the materialized view that fills it."""
+    return [
+        table_ddl.format(db=database, table=table, partition=_PARTITIONS[seconds], **table_parts),
+        view_ddl.format(
+            db=database,
+            table=table,
+            seconds=seconds,
+            bucket_ns=seconds * 1_000_000_000,
+            bucket_index=BUCKET_INDEX,
+            **view_parts,
+        ),
+    ]
+
+
 def _dashboard_statements(database: str) -> list[str]:
     """The origin rollups and sketch rows with their views (after the raw events table)."""
     found = []
     for seconds in (60, 3600):
-        for tables, table_ddl, view_ddl in (
-            (ORIGIN_ROLLUPS, _ORIGIN_ROLLUP_DDL, _ORIGIN_VIEW_DDL),
-            (SKETCHES, _SKETCH_DDL, _SKETCH_VIEW_DDL),
-        ):
-            table = tables[seconds]
-            found.append(table_ddl.format(db=database, table=table, partition=_PARTITIONS[seconds]))
-            found.append(
-                view_ddl.format(
-                    db=database,
-                    table=table,
-                    seconds=seconds,
-                    bucket_ns=seconds * 1_000_000_000,
-                    bucket_index=BUCKET_INDEX,
-                )
-            )
+        found += _rollup_statements(
+            database, ORIGIN_ROLLUPS[seconds], seconds, _ORIGIN_TABLE, _ORIGIN_VIEW
+        )
+        found += _rollup_statements(
+            database, SKETCHES[seconds], seconds, {}, {}, _SKETCH_DDL, _SKETCH_VIEW_DDL
+        )
     return found
 
 
@@ -233,16 +213,7 @@ def statements(database: str) -> list[str]:
     """Every statement that makes the schema, in order; each may run again harmlessly."""
     found = [f"CREATE DATABASE IF NOT EXISTS {database}", _EVENTS_DDL.format(db=database)]
     for seconds, table in ROLLUPS.items():
-        found.append(_ROLLUP_DDL.format(db=database, table=table, partition=_PARTITIONS[seconds]))
-        found.append(
-            _VIEW_DDL.format(
-                db=database,
-                table=table,
-                seconds=seconds,
-                bucket_ns=seconds * 1_000_000_000,
-                bucket_index=BUCKET_INDEX,
-            )
-        )
+        found.extend(_rollup_statements(database, table, seconds, _PLAIN, _PLAIN))
     found.extend(_dashboard_statements(database))
     found.append(_VERSION_DDL.format(db=database))
     return found
