@@ -3,9 +3,9 @@
     lookout export --since 24h --kind request -o requests.csv
     lookout export --from 2026-12-01 --to 2026-12-02 --name shop.payments.charge --format jsonl
 
-Streamed from the store a window of ids at a time (the dashboard explorer's export, in
-:mod:`lookout.store.export`), so memory stays bounded whatever the number of events; a
-progress bar on stderr follows the walk.
+Streamed from the store a window of ids (on ClickHouse, of hours) at a time (the dashboard
+explorer's export, in :mod:`lookout.store.export`), so memory stays bounded whatever the
+number of events; a progress bar on stderr follows the walk.
 """
 
 from __future__ import annotations
@@ -120,7 +120,13 @@ def export(
         sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115
     )
     chunks = event_export.stream(
-        store, conditions, from_ns=from_ns, to_ns=to_ns, as_csv=chosen == "csv", progress=advance
+        store,
+        conditions,
+        from_ns=from_ns,
+        to_ns=to_ns,
+        as_csv=chosen == "csv",
+        progress=advance,
+        clickhouse=event_export.clickhouse_selection(kinds, names, from_ns, to_ns),
     )
     try:
         with progress:

@@ -77,9 +77,26 @@ def _events(now_ns: int) -> list[Event]:
     return sorted(made, key=lambda e: e.start_ns)
 
 
+def _sink(url: str) -> SqlSink:
+    if url.startswith("clickhouse"):
+        from lookout.store.clickhouse.sink import ClickHouseSink
+
+        return ClickHouseSink(url)
+    return SqlSink(url)
+
+
+@pytest.fixture(params=["sql", "clickhouse"])
+def errors_url(request: pytest.FixtureRequest) -> str:
+    """Each SQL store (``store_url``), and a ClickHouse store on the real 18.16 server."""
+    if request.param == "clickhouse":
+        pytest.importorskip("clickhouse_driver")
+        return str(request.getfixturevalue("clickhouse_url"))
+    return str(request.getfixturevalue("store_url"))
+
+
 @pytest.fixture
-def client(store_url: str) -> Iterator[Any]:
-    sink = SqlSink(store_url)
+def client(errors_url: str) -> Iterator[Any]:
+    sink = _sink(errors_url)
     sink.write(_events(time.time_ns()))
     app = Flask(__name__)
     store: SqlStore = sink.store
@@ -166,7 +183,7 @@ def test_a_group_page_has_the_latest_occurrence_and_its_context(client: Any) -> 
     assert 'href="/dashboard/errors"' in client.get("/dashboard/").get_data(as_text=True)
 
 
-def test_marking_resolved_then_a_recurrence_is_a_regression(client: Any, store_url: str) -> None:
+def test_marking_resolved_then_a_recurrence_is_a_regression(client: Any, errors_url: str) -> None:
     refund = next(g for g in _groups(client) if g["culprit"] == "shop.views.refund")
     answer = client.post(
         f"/dashboard/api/errors/{refund['id']}/status", json={"status": "resolved"}
@@ -177,7 +194,7 @@ def test_marking_resolved_then_a_recurrence_is_a_regression(client: Any, store_u
     assert bad.status_code == 400
     missing = client.post("/dashboard/api/errors/999999/status", json={"status": "ignored"})
     assert missing.status_code == 404
-    sink = SqlSink(store_url)
+    sink = _sink(errors_url)
     again = Event(
         "request",
         "/refund",

@@ -157,13 +157,11 @@ def _unknown_api_route(rest: str) -> Response:
 
 #: The view modules whose data only a SQL store holds so far: on a ClickHouse store their API
 #: routes answer 501 naming what is missing, rather than empty answers that look like "nothing
-#: recorded" (docs/clickhouse.md lists what ClickHouse serves).
-SQL_ONLY_VIEWS = {
-    error_views.__name__: "error groups",
-    explorer_views.__name__: "the request explorer and export",
-}
-#: Routes of those modules that ClickHouse does serve: the version and host filters' values and
-#: the per-host comparison (origin rollups, which ClickHouse keeps too).
+#: recorded" (docs/clickhouse.md lists what ClickHouse serves). None left: error groups and the
+#: explorer are served from ClickHouse too (lookout.store.clickhouse.errors, .explorer).
+SQL_ONLY_VIEWS: dict[str, str] = {}
+#: Routes of modules in SQL_ONLY_VIEWS that ClickHouse does serve (the version and host
+#: filters' values and the per-host comparison, from the origin rollups).
 CLICKHOUSE_SERVED = frozenset({f"{BLUEPRINT_NAME}.api_filters", f"{BLUEPRINT_NAME}.api_hosts"})
 #: Single routes of modules ClickHouse otherwise serves: one event by its SQL id.
 SQL_ONLY_ENDPOINTS = {

@@ -2,7 +2,8 @@
 
 ``/errors`` lists the groups that occurred in a range, ``/errors/<id>`` shows one; their data
 comes from ``api/errors`` and ``api/errors/<id>`` (reads in :mod:`lookout.dashboard.error_data`,
-which never scans raw events for the list). Admins set a group's status with a POST to
+or :mod:`lookout.dashboard.error_clickhouse` on a ClickHouse store, neither of which scans raw
+events for the list). Admins set a group's status with a POST to
 ``api/errors/<id>/status`` (CSRF-checked like every change, see blueprint.py).
 """
 
@@ -13,10 +14,12 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from lookout.dashboard import error_data
+from lookout.dashboard import error_clickhouse, error_data
 from lookout.dashboard.api import ApiError, json_body, params, parse_range
 from lookout.dashboard.context import admin_only, current
 from lookout.dashboard.report_views import parse_epoch, window_of
+from lookout.store.clickhouse import errors as clickhouse_errors
+from lookout.store.clickhouse.store import ClickHouseStore
 from lookout.store.error_groups import STATUSES, set_status
 
 DAY = 86400
@@ -99,16 +102,22 @@ def _filters(args: dict[str, Any]) -> error_data.Filters:
 def api_errors() -> Response:
     args = params(LIST_PARAMS)
     start, end = _window(args)
-    found = error_data.list_groups(
-        current().store(), start, end, filters=_filters(args), sort=args.get("sort", "count")
-    )
+    store, filters, sort = current().store(), _filters(args), args.get("sort", "count")
+    if isinstance(store, ClickHouseStore):
+        found = error_clickhouse.list_groups(store, start, end, filters=filters, sort=sort)
+    else:
+        found = error_data.list_groups(store, start, end, filters=filters, sort=sort)
     return jsonify(found)
 
 
 def api_error_group(group_id: int) -> Response:
     args = params(RANGE_PARAMS)
     start, end = _window(args)
-    found = error_data.group_detail(current().store(), group_id, start, end, filters=_filters(args))
+    store = current().store()
+    if isinstance(store, ClickHouseStore):
+        found = error_clickhouse.group_detail(store, group_id, start, end, filters=_filters(args))
+    else:
+        found = error_data.group_detail(store, group_id, start, end, filters=_filters(args))
     if found is None:
         raise ApiError(404, f"no error group {group_id}")
     return jsonify(found)
@@ -119,6 +128,11 @@ def api_error_status(group_id: int) -> Response:
     body = json_body({"status": str})
     if body["status"] not in STATUSES:
         raise ApiError(400, f"status must be one of {', '.join(STATUSES)}")
-    if not set_status(current().store().engine, group_id, body["status"]):
+    store = current().store()
+    if isinstance(store, ClickHouseStore):
+        done = clickhouse_errors.set_status(store, group_id, body["status"])
+    else:
+        done = set_status(store.engine, group_id, body["status"])
+    if not done:
         raise ApiError(404, f"no error group {group_id}")
     return jsonify({"ok": True, "id": group_id, "status": body["status"]})

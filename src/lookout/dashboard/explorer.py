@@ -9,6 +9,10 @@ stops when it is full or after ``SCAN_BUDGET`` ids examined; its ``next`` cursor
 to go on, and ``complete`` is false (a rare filter, such as a text in error messages, may need
 several requests to fill a page). A time range becomes an id range first by a binary search of
 the key (a few dozen primary-key reads).
+
+On a ClickHouse store the same answers come from :mod:`lookout.store.clickhouse.explorer`
+(windows of hours planned from the hour rollups; ids made of the start time), the filters
+translated by :mod:`lookout.dashboard.explorer_clickhouse`.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from lookout.dashboard import explorer_clickhouse
 from lookout.store import export as event_export
 from lookout.store import schema
+from lookout.store.clickhouse import explorer as clickhouse_events
+from lookout.store.clickhouse.store import ClickHouseStore
 from lookout.store.engine import SqlStore
 from lookout.store.export import event_columns, id_bounds, joined
 
@@ -121,6 +128,20 @@ def page(
     limit: int = 50,
 ) -> dict[str, Any]:
     """One page of events, newest first (or oldest), starting after ``cursor`` (an id)."""
+    if isinstance(store, ClickHouseStore):
+        found, cursor_next, complete, scanned = clickhouse_events.page(
+            store,
+            explorer_clickhouse.where(filters),
+            cursor=cursor,
+            oldest_first=oldest_first,
+            limit=limit,
+        )
+        return {
+            "rows": [_row(row) for row in found],
+            "next": cursor_next,
+            "complete": complete,
+            "examined": scanned,
+        }
     e = schema.events
     rows: list[dict[str, Any]] = []
     examined = 0
@@ -207,6 +228,9 @@ def _path(fields: str | None) -> str | None:
 
 def event(store: SqlStore, event_id: int) -> dict[str, Any] | None:
     """One event whole: its row, fields, tags and traceback; None when there is none."""
+    if isinstance(store, ClickHouseStore):
+        stored = clickhouse_events.event(store, event_id)
+        return None if stored is None else _whole(*stored)
     e, s = schema.events, schema.sources
     query = (
         sa.select(*event_columns(), e.c.traceback, s.c.pid)
@@ -217,13 +241,17 @@ def event(store: SqlStore, event_id: int) -> dict[str, Any] | None:
         row = connection.execute(query).first()
     if row is None:
         return None
+    return _whole(row, row.traceback, row.pid)
+
+
+def _whole(row: Any, traceback: str | None, pid: int) -> dict[str, Any]:
     found = _row(row)
     found["error_message"] = row.error_message
     fields = json.loads(row.fields) if row.fields else {}
     found["fields"] = fields
     found["tags"] = json.loads(row.tags) if row.tags else {}
-    found["traceback"] = row.traceback
-    found["pid"] = row.pid
+    found["traceback"] = traceback
+    found["pid"] = pid
     found["profile"] = fields.get("profile")
     return found
 
@@ -238,4 +266,7 @@ def export(store: SqlStore, filters: Filters, *, as_csv: bool) -> Iterator[str]:
         from_ns=None if filters.from_s is None else filters.from_s * NS,
         to_ns=None if filters.to_s is None else filters.to_s * NS,
         as_csv=as_csv,
+        clickhouse=explorer_clickhouse.where(filters)
+        if isinstance(store, ClickHouseStore)
+        else None,
     )

@@ -4,7 +4,9 @@ Shared by the dashboard's explorer export (its filters) and ``lookout export`` (
 names and kinds). Events are walked by their primary key, which follows insertion and so time,
 in windows of ``EXPORT_WINDOW_IDS`` ids: memory stays one window's rows whatever the number of
 events, no index beyond the key is needed, and a time range becomes an id range first by a
-binary search of the key (a few dozen primary-key reads).
+binary search of the key (a few dozen primary-key reads). On a ClickHouse store the walk is
+by windows of hours planned from the hour rollups (lookout.store.clickhouse.explorer), each
+read, sorted and written out before the next.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from lookout.store import schema
+from lookout.store.clickhouse import explorer as clickhouse_events
+from lookout.store.clickhouse.store import ClickHouseStore
 from lookout.store.engine import SqlStore
 
 NS = 1_000_000_000
@@ -146,6 +150,30 @@ def selection(
     return conditions
 
 
+def clickhouse_selection(
+    kinds: Sequence[str] = (),
+    names: Sequence[str] = (),
+    from_ns: int | None = None,
+    to_ns: int | None = None,
+) -> clickhouse_events.Where:
+    """:func:`selection` on a ClickHouse store."""
+    conditions: list[str] = []
+    params: dict[str, Any] = {}
+    for column, values in (("kind", kinds), ("name", names)):
+        if values:
+            conditions.append(f"{column} IN %(s_{column})s")
+            params[f"s_{column}"] = tuple(values)
+    if from_ns is not None:
+        conditions.append("start_ns >= %(s_from)s")
+        params["s_from"] = from_ns
+    if to_ns is not None:
+        conditions.append("start_ns < %(s_to)s")
+        params["s_to"] = to_ns
+    return clickhouse_events.Where(
+        conditions, params, tuple(kinds), tuple(names), from_ns=from_ns, to_ns=to_ns
+    )
+
+
 def stream(
     store: SqlStore,
     conditions: Conditions,
@@ -154,9 +182,16 @@ def stream(
     to_ns: int | None,
     as_csv: bool,
     progress: Progress | None = None,
+    clickhouse: clickhouse_events.Where | None = None,
 ) -> Iterator[str]:
     """Every selected event, oldest first, as CSV (a header first) or JSON lines, in chunks of
-    at most ``CHUNK_ROWS`` events."""
+    at most ``CHUNK_ROWS`` events. On a ClickHouse store ``clickhouse`` is the selection
+    (walked a window of hours at a time, planned from the hour rollups)."""
+    if isinstance(store, ClickHouseStore):
+        if clickhouse is None:
+            raise ValueError("a ClickHouse store's export needs its selection (clickhouse=)")
+        yield from _clickhouse_stream(store, clickhouse, as_csv=as_csv, progress=progress)
+        return
     with store.read_engine.connect() as connection:
         where = conditions(connection)
         bounds = None if where is None else id_bounds(connection, from_ns, to_ns)
@@ -185,6 +220,31 @@ def stream(
                 yield _text(values, writer, buffer) if as_csv else _json_lines(values)
             if progress is not None:
                 progress(end - low + 1, total, written)
+
+
+def _clickhouse_stream(
+    store: ClickHouseStore,
+    where: clickhouse_events.Where,
+    *,
+    as_csv: bool,
+    progress: Progress | None,
+) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if as_csv:
+        writer.writerow(EXPORT_COLUMNS)
+        yield _take(buffer)
+    written, walked, total = 0, 0, 0
+    for rows, walked, total in clickhouse_events.stream(
+        store, where, CHUNK_ROWS, EXPORT_WINDOW_IDS
+    ):
+        values = [_export_values(row) for row in rows]
+        written += len(values)
+        yield _text(values, writer, buffer) if as_csv else _json_lines(values)
+        if progress is not None:
+            progress(walked, total, written)
+    if progress is not None:
+        progress(total, total, written)
 
 
 def _text(values: list[tuple[Any, ...]], writer: Any, buffer: io.StringIO) -> str:

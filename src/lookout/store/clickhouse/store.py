@@ -93,6 +93,15 @@ class ClickHouseStore(SqlStore):
 
             cluster.create_schema(self)
             return
+        existing = {
+            str(name)
+            for (name,) in self.execute(
+                "SELECT name FROM system.columns WHERE database = %(db)s AND table = %(table)s",
+                {"db": self.database, "table": schema.EVENTS},
+            )
+        }
+        for statement in schema.upgrade_statements(self.database, existing):
+            self.execute(statement)  # a store made before the error columns
         for statement in schema.statements(self.database):
             self.execute(statement)
         table = f"{self.database}.lookout_schema_version"

@@ -16,6 +16,7 @@ from typing import Any
 from lookout.events import ERROR, HOSTNAME, Event
 from lookout.jsontext import to_json
 from lookout.store.clickhouse import schema
+from lookout.store.clickhouse.errors import Grouper
 from lookout.store.clickhouse.store import ClickHouseStore
 
 _INSERT = "INSERT INTO {table} ({columns}) VALUES"
@@ -33,8 +34,11 @@ class ClickHouseWriter:
         self.store = store
         self._rename = {} if hostname in (None, HOSTNAME) else {HOSTNAME: hostname}
         self._sql = _INSERT.format(
-            table=store.table(schema.EVENTS), columns=", ".join(schema.EVENT_COLUMNS)
+            table=store.table(schema.EVENTS),
+            columns=", ".join((*schema.EVENT_COLUMNS, *schema.ERROR_COLUMNS)),
         )
+        #: error groups: the fingerprint of each error event, made here (the sink's thread)
+        self._grouper = Grouper()
         #: batches and events written (for the benchmarks; the Recorder keeps the counters)
         self.batches = 0
         self.events = 0
@@ -43,7 +47,8 @@ class ClickHouseWriter:
         """Insert the batch in one statement: all of it, or (on an error) none of it."""
         if not batch:
             return
-        self.store.execute(self._sql, columns(batch, self._rename), columnar=True)
+        blocks = columns(batch, self._rename) + self._grouper.columns(batch)
+        self.store.execute(self._sql, blocks, columnar=True)
         self.batches += 1
         self.events += len(batch)
 
