@@ -104,6 +104,26 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return _empty(request.getfixturevalue("mysql_database"))
 
 
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.integration),
+        pytest.param("mysql", marks=pytest.mark.integration),
+        "clickhouse",
+    ]
+)
+def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """``store_url``'s stores and a ClickHouse store (the real server, see clickhouse_url)."""
+    if request.param == "clickhouse":
+        pytest.importorskip("clickhouse_driver")
+        return str(request.getfixturevalue("clickhouse_url"))
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    if request.param == "postgresql":
+        return _empty(request.getfixturevalue("postgres_database"))
+    return _empty(request.getfixturevalue("mysql_database"))
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'lookout.db'}"

@@ -62,13 +62,20 @@ def _events() -> list[Event]:
 
 
 @pytest.fixture
-def stored(store_url: str) -> tuple[str, list[Event]]:
-    sink = SqlSink(store_url)
+def stored(any_store_url: str) -> tuple[str, list[Event]]:
+    """The events in each SQL store, and in ClickHouse (the real server)."""
+    sink: SqlSink
+    if any_store_url.startswith("clickhouse"):
+        from lookout.store.clickhouse.sink import ClickHouseSink
+
+        sink = ClickHouseSink(any_store_url)
+    else:
+        sink = SqlSink(any_store_url)
     events = _events()
     sink.write(events[:150])
     sink.write(events[150:])
     sink.close()
-    return store_url, events
+    return any_store_url, events
 
 
 def _expected(events: list[Event], keep: object) -> list[tuple[str, str, str, float, str]]:

@@ -85,13 +85,10 @@ def _sink(url: str) -> SqlSink:
     return SqlSink(url)
 
 
-@pytest.fixture(params=["sql", "clickhouse"])
-def errors_url(request: pytest.FixtureRequest) -> str:
-    """Each SQL store (``store_url``), and a ClickHouse store on the real 18.16 server."""
-    if request.param == "clickhouse":
-        pytest.importorskip("clickhouse_driver")
-        return str(request.getfixturevalue("clickhouse_url"))
-    return str(request.getfixturevalue("store_url"))
+@pytest.fixture
+def errors_url(any_store_url: str) -> str:
+    """Each SQL store, and a ClickHouse store on the real 18.16 server."""
+    return any_store_url
 
 
 @pytest.fixture

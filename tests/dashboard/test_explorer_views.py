@@ -48,13 +48,10 @@ def _events(now_ns: int, count: int) -> list[Event]:
     return made
 
 
-@pytest.fixture(params=["sql", "clickhouse"])
-def explorer_url(request: pytest.FixtureRequest) -> str:
-    """Each SQL store (``store_url``), and a ClickHouse store on the real 18.16 server."""
-    if request.param == "clickhouse":
-        pytest.importorskip("clickhouse_driver")
-        return str(request.getfixturevalue("clickhouse_url"))
-    return str(request.getfixturevalue("store_url"))
+@pytest.fixture
+def explorer_url(any_store_url: str) -> str:
+    """Each SQL store, and a ClickHouse store on the real 18.16 server."""
+    return any_store_url
 
 
 def _sink(url: str) -> SqlSink:
@@ -173,9 +170,7 @@ def test_export_streams_csv_and_json_lines(dashboard: Any) -> None:
     assert parsed[0]["duration_ms"] == batch[0].duration_ns / 1e6
 
 
-def test_hosts_compare_like_versions(dashboard: Any, explorer_url: str) -> None:
-    if explorer_url.startswith("clickhouse"):
-        pytest.skip("origin rollups (the per-host comparison) are not on ClickHouse yet")
+def test_hosts_compare_like_versions(dashboard: Any) -> None:
     client, batch = dashboard
     filters = client.get("/dashboard/api/filters").get_json()
     assert filters == {"versions": ["1.0", "1.1"], "hosts": ["web-1", "web-2", "web-3"]}
