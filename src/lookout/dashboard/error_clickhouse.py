@@ -17,8 +17,8 @@ from lookout.dashboard.error_data import (
     MAX_SLICES,
     OCCURRENCES,
     Filters,
+    detail_answer,
     spark_step,
-    traceback_lines,
 )
 from lookout.store.clickhouse import errors
 from lookout.store.clickhouse import explorer as raw
@@ -136,31 +136,20 @@ def group_detail(
         per_name[(kind, name)] = per_name.get((kind, name), 0) + count
         for key in (("v", version), ("h", host)):
             first_seen[key] = min(first_seen.get(key, bucket), bucket)
-    occurrences = _occurrences(store, group_id)
-    latest = explorer.event(store, occurrences[0]["id"]) if occurrences else None
-    answer = _group(group)
-    answer.update(
-        {
-            "from": start_s,
-            "to": end_s,
-            "count": sum(over_time.values()),
-            "users": group.users,
-            "where": _where(per_name),
-            "over_time": [{"t": t, "count": over_time[t]} for t in sorted(over_time)],
-            "per_version": [
-                {"version": v, "count": per_version[v]}
-                for v in sorted(per_version, key=lambda v: (first_seen[("v", v)], v))
-            ],
-            "per_host": [
-                {"host": h, "count": per_host[h]}
-                for h in sorted(per_host, key=lambda h: (first_seen[("h", h)], h))
-            ],
-            "latest": latest,
-            "traceback": traceback_lines(latest["traceback"] if latest else None),
-            "occurrences": occurrences,
-        }
+    versions = sorted(per_version, key=lambda v: (first_seen[("v", v)], v))
+    hosts = sorted(per_host, key=lambda h: (first_seen[("h", h)], h))
+    return detail_answer(
+        store,
+        _group(group),
+        start_s=start_s,
+        end_s=end_s,
+        users=group.users,
+        where=_where(per_name),
+        over_time=over_time,
+        per_version=[{"version": v, "count": per_version[v]} for v in versions],
+        per_host=[{"host": h, "count": per_host[h]} for h in hosts],
+        occurrences=_occurrences(store, group_id),
     )
-    return answer
 
 
 def _occurrences(store: ClickHouseStore, group_id: int) -> list[dict[str, Any]]:

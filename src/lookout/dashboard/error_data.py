@@ -251,30 +251,51 @@ def group_detail(
         per_name[int(name_id)] = per_name.get(int(name_id), 0) + int(count)
     versions_in_order = list(dict.fromkeys(origin.version for origin in origin_of.values()))
     hosts_in_order = list(dict.fromkeys(origin.host for origin in origin_of.values()))
+    return detail_answer(
+        store,
+        _group(row),
+        start_s=start_s,
+        end_s=end_s,
+        users=int(users),
+        where=_where(per_name, name_of),
+        over_time=over_time,
+        per_version=_counted("version", versions_in_order, per_version),
+        per_host=_counted("host", hosts_in_order, per_host),
+        occurrences=occurrences,
+    )
+
+
+def detail_answer(
+    store: SqlStore,
+    group: dict[str, Any],
+    *,
+    start_s: int,
+    end_s: int,
+    users: int,
+    where: list[dict[str, Any]],
+    over_time: dict[int, int],
+    per_version: list[dict[str, Any]],
+    per_host: list[dict[str, Any]],
+    occurrences: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """A group's page from its parts (the SQL and the ClickHouse reads make the same)."""
     latest = explorer.event(store, occurrences[0]["id"]) if occurrences else None
-    found = _group(row)
-    found.update(
+    group.update(
         {
             "from": start_s,
             "to": end_s,
             "count": sum(over_time.values()),
-            "users": int(users),
-            "where": _where(per_name, name_of),
+            "users": users,
+            "where": where,
             "over_time": [{"t": t, "count": over_time[t]} for t in sorted(over_time)],
-            "per_version": [
-                {"version": v, "count": per_version[v]}
-                for v in versions_in_order
-                if v in per_version
-            ],
-            "per_host": [
-                {"host": h, "count": per_host[h]} for h in hosts_in_order if h in per_host
-            ],
+            "per_version": per_version,
+            "per_host": per_host,
             "latest": latest,
             "traceback": traceback_lines(latest["traceback"] if latest else None),
             "occurrences": occurrences,
         }
     )
-    return found
+    return group
 
 
 def _counted(key: str, order: list[str], counts: dict[str, int]) -> list[dict[str, Any]]:
