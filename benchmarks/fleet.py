@@ -11,11 +11,16 @@ tables). Then bytes on disk per request event, raw plus rollups: PostgreSQL's
 TOAST included), ClickHouse's ``bytes_on_disk`` of the active parts, before and after
 ``OPTIMIZE ... FINAL``.
 
+With ``--cluster`` the same events go a third time into a ClickHouse cluster of two shards (two
+servers on this machine, ``tests/store/clickhouse_cluster.py``) through its Distributed table,
+with synchronous distributed inserts (``lookout.store.clickhouse.cluster``): on one machine this
+shows what the Distributed layer costs, not what a second machine adds.
+
 Events: 40 endpoint names, 3 versions, 8 hosts, 1,000 users, log-normal durations, 2 % errors
 with a short traceback, 1 in 10 with tracked fields, spread over the last hour.
 
     nice -n 10 python benchmarks/fleet.py [--writers 8] [--events-per-writer 50000]
-        [--postgres postgresql://postgres@127.0.0.1:5432/test]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test] [--cluster]
 
 ClickHouse is Debian's clickhouse-server (started here on free ports, data in a temp folder,
 stopped at the end); PostgreSQL is the machine's server, in a database made for the run and
@@ -164,17 +169,25 @@ def postgres_counts_and_bytes(url: str) -> dict[str, Any]:
     return {"counts": counts, "bytes": {k: int(v) for k, v in sizes.items()}}
 
 
-def clickhouse_counts_and_bytes(url: str, *, optimize: bool) -> dict[str, Any]:
+def clickhouse_counts_and_bytes(
+    url: str, *, optimize: bool, servers: list[Any] | None = None
+) -> dict[str, Any]:
+    """Exact counts (through the Distributed tables on a cluster) and bytes on disk of the
+    active parts (of every shard's local tables on a cluster: ``servers``)."""
+    from lookout.store.clickhouse import cluster
     from lookout.store.clickhouse.store import ClickHouseStore
 
     store = ClickHouseStore(url)
-    events, minute, hour = (
-        store.table(name)
-        for name in ("lookout_events", "lookout_rollups_minute", "lookout_rollups_hour")
-    )
+    names = ("lookout_events", "lookout_rollups_minute", "lookout_rollups_hour")
+    events, minute, hour = (store.table(name) for name in names)
     if optimize:
-        for table in (events, minute, hour):
-            store.execute(f"OPTIMIZE TABLE {table} FINAL")
+        for name in names:
+            if servers is None:
+                store.execute(f"OPTIMIZE TABLE {store.table(name)} FINAL")
+            for server in servers or ():
+                server.query(
+                    f"OPTIMIZE TABLE {cluster.local_database(store.database)}.{name} FINAL"
+                )
     counts = {
         "raw": store.execute(f"SELECT count() FROM {events}")[0][0],
         "minute": store.execute(
@@ -184,13 +197,16 @@ def clickhouse_counts_and_bytes(url: str, *, optimize: bool) -> dict[str, Any]:
             0
         ],
     }
-    sizes = dict(
-        store.execute(
-            "SELECT table, sum(bytes_on_disk) FROM system.parts WHERE database = %(db)s "
-            "AND active GROUP BY table",
-            {"db": store.database},
+    if servers is not None:
+        sizes = {table: size for table, (_, size) in cluster.sizes(store).items()}
+    else:
+        sizes = dict(
+            store.execute(
+                "SELECT table, sum(bytes_on_disk) FROM system.parts WHERE database = %(db)s "
+                "AND active GROUP BY table",
+                {"db": store.database},
+            )
         )
-    )
     store.close()
     return {
         "counts": {k: int(v) for k, v in counts.items()},
@@ -203,7 +219,11 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--events-per-writer", type=int, default=50_000)
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
+    parser.add_argument(
+        "--cluster", action="store_true", help="also into a 2-shard ClickHouse cluster"
+    )
     args = parser.parse_args()
+    from tests.store.clickhouse_cluster import ClickHouseCluster
     from tests.store.clickhouse_server import ClickHouseServer
 
     total = args.writers * args.events_per_writer
@@ -222,6 +242,9 @@ def main() -> None:
     )
     server = ClickHouseServer(Path(tempfile.mkdtemp(prefix="lookout-fleet-")))
     server.start()
+    shards = ClickHouseCluster(Path(server.root, "cluster"), shards=2) if args.cluster else None
+    if shards is not None:
+        shards.start()
     report: dict[str, Any] = {"writers": args.writers, "events": total}
     try:
         settings = Path(server.root, "settings.db")
@@ -241,13 +264,25 @@ def main() -> None:
         )
         report["clickhouse"].update(clickhouse_counts_and_bytes(clickhouse_url, optimize=False))
         report["clickhouse_optimized"] = clickhouse_counts_and_bytes(clickhouse_url, optimize=True)
+        if shards is not None:
+            cluster_url = f"{shards.url('fleet')}&settings=sqlite:///{settings}"
+            ClickHouseStore(cluster_url).close()
+            report["cluster"] = ingest(
+                "clickhouse", cluster_url, args.writers, args.events_per_writer, now_ns
+            )
+            report["cluster"].update(
+                clickhouse_counts_and_bytes(cluster_url, optimize=False, servers=shards.servers)
+            )
     finally:
         server.stop()
+        if shards is not None:
+            shards.stop()
         with admin.connect() as connection:
             connection.execute(sa.text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
         admin.dispose()
     pg, ch, chopt = report["postgresql"], report["clickhouse"], report["clickhouse_optimized"]
-    for name, found in (("postgresql", pg), ("clickhouse", ch), ("clickhouse, optimized", chopt)):
+    checked = [("postgresql", pg), ("clickhouse", ch), ("clickhouse, optimized", chopt)]
+    for name, found in checked + [("cluster", report[k]) for k in ("cluster",) if k in report]:
         assert found["counts"] == {"raw": total, "minute": total, "hour": total}, (name, found)
     pg_bytes, ch_bytes, opt_bytes = (sum(f["bytes"].values()) for f in (pg, ch, chopt))
     print(f"{'':24}{'PostgreSQL':>14}{'ClickHouse':>14}{'ratio':>10}")
@@ -266,7 +301,15 @@ def main() -> None:
         f"{'bytes/event, optimized':24}{'':>14}{opt_bytes / total:>14,.1f}"
         f"{opt_bytes / pg_bytes:>9.3f}x"
     )
-    print(f"counts exact in both: {total:,} raw, minute and hour rollups")
+    if "cluster" in report:
+        two = report["cluster"]
+        print(
+            f"{'2 shards: events/s':24}{'':>14}{two['events_per_s']:>14,.0f}"
+            f"{two['events_per_s'] / ch['events_per_s']:>9.2f}x of one server"
+        )
+        print(f"{'2 shards: p99 batch (ms)':24}{'':>14}{two['p99_batch_ms']:>14,.1f}")
+        print(f"{'2 shards: bytes/event':24}{'':>14}{sum(two['bytes'].values()) / total:>14,.1f}")
+    print(f"counts exact in every store: {total:,} raw, minute and hour rollups")
     print(json.dumps(report, default=str))
 
 

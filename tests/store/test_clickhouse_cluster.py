@@ -21,6 +21,7 @@ from lookout.dashboard.data_views import NAME_QUESTIONS
 from lookout.events import Event
 from lookout.sinks.sql import SqlSink
 from lookout.store.clickhouse import cluster, schema
+from lookout.store.clickhouse.queries import store_size
 from lookout.store.clickhouse.sink import ClickHouseSink
 from lookout.store.clickhouse.store import ClickHouseStore
 from lookout.store.engine import StoreConfigError
@@ -214,9 +215,12 @@ def test_replicated_tables_over_zookeeper_copy_each_shard_and_drop_a_repeated_ba
     rollups = "SELECT sum(c) FROM (SELECT countMerge(count) AS c FROM rep.lookout_rollups_minute)"
     assert int(store.execute(rollups)[0][0]) == 3000
     assert store.execute("SELECT count() FROM rep.lookout_events")[0][0] == 3000
+    assert store_size(store)["rows"]["lookout_events"] == 3000  # one replica of each shard
     old = time.time_ns() - 3 * DAY * NS
     sink.write([event._replace(start_ns=old + n) for n, event in enumerate(batch[:100])])
-    assert prune(store, older_than_s=1.5 * DAY).events == 100  # once per shard, not per replica
+    _replica_counts(replicated, 3100)  # partitions are listed on any one replica of each shard
+    # listed through the server asked, one replica per shard, dropped ON CLUSTER
+    assert prune(store, older_than_s=1.5 * DAY).events == 100
     assert _replica_counts(replicated, 3000) == counts  # the old day gone from every replica
     sink.close()
     assert CLUSTER in store.safe_url

@@ -218,9 +218,21 @@ def shard_leaders(store: ClickHouseStore) -> list[Node]:
     return [node for node in topology if node.replica == min(n.replica for n in topology)]
 
 
+def parts(store: ClickHouseStore) -> tuple[str, str]:
+    """Where the parts of the local tables are listed through the server asked (the
+    ``cluster`` table function: one replica of every shard), and their database."""
+    return f"cluster('{_cluster(store)}', system, parts)", local_database(store.database)
+
+
+def on_every_shard(store: ClickHouseStore, table: str) -> str:
+    """A local table as an ``ALTER TABLE`` run on every server names it (distributed DDL)."""
+    return f"{local_database(store.database)}.{table} ON CLUSTER {_cluster(store)}"
+
+
 def prune(store: ClickHouseStore, **options: Any) -> PruneResult:
-    """:func:`lookout.store.clickhouse.retention.prune` on every shard's local tables; the
-    counts added up."""
+    """Without ZooKeeper (no distributed DDL): :func:`lookout.store.clickhouse.retention.prune`
+    on every shard's local tables, each through a connection of its own; the counts added up.
+    With it, retention lists and drops partitions through the server asked."""
     from lookout.store.clickhouse import retention
 
     results = []
@@ -236,18 +248,16 @@ def prune(store: ClickHouseStore, **options: Any) -> PruneResult:
 
 def sizes(store: ClickHouseStore) -> dict[str, tuple[int, int]]:
     """(rows, bytes on disk) of each local table, added up over one replica of every shard
-    (the cluster's data once, whatever the number of replicas)."""
-    found: dict[str, tuple[int, int]] = {}
-    for node in shard_leaders(store):
-        with node_store(store, node) as server:
-            for table, count, size in server.execute(
-                "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts "
-                "WHERE database = %(db)s AND active GROUP BY table",
-                {"db": server.database},
-            ):
-                rows, total = found.get(str(table), (0, 0))
-                found[str(table)] = (rows + int(count), total + int(size))
-    return found
+    (the cluster's data once, whatever the number of replicas), through the server asked."""
+    source, database = parts(store)
+    return {
+        str(table): (int(count), int(size))
+        for table, count, size in store.execute(
+            f"SELECT table, sum(rows), sum(bytes_on_disk) FROM {source} "
+            "WHERE database = %(db)s AND active GROUP BY table",
+            {"db": database},
+        )
+    }
 
 
 def _cluster(store: ClickHouseStore) -> str:

@@ -13,7 +13,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 
-from lookout.store.clickhouse import schema
+from lookout.store.clickhouse import cluster, schema
 from lookout.store.clickhouse.store import ClickHouseStore
 from lookout.store.prune_result import PruneResult
 
@@ -31,9 +31,7 @@ def prune(
     """Drop the day partitions of raw events and minute rollups that end before
     ``older_than_s`` ago, and the month partitions of hour rollups that end before
     ``rollups_older_than_s`` ago; the counts are the rows in the parts dropped."""
-    if store.target.cluster:  # on every shard's local tables
-        from lookout.store.clickhouse import cluster
-
+    if store.target.cluster and not cluster.has_zookeeper(store):  # each server in turn
         return cluster.prune(
             store,
             older_than_s=older_than_s,
@@ -69,11 +67,13 @@ def _month_end(partition: str) -> dt.date:
 
 
 def partitions(store: ClickHouseStore, table: str) -> dict[str, int]:
-    """A table's partitions (as ``ALTER TABLE ... DROP PARTITION`` names them) and rows."""
+    """A table's partitions (as ``ALTER TABLE ... DROP PARTITION`` names them) and rows (on
+    a cluster: of the local tables, one replica of every shard)."""
+    parts, database = cluster.parts(store) if store.target.cluster else ("system.parts", None)
     rows = store.execute(
-        "SELECT partition, sum(rows) FROM system.parts WHERE database = %(db)s "
+        f"SELECT partition, sum(rows) FROM {parts} WHERE database = %(db)s "
         "AND table = %(table)s AND active GROUP BY partition",
-        {"db": store.database, "table": table},
+        {"db": database or store.database, "table": table},
     )
     return {str(partition).strip("'"): int(count) for partition, count in rows}
 
@@ -86,5 +86,6 @@ def _drop(store: ClickHouseStore, table: str, expired: Callable[[str], bool], dr
         removed += count
         if not dry_run:
             literal = f"'{partition}'" if "-" in partition else partition
-            store.execute(f"ALTER TABLE {store.table(table)} DROP PARTITION {literal}")
+            target = cluster.on_every_shard(store, table) if store.target.cluster else None
+            store.execute(f"ALTER TABLE {target or store.table(table)} DROP PARTITION {literal}")
     return removed
