@@ -25,6 +25,7 @@ MYSQL_ADMIN_URL = os.environ.get(
     "LOOKOUT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
 )
 REQUIRE_SERVICES = os.environ.get("LOOKOUT_REQUIRE_SERVICES") == "1"
+CLICKHOUSE_CLUSTER = "lookout_test" if os.environ.get("LOOKOUT_TEST_CLICKHOUSE_CLUSTER") else ""
 
 
 @pytest.fixture(autouse=True)
@@ -198,17 +199,22 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]
 
     Skips (fails under LOOKOUT_REQUIRE_SERVICES=1) when the binary is not installed.
     """
+    from tests.store.clickhouse_cluster import ClickHouseCluster
     from tests.store.clickhouse_server import ClickHouseServer, ServerUnavailable
 
-    server = ClickHouseServer(tmp_path_factory.mktemp("clickhouse"))
+    root = tmp_path_factory.mktemp("clickhouse")
+    # LOOKOUT_TEST_CLICKHOUSE_CLUSTER=1: every ClickHouse test on a cluster of two shards,
+    # through its first server (docs/clickhouse.md#a-cluster-shards-and-replicas)
+    servers = ClickHouseCluster(root, shards=2) if CLICKHOUSE_CLUSTER else None
+    server = servers.servers[0] if servers else ClickHouseServer(root)
     try:
-        server.start()
+        (servers or server).start()
     except ServerUnavailable as error:
         _unavailable("ClickHouse", error)
     try:
         yield server
     finally:
-        server.stop()
+        (servers or server).stop()
 
 
 @pytest.fixture
@@ -217,5 +223,6 @@ def clickhouse_url(clickhouse_server: Any, tmp_path: Path) -> Iterator[str]:
     SQLite file of the test's."""
     database = f"lookout_test_{uuid.uuid4().hex[:10]}"
     settings = f"sqlite:///{tmp_path / 'settings.db'}"
-    yield f"{clickhouse_server.url(database)}?settings={settings}"
+    cluster = f"cluster={CLICKHOUSE_CLUSTER}&" if CLICKHOUSE_CLUSTER else ""
+    yield f"{clickhouse_server.url(database)}?{cluster}settings={settings}"
     clickhouse_server.query(f"DROP DATABASE IF EXISTS {database}")
