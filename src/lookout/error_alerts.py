@@ -1,8 +1,9 @@
 """Alert rules on error groups: a new error group, and a resolved group that came back.
 
-These rules read the store's error groups (store/error_groups.py) rather than the event
-stream: whether a group is new or a regression is the store's knowledge, shared by every app
-instance writing to it, not one process's. They go through the same :class:`AlertEngine` as
+These rules read the store's error groups (store/error_groups.py; on a ClickHouse store,
+the server-merged groups of store/clickhouse/errors.py) rather than the event stream: whether
+a group is new or a regression is the store's knowledge, shared by every app instance writing
+to it, not one process's. They go through the same :class:`AlertEngine` as
 the other rules: one message when a group appears (or regresses), at most one more per
 ``throttle`` while it goes on occurring (with the number of occurrences held back), and a
 "resolved" message one ``window`` later. The engine hands each rule its host (``bind``): the
@@ -23,6 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from lookout.alert_rules import RULE_TYPES, Condition, Rule
+from lookout.store.clickhouse import errors
+from lookout.store.clickhouse.store import ClickHouseStore
 from lookout.store.engine import SqlStore
 from lookout.store.schema import error_groups
 
@@ -57,11 +60,19 @@ class _GroupRule(Rule):
         store = self._store()
         if store is None:
             return []
+        since_ns = int((now - self.window) * NS)
+        if isinstance(store, ClickHouseStore):
+            found = errors.groups(store, last_since_ns=since_ns)
+            return [
+                group
+                for group in found
+                if group.status != "ignored" and group.count > 0 and self._named(group)
+            ]
         g = error_groups
         with store.read_engine.connect() as connection:
             rows = connection.execute(
                 sa.select(g).where(
-                    g.c.last_ns >= int((now - self.window) * NS),
+                    g.c.last_ns >= since_ns,
                     g.c.status != "ignored",
                     g.c.count > 0,
                 )

@@ -3,7 +3,8 @@
 
 A follower reads rows by id as they are written, so it sees every app instance writing to the
 store; at start it reads each job's latest run, so missed heartbeats are noticed even for jobs
-that ran before it started.
+that ran before it started. On a ClickHouse store it follows the time each batch was written
+instead (:mod:`lookout.store.clickhouse.tail`: rows have no id there).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from lookout.alerts import AlertEngine, build_rules
 from lookout.config import ConfigError, Settings
 from lookout.core import Lookout
 from lookout.notify import Message
+from lookout.store.clickhouse import tail as clickhouse_tail
+from lookout.store.clickhouse.store import ClickHouseStore
 from lookout.store.tail import events_after, first_event_id_since, last_event_id, latest_runs
 
 BATCH = 5000
@@ -46,7 +49,13 @@ class StoreWatcher:
         self.store = store
         self.engine = AlertEngine(self.lookout, rules)
         self.engine.observe(latest_runs(store))
-        self.cursor = last_event_id(store)
+        #: (ClickHouse) rows the history read that the first steps would read again
+        self._seen: clickhouse_tail.Seen = set()
+        self.cursor = (
+            clickhouse_tail.horizon_ns()
+            if isinstance(store, ClickHouseStore)
+            else last_event_id(store)
+        )
         #: Events read from before the watcher started, so that windowed rules (an error rate
         #: over the last hour) judge the whole window, not only what arrived since the start.
         self.history_read = self._read_history(max(rule.window for rule in rules))
@@ -56,6 +65,12 @@ class StoreWatcher:
         """Feed the rules the events of their longest window (at most ``HISTORY_LIMIT``, the
         newest, so a busy store's start stays quick); returns how many were read."""
         since_ns = time.time_ns() - int(window_s * 1e9)
+        if isinstance(self.store, ClickHouseStore):
+            recent, self._seen = clickhouse_tail.history(
+                self.store, since_ns, self.cursor, HISTORY_LIMIT
+            )
+            self.engine.observe(recent)
+            return len(recent)
         first = first_event_id_since(self.store, since_ns)
         if first is None:
             return 0
@@ -73,7 +88,14 @@ class StoreWatcher:
 
     def step(self) -> tuple[int, list[Message]]:
         """Read what was written since the last step and evaluate: (events read, messages)."""
-        events, self.cursor = events_after(self.store, self.cursor, BATCH)
+        if isinstance(self.store, ClickHouseStore):
+            events, self.cursor = clickhouse_tail.written_after(
+                self.store, self.cursor, BATCH, skip=self._seen
+            )
+            if self._seen and self.cursor >= max(key[0] for key in self._seen):
+                self._seen = set()  # past every row the history read
+        else:
+            events, self.cursor = events_after(self.store, self.cursor, BATCH)
         self.engine.observe(events)
         return len(events), self.engine.evaluate()
 

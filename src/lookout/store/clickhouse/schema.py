@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS {db}.lookout_events (
     traceback Nullable(String),
     error_group UInt32 DEFAULT 0,
     error_label String DEFAULT '',
-    error_culprit String DEFAULT ''
+    error_culprit String DEFAULT '',
+    written_ns Int64 DEFAULT 0
 ) ENGINE = MergeTree
 PARTITION BY toDate(toDateTime(intDiv(start_ns, 1000000000), 'UTC'))
 ORDER BY (kind, name, start_ns)
@@ -239,6 +240,12 @@ ERROR_COLUMNS = {
     "error_label": "String DEFAULT ''",
     "error_culprit": "String DEFAULT ''",
 }
+#: Retention drops the groups' and buckets' month partitions with the hour rollups' (a group
+#: then counts the months still kept; one silent for longer is gone).
+MONTH_TABLES = (*MONTH_TABLES, ERROR_GROUPS, ERROR_BUCKETS)
+#: When the writer sent the event's batch (its clock, ns): the order ``lookout watch``
+#: follows the store in (lookout.store.clickhouse.tail), sent after :data:`ERROR_COLUMNS`.
+WRITTEN_COLUMNS = {"written_ns": "Int64 DEFAULT 0"}
 
 _ERROR_GROUPS_DDL = """
 CREATE TABLE IF NOT EXISTS {db}.lookout_error_groups (
@@ -327,6 +334,6 @@ def upgrade_statements(database: str, columns: set[str]) -> list[str]:
     to run before :func:`statements`' views. 18.16 has no ``ADD COLUMN IF NOT EXISTS``."""
     return [
         f"ALTER TABLE {database}.{EVENTS} ADD COLUMN {column} {definition}"
-        for column, definition in ERROR_COLUMNS.items()
+        for column, definition in {**ERROR_COLUMNS, **WRITTEN_COLUMNS}.items()
         if columns and column not in columns
     ]

@@ -10,6 +10,7 @@ makes one part per insert and merges parts in the background.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,7 +36,9 @@ class ClickHouseWriter:
         self._rename = {} if hostname in (None, HOSTNAME) else {HOSTNAME: hostname}
         self._sql = _INSERT.format(
             table=store.table(schema.EVENTS),
-            columns=", ".join((*schema.EVENT_COLUMNS, *schema.ERROR_COLUMNS)),
+            columns=", ".join(
+                (*schema.EVENT_COLUMNS, *schema.ERROR_COLUMNS, *schema.WRITTEN_COLUMNS)
+            ),
         )
         #: error groups: the fingerprint of each error event, made here (the sink's thread)
         self._grouper = Grouper()
@@ -48,6 +51,7 @@ class ClickHouseWriter:
         if not batch:
             return
         blocks = columns(batch, self._rename) + self._grouper.columns(batch)
+        blocks.append([time.time_ns()] * len(batch))  # written_ns: what lookout watch follows
         self.store.execute(self._sql, blocks, columnar=True)
         self.batches += 1
         self.events += len(batch)
