@@ -150,7 +150,7 @@ ORIGIN_ROLLUPS = {60: "lookout_origin_rollups_minute", 3600: "lookout_origin_rol
 SKETCHES = {60: "lookout_sketch_minute", 3600: "lookout_sketch_hour"}
 #: Tables dropped by day with the raw events, and by month with the hour rollups (retention).
 DAY_TABLES = (ORIGIN_ROLLUPS[60], SKETCHES[60])
-MONTH_TABLES = (ORIGIN_ROLLUPS[3600], SKETCHES[3600])
+MONTH_TABLES: tuple[str, ...] = (ORIGIN_ROLLUPS[3600], SKETCHES[3600])
 
 _SKETCH_DDL = """
 CREATE TABLE IF NOT EXISTS {db}.{table} (

@@ -21,6 +21,8 @@ from lookout.store.clickhouse.errors import Grouper
 from lookout.store.clickhouse.store import ClickHouseStore
 
 _INSERT = "INSERT INTO {table} ({columns}) VALUES"
+#: Batches whose first send time a writer remembers (retries and spool replays come soon).
+MAX_STAMPS = 256
 
 
 class ClickHouseWriter:
@@ -42,6 +44,9 @@ class ClickHouseWriter:
         )
         #: error groups: the fingerprint of each error event, made here (the sink's thread)
         self._grouper = Grouper()
+        #: when each recent batch was first sent: a retry (or the spool's replay) sends the
+        #: same written_ns, so its blocks are the same and replicated tables drop the repeat
+        self._stamps: dict[tuple[Any, ...], int] = {}
         #: batches and events written (for the benchmarks; the Recorder keeps the counters)
         self.batches = 0
         self.events = 0
@@ -51,10 +56,24 @@ class ClickHouseWriter:
         if not batch:
             return
         blocks = columns(batch, self._rename) + self._grouper.columns(batch)
-        blocks.append([time.time_ns()] * len(batch))  # written_ns: what lookout watch follows
+        blocks.append([self._stamp(batch)] * len(batch))  # written_ns: what lookout watch follows
         self.store.execute(self._sql, blocks, columnar=True)
         self.batches += 1
         self.events += len(batch)
+
+    def _stamp(self, batch: Sequence[Event]) -> int:
+        first, last = batch[0], batch[-1]
+        key = (
+            len(batch),
+            *(first.start_ns, first.name, first.host, first.pid, first.request_id),
+            *(last.start_ns, last.name, last.host, last.pid, last.request_id),
+        )
+        stamp = self._stamps.get(key)
+        if stamp is None:
+            if len(self._stamps) >= MAX_STAMPS:
+                self._stamps.clear()
+            stamp = self._stamps[key] = time.time_ns()
+        return stamp
 
 
 def columns(batch: Sequence[Event], rename: dict[str, str] | None = None) -> list[Any]:
