@@ -135,6 +135,7 @@ def _delete_name(store: SqlStore, kind: str, name: str) -> int:
             schema.rollups_minute,
             schema.rollups_hour,
             *schema.ORIGIN_ROLLUP_TABLES.values(),
+            schema.rollup_deltas,  # pending deltas of the name too (store/compaction.py)
         ):
             connection.execute(sa.delete(table).where(table.c.name_id == ident))
     return int(deleted or 0)

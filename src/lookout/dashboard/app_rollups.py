@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from lookout.dashboard.window import ChartWindow
 from lookout.store import schema
 from lookout.store.clickhouse import rollup_reads
+from lookout.store.delta_reads import rollup_source
 from lookout.store.engine import SqlStore
 from lookout.store.origin_queries import list_origins
 from lookout.store.rollups import RollupDelta
@@ -154,10 +155,10 @@ def _rows(
         origin_ids = _origin_ids(store, filters)
         if not origin_ids:
             return
-        table = schema.ORIGIN_ROLLUP_TABLES[stored]
+        table = rollup_source(store, schema.ORIGIN_ROLLUP_TABLES[stored])
         where = [table.c.name_id.in_(list(ids)), table.c.origin_id.in_(origin_ids)]
     else:
-        table = schema.ROLLUP_TABLES[stored]
+        table = rollup_source(store, schema.ROLLUP_TABLES[stored])
         where = [table.c.name_id.in_(list(ids))]
     c = table.c
     query = sa.select(c.name_id, c.bucket_start, c.count, c.errors, c.last_ns, c.sketch).where(
@@ -271,10 +272,10 @@ def _first(
     origin_ids: list[int] | None,
 ) -> int | None:
     if origin_ids is None:
-        table = schema.ROLLUP_TABLES[stored]
+        table = rollup_source(store, schema.ROLLUP_TABLES[stored])
         where = [table.c.name_id.in_(list(ids))]
     else:
-        table = schema.ORIGIN_ROLLUP_TABLES[stored]
+        table = rollup_source(store, schema.ORIGIN_ROLLUP_TABLES[stored])
         where = [table.c.name_id.in_(list(ids)), table.c.origin_id.in_(origin_ids)]
     query = sa.select(sa.func.min(table.c.bucket_start)).where(
         *where, table.c.bucket_start >= start_s, table.c.bucket_start < end_s

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from lookout.dashboard.data import DAY, HOUR, name_id, now_s, quantiles
 from lookout.store import schema
 from lookout.store.clickhouse import queries as ch_queries
+from lookout.store.delta_reads import rollup_source
 from lookout.store.engine import SqlStore
 from lookout.store.rollups import RollupDelta
 
@@ -19,7 +20,7 @@ def timeseries(
 ) -> dict[str, Any]:
     """Hits, errors and percentiles per bucket: minutes up to a day, hours beyond."""
     bucket_s = 60 if range_s <= DAY else HOUR
-    table = schema.rollups_minute if bucket_s == 60 else schema.rollups_hour
+    table = rollup_source(store, schema.rollups_minute if bucket_s == 60 else schema.rollups_hour)
     start = (now_s(now_ns) - range_s) // bucket_s * bucket_s
     if store.backend == "clickhouse":
         found = ch_queries.merged_rollups(
@@ -66,7 +67,7 @@ def heatmap(
     else:
         ident = name_id(store, kind, name)
     if ident is not None:
-        hour = schema.rollups_hour
+        hour = rollup_source(store, schema.rollups_hour)
         query = sa.select(hour.c.bucket_start, hour.c.count).where(
             hour.c.name_id == ident, hour.c.bucket_start >= start
         )

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from lookout.dashboard.data import DAY, HOUR, now_s
 from lookout.store import schema
 from lookout.store.clickhouse import queries as ch_queries
+from lookout.store.delta_reads import rollup_source
 from lookout.store.engine import SqlStore
 from lookout.store.queries import summarize
 
@@ -28,7 +29,7 @@ def overview(
     kinds = tuple(kinds)
     now = now_s(now_ns)
     week_start = (now - 7 * DAY) // HOUR * HOUR
-    hour, names = schema.rollups_hour, schema.names
+    hour, names = rollup_source(store, schema.rollups_hour), schema.names
     counts: dict[tuple[str, str], dict[str, Any]] = {}
     query = (
         sa.select(names.c.kind, names.c.name, hour.c.bucket_start, hour.c.count, hour.c.last_ns)

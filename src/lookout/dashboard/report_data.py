@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from lookout.dashboard.report_stats import holm, mann_whitney, two_proportions
 from lookout.store import schema
 from lookout.store.clickhouse import rollup_reads
+from lookout.store.delta_reads import rollup_source
 from lookout.store.engine import SqlStore
 from lookout.store.origin_queries import origin_rollups, versions
 from lookout.store.rollups import RollupDelta
@@ -100,7 +101,7 @@ def merged(
             for (kind, name), delta in rollup_reads.merged(store, select).items()  # type: ignore[arg-type]
             if not (kind == "call" and name.startswith(TEST_PREFIX))
         }
-    names = schema.names
+    names, table = schema.names, rollup_source(store, table)  # type: ignore[assignment]
     query = (
         sa.select(table, names.c.kind, names.c.name)
         .join(names, names.c.id == table.c.name_id)
@@ -277,7 +278,7 @@ def period_windows(mode: str, now_s: int | None = None) -> tuple[Window, Window]
 def utilization(store: SqlStore, window: Window, kinds: Iterable[str] = KINDS) -> dict[str, Any]:
     """Hits per (kind, name) per UTC day and per hour of day over ``window`` (hour rollups:
     counts only, no sketch is read)."""
-    hour, names = schema.rollups_hour, schema.names
+    hour, names = rollup_source(store, schema.rollups_hour), schema.names
     start = window.start_s // HOUR * HOUR
     first_day = start // DAY * DAY
     days = [first_day + n * DAY for n in range((window.end_s - 1 - first_day) // DAY + 1)]

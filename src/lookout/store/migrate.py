@@ -24,7 +24,7 @@ VERSION_TABLE = "lookout_schema_version"
 HEAD = "head"
 #: The newest migration script's revision: the schema this code writes. Raise it with every new
 #: script in ``migrations/versions`` (tests/store/test_migrations.py fails until it matches).
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 _ADVISORY_LOCK_KEY = 0x4C4F4F4B  # "LOOK"
 _MYSQL_LOCK_NAME = "lookout_migrations"
 _MYSQL_LOCK_TIMEOUT_S = 120

@@ -19,6 +19,7 @@ from typing import Literal
 import sqlalchemy as sa
 
 from lookout.store.clickhouse import rollup_reads
+from lookout.store.delta_reads import rollup_source
 from lookout.store.engine import SqlStore
 from lookout.store.rollups import RollupDelta
 from lookout.store.schema import ORIGIN_ROLLUP_TABLES, names, origins
@@ -110,7 +111,7 @@ def origin_rollups(
         return _clickhouse_rollups(
             store, stored, start_s, end_s, bucket_s, kinds, names_, version, host, group_by
         )
-    table = ORIGIN_ROLLUP_TABLES[stored]
+    table = rollup_source(store, ORIGIN_ROLLUP_TABLES[stored])
     known = list_origins(store)
     wanted = [
         origin

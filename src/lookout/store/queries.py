@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from lookout.store.delta_reads import rollup_source
 from lookout.store.engine import SqlStore
 from lookout.store.rollups import RollupDelta
 from lookout.store.schema import names, rollups_hour, rollups_minute
@@ -55,7 +56,7 @@ def summarize(
     """One summary per (kind, name) seen in the last ``since_s`` seconds, busiest first."""
     now_ns = time.time_ns() if now_ns is None else now_ns
     bucket_s = 60 if since_s < MINUTE_ROLLUPS_UP_TO_S else 3600
-    table = rollups_minute if bucket_s == 60 else rollups_hour
+    table = rollup_source(store, rollups_minute if bucket_s == 60 else rollups_hour)
     start_s = ((now_ns // NS) - int(since_s)) // bucket_s * bucket_s
     if store.backend == "clickhouse":
         from lookout.store.clickhouse.queries import merged_rollups

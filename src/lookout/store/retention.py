@@ -25,6 +25,7 @@ from lookout.store.schema import (
     names,
     origin_rollups_hour,
     origin_rollups_minute,
+    rollup_deltas,
     rollups_hour,
     rollups_minute,
 )
@@ -68,10 +69,12 @@ def prune(
     removed_events = sum(_delete_events(store, name_id, cutoff_ns) for name_id in _name_ids(store))
     removed_minutes = _delete_rollups(store, rollups_minute, cutoff_ns // NS)
     _delete_rollups(store, origin_rollups_minute, cutoff_ns // NS)  # kept alike, not counted
+    _delete_deltas(store, 60, cutoff_ns // NS)  # pending ones (store/compaction.py), too
     removed_hours = 0
     if hours_cutoff_s is not None:
         removed_hours = _delete_rollups(store, rollups_hour, hours_cutoff_s)
         _delete_rollups(store, origin_rollups_hour, hours_cutoff_s)
+        _delete_deltas(store, 3600, hours_cutoff_s)
         _delete_rollups(store, error_buckets, hours_cutoff_s)
         _delete_silent_groups(store, hours_cutoff_s * NS)
     return PruneResult(removed_events, removed_minutes, removed_hours)
@@ -136,6 +139,16 @@ def _delete_events(store: SqlStore, name_id: int, cutoff_ns: int) -> int:
 def _delete_rollups(store: SqlStore, table: Table, cutoff_s: int) -> int:
     with store.engine.begin() as connection:
         return connection.execute(delete(table).where(table.c.bucket_start < cutoff_s)).rowcount
+
+
+def _delete_deltas(store: SqlStore, grain: int, cutoff_s: int) -> None:
+    """Pending deltas of old buckets: a compactor that read them already writes their rollup
+    rows again, which the next prune deletes."""
+    if store.backend == "sqlite":
+        return  # never has deltas
+    c = rollup_deltas.c
+    with store.engine.begin() as connection:
+        connection.execute(delete(rollup_deltas).where(c.grain == grain, c.bucket_start < cutoff_s))
 
 
 def _delete_silent_groups(store: SqlStore, cutoff_ns: int) -> None:

@@ -242,6 +242,28 @@ ORIGIN_ROLLUP_TABLES = {60: origin_rollups_minute, 3600: origin_rollups_hour}
 ORIGIN_ROLLUP_COLUMNS = tuple(column.name for column in origin_rollups_minute.columns)
 
 
+#: Rollup deltas (schema version 6): on PostgreSQL and MySQL/MariaDB, a batch whose writer
+#: does not hold the compactor lock appends its rollups here instead of merging them into the
+#: rollup rows, so writers of one hot name never wait for each other's row locks; the
+#: compactor (store/compaction.py) merges them into the rollup rows and deletes them in one
+#: transaction, and readers merge rollup rows with the deltas not merged yet
+#: (store/delta_reads.py). ``grain`` is 60 or 3600 (the minute or hour tables); ``origin_id``
+#: 0 stands for the plain rollups (origin ids start at 1). No index beyond the key: the table
+#: holds the few batches written since the last compaction, and every index costs inserts.
+rollup_deltas = Table(
+    "lookout_rollup_deltas",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("grain", Integer, nullable=False),
+    Column("origin_id", Integer, nullable=False),
+    Column("name_id", Integer, nullable=False, autoincrement=False),
+    Column("bucket_start", BigInteger, nullable=False, autoincrement=False),
+    *_rollup_values(),
+)
+#: The columns a writer fills, in order: the origin rollup columns, then the grain.
+DELTA_COLUMNS = (*ORIGIN_ROLLUP_COLUMNS, "grain")
+
+
 #: One row per error group (schema version 5): what a fingerprint (store/fingerprint.py) made
 #: of the error events, kept by the writer with every batch, so that the Errors page reads a
 #: few rows instead of scanning events. ``status`` is unresolved, resolved or ignored (set by

@@ -86,7 +86,14 @@ class LatencySketch:
         if not text:
             return cls()
         flat = json.loads(text)
-        return cls(dict(zip(flat[::2], flat[1::2], strict=True)))
+        buckets = dict(zip(flat[::2], flat[1::2], strict=True))
+        if 2 * len(buckets) < len(flat):
+            # A bucket twice: sketches concatenated by a query (store/delta_reads.py), whose
+            # merge adds each bucket's counts; one stored sketch has each bucket once.
+            buckets = {}
+            for index, count in zip(flat[::2], flat[1::2], strict=True):
+                buckets[index] = buckets.get(index, 0) + count
+        return cls(buckets)
 
     @classmethod
     def of(cls, values_ns: Iterable[float]) -> LatencySketch:

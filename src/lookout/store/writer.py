@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Dialect, Engine, Table, select, tuple_
 from lookout.events import ERROR, HOSTNAME, Event
 from lookout.jsontext import to_json
 from lookout.portable import NameKey, PortableKinds, RowContext, SourceKey
-from lookout.store import error_groups, origin_rollups, rollups
+from lookout.store import compaction, error_groups, origin_rollups, rollups
 from lookout.store.dialects import insert_ignoring_conflicts
 from lookout.store.schema import EVENT_COLUMNS, ROLLUP_TABLES, events, names, sources
 
@@ -41,6 +41,8 @@ class BatchWriter:
         self._mysql = engine.dialect.name in ("mysql", "mariadb")
         #: deadlocks the server reported, each retried here (never surfacing as a failure)
         self.deadlocks = 0
+        #: when this writer merges its rollups and when it appends deltas, and how often it did
+        self.compaction = compaction.Turns()
         self._portable = PortableKinds(
             RowContext(self._name_ids, self._source_ids, self._null_text, self._null_int)
         )
@@ -79,6 +81,7 @@ class BatchWriter:
         if self.engine.dialect.name == "sqlite":
             self._write_sqlite(rows, by_origin, groups)
             return
+        plain = _rollup_deltas(rows)
         attempt = 0
         while True:
             try:
@@ -87,12 +90,7 @@ class BatchWriter:
                         # no gap locks: writers inserting new rollup keys side by side do not
                         # block (or deadlock) each other
                         connection.execution_options(isolation_level="READ COMMITTED")
-                    with connection.begin():
-                        _insert_events(connection, rows)
-                        for table, deltas in _rollup_deltas(rows):
-                            rollups.merge_into(connection, table, deltas)
-                        origin_rollups.merge(connection, by_origin)
-                        error_groups.merge(connection, groups)
+                    self._transaction(connection, rows, plain, by_origin, groups)
                 return
             except Exception as exc:
                 if not is_deadlock(exc):
@@ -103,6 +101,27 @@ class BatchWriter:
             attempt += 1
             self.deadlocks += 1
             time.sleep(random.uniform(0.0, min(0.2, 0.005 * attempt)))
+
+    def _transaction(
+        self,
+        connection: Connection,
+        rows: list[tuple[Any, ...]],
+        plain: compaction.PlainDeltas,
+        by_origin: origin_rollups.OriginDeltas,
+        groups: error_groups.GroupBatch | None,
+    ) -> None:
+        """The batch's transaction (PostgreSQL, MySQL/MariaDB): the events, then its rollups
+        merged into the rollup rows when this writer gets the compactor lock (with every
+        delta pending), else appended as deltas (see :mod:`lookout.store.compaction`)."""
+        compactor = False
+        try:
+            with connection.begin():
+                _insert_events(connection, rows)
+                compactor = self.compaction.write(connection, plain, by_origin)
+                error_groups.merge(connection, groups)
+        finally:
+            if compactor and self._mysql:
+                compaction.unlock(connection)
 
     def _write_sqlite(
         self,
