@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("clickhouse_driver")
 pytest.importorskip("flask")
 
-from lookout import make_event
+from lookout import Lookout, make_event
 from lookout.dashboard import create_app
 from lookout.dashboard.data_views import NAME_QUESTIONS
 from lookout.events import Event
@@ -173,15 +173,18 @@ def test_a_cluster_the_server_does_not_know_is_a_config_error(
         ClickHouseStore(forced)
 
 
-EVENTS_HELD = "SELECT count() FROM rep_local.lookout_events"
+EVENTS_HELD = "SELECT count() FROM {db}_local.lookout_events"
 ROLLUPS_HELD = (
-    "SELECT sum(c) FROM (SELECT countMerge(count) AS c FROM rep_local.lookout_rollups_minute)"
+    "SELECT sum(c) FROM (SELECT countMerge(count) AS c FROM {db}_local.lookout_rollups_minute)"
 )
 
 
-def _replica_counts(servers: ClickHouseCluster, total: int, sql: str = EVENTS_HELD) -> list[int]:
+def _replica_counts(
+    servers: ClickHouseCluster, total: int, sql: str = EVENTS_HELD, *, db: str = "rep"
+) -> list[int]:
     """Each server's answer to ``sql`` once both replicas of each shard agree (replicas fetch
     each other's parts in the background) and the shards add up to ``total``."""
+    sql = sql.format(db=db)
     deadline = time.monotonic() + 30
     while True:
         found = [int(server.query(sql)) for server in servers.servers]
@@ -224,4 +227,61 @@ def test_replicated_tables_over_zookeeper_copy_each_shard_and_drop_a_repeated_ba
     assert _replica_counts(replicated, 3000) == counts  # the old day gone from every replica
     sink.close()
     assert CLUSTER in store.safe_url
+    store.close()
+
+
+def test_a_shard_down_fails_each_batch_whole_and_the_spool_replays_it(
+    two_shards: ClickHouseCluster, tmp_path: Path
+) -> None:
+    """Synchronous distributed inserts: with a shard down the INSERT fails and (seen on
+    18.16) leaves nothing on the live shard, so the sink's spool and replay stay exact."""
+    url = f"{two_shards.url('down')}&settings=sqlite:///{tmp_path / 'settings.db'}"
+    ClickHouseStore(url).close()
+    lk = Lookout(
+        store=url,
+        batch_interval=0.05,
+        spool_dir=str(tmp_path / "spool"),
+        max_retries=1,
+        retry_backoff=0.05,
+        retry_max_backoff=0.5,
+    )
+    batch = _two_hosts(_events(time.time_ns()))
+    two_shards.servers[1].stop()
+    try:
+        for event in batch:
+            lk.emit(event)
+        deadline = time.monotonic() + 30
+        while lk.stats()["sinks"]["clickhouse"]["spooled"] < len(batch):
+            assert time.monotonic() < deadline, lk.stats()["sinks"]["clickhouse"]
+            time.sleep(0.1)
+        assert _local_count(two_shards, 0, "down") == 0  # nothing half-written
+    finally:
+        two_shards.servers[1].start()
+    deadline = time.monotonic() + 60
+    while lk.stats()["sinks"]["clickhouse"]["spool"]["depth"]:
+        assert time.monotonic() < deadline, lk.stats()["sinks"]["clickhouse"]
+        time.sleep(0.1)
+    assert lk.close(30)
+    counters = lk.stats()["sinks"]["clickhouse"]
+    assert counters["spool"]["replayed"] == counters["spooled"] == 3000
+    assert counters["failed"] == counters["dropped"] == 0
+    per_shard = [_local_count(two_shards, n, "down") for n in (0, 1)]
+    assert min(per_shard) > 0 and sum(per_shard) == 3000, per_shard
+
+
+def test_a_replica_down_does_not_stop_writes_and_catches_up(
+    replicated: ClickHouseCluster, tmp_path: Path
+) -> None:
+    url = f"{replicated.url('gap')}&settings=sqlite:///{tmp_path / 'settings.db'}"
+    store = ClickHouseStore(url)
+    sink = ClickHouseSink(store)
+    replicated.servers[3].stop()  # the second replica of the second shard
+    try:
+        sink.write(_two_hosts(_events(time.time_ns())))  # to the live replica of each shard
+        assert store.execute("SELECT count() FROM gap.lookout_events")[0][0] == 3000
+    finally:
+        replicated.servers[3].start()
+    after = _replica_counts(replicated, 3000, db="gap")  # the restarted one fetched its share
+    assert after[0] == after[1] > 0 and after[2] == after[3] > 0, after
+    sink.close()
     store.close()
