@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("clickhouse_driver")
 pytest.importorskip("flask")
 
-from lookout import Lookout, make_event
+from lookout import make_event
 from lookout.dashboard import create_app
 from lookout.dashboard.data_views import NAME_QUESTIONS
 from lookout.events import Event
@@ -30,6 +30,7 @@ from tests.conftest import _unavailable
 from tests.store.clickhouse_cluster import CLUSTER, ClickHouseCluster
 from tests.store.clickhouse_server import ServerUnavailable
 from tests.store.test_clickhouse_reads import _events, _get
+from tests.store.test_clickhouse_writers import spooling_lookout, wait_for_sink
 
 NS = 1_000_000_000
 DAY = 86_400
@@ -237,30 +238,17 @@ def test_a_shard_down_fails_each_batch_whole_and_the_spool_replays_it(
     18.16) leaves nothing on the live shard, so the sink's spool and replay stay exact."""
     url = f"{two_shards.url('down')}&settings=sqlite:///{tmp_path / 'settings.db'}"
     ClickHouseStore(url).close()
-    lk = Lookout(
-        store=url,
-        batch_interval=0.05,
-        spool_dir=str(tmp_path / "spool"),
-        max_retries=1,
-        retry_backoff=0.05,
-        retry_max_backoff=0.5,
-    )
+    lk = spooling_lookout(url, tmp_path / "spool")
     batch = _two_hosts(_events(time.time_ns()))
     two_shards.servers[1].stop()
     try:
         for event in batch:
             lk.emit(event)
-        deadline = time.monotonic() + 30
-        while lk.stats()["sinks"]["clickhouse"]["spooled"] < len(batch):
-            assert time.monotonic() < deadline, lk.stats()["sinks"]["clickhouse"]
-            time.sleep(0.1)
+        wait_for_sink(lk, lambda sink: sink["spooled"] >= len(batch), 30)
         assert _local_count(two_shards, 0, "down") == 0  # nothing half-written
     finally:
         two_shards.servers[1].start()
-    deadline = time.monotonic() + 60
-    while lk.stats()["sinks"]["clickhouse"]["spool"]["depth"]:
-        assert time.monotonic() < deadline, lk.stats()["sinks"]["clickhouse"]
-        time.sleep(0.1)
+    wait_for_sink(lk, lambda sink: not sink["spool"]["depth"], 60)
     assert lk.close(30)
     counters = lk.stats()["sinks"]["clickhouse"]
     assert counters["spool"]["replayed"] == counters["spooled"] == 3000

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,26 @@ def test_four_writer_processes_at_once_are_exact(clickhouse_url: str) -> None:
     store.close()
 
 
+def spooling_lookout(url: str, spool: Path) -> Lookout:
+    """A Lookout that spools a batch to disk after one quick retry (outage tests)."""
+    return Lookout(
+        store=url,
+        batch_interval=0.05,
+        spool_dir=str(spool),
+        max_retries=1,
+        retry_backoff=0.05,
+        retry_max_backoff=0.5,
+    )
+
+
+def wait_for_sink(lk: Lookout, done: Callable[[dict[str, Any]], bool], timeout_s: float) -> None:
+    """Until ``done`` holds for the ClickHouse sink's counters (they are in the failure)."""
+    deadline = time.monotonic() + timeout_s
+    while not done(lk.stats()["sinks"]["clickhouse"]):
+        assert time.monotonic() < deadline, lk.stats()["sinks"]["clickhouse"]
+        time.sleep(0.1)
+
+
 def test_the_spool_keeps_events_through_a_server_stop_and_start(tmp_path: Path) -> None:
     server = ClickHouseServer(tmp_path / "server")
     try:
@@ -69,14 +90,7 @@ def test_the_spool_keeps_events_through_a_server_stop_and_start(tmp_path: Path) 
         _unavailable("ClickHouse", error)
     try:
         url = f"{server.url('outage')}?settings=sqlite:///{tmp_path / 'settings.db'}"
-        lk = Lookout(
-            store=url,
-            batch_interval=0.05,
-            spool_dir=str(tmp_path / "spool"),
-            max_retries=1,
-            retry_backoff=0.05,
-            retry_max_backoff=0.5,
-        )
+        lk = spooling_lookout(url, tmp_path / "spool")
         now_ns = time.time_ns()
 
         def emit(first: int, count: int) -> None:
@@ -89,17 +103,11 @@ def test_the_spool_keeps_events_through_a_server_stop_and_start(tmp_path: Path) 
         assert lk.flush(30)
         server.stop()
         emit(1000, 2000)
-        deadline = time.monotonic() + 30
-        while lk.stats()["sinks"]["clickhouse"]["spooled"] < 2000:
-            assert time.monotonic() < deadline, lk.stats()["sinks"]["clickhouse"]
-            time.sleep(0.1)
+        wait_for_sink(lk, lambda sink: sink["spooled"] >= 2000, 30)
         server.start()
         emit(3000, 500)
         assert lk.flush(30)
-        deadline = time.monotonic() + 60
-        while lk.stats()["sinks"]["clickhouse"]["spool"]["depth"]:
-            assert time.monotonic() < deadline, lk.stats()["sinks"]["clickhouse"]
-            time.sleep(0.1)
+        wait_for_sink(lk, lambda sink: not sink["spool"]["depth"], 60)
         assert lk.close(30)
         counters = lk.stats()["sinks"]["clickhouse"]
         # each event counted once: written directly, or spooled and replayed from disk (the
