@@ -31,6 +31,7 @@ from lookout.store.clickhouse.store import ClickHouseStore
 from lookout.store.engine import SqlStore
 from tests.conftest import REQUIRE_SERVICES, _empty, _unavailable
 from tests.fleet.netns import Forwarder, Host, fleet, in_host, unusable
+from tests.fleet.pages import check_pages
 from tests.store.clickhouse_cluster import CLUSTER, ClickHouseCluster
 from tests.store.clickhouse_server import (
     PASSWORD,
@@ -163,9 +164,9 @@ def _api(address: tuple[str, int], path: str) -> tuple[int, Any]:
     return status, json.loads(body)
 
 
-def _check_dashboard(address: tuple[str, int]) -> None:
+def _check_dashboard(address: tuple[str, int], browser: Any) -> None:
     """The overview counts every request; the per-host comparison and the host filter show
-    both hosts, exactly."""
+    both hosts, exactly, in the API and on the pages."""
     status, overview = _api(address, "overview")
     assert status == 200
     rows = {row["name"]: row for row in overview["rows"]}
@@ -175,8 +176,7 @@ def _check_dashboard(address: tuple[str, int]) -> None:
     assert {row["key"]: row["count"] for row in per_host["rows"]} == REQUESTS
     status, filters = _api(address, "filters")
     assert sorted(filters["hosts"]) == sorted(REQUESTS)
-    status, page = _get(*address, "/dashboard/")
-    assert status == 200 and b"<html" in page.lower()
+    check_pages(browser, f"http://{address[0]}:{address[1]}", REQUESTS)
 
 
 def _forwarded(hosts: list[Host], port: int, forwarders: list[Forwarder]) -> dict[str, int]:
@@ -190,7 +190,7 @@ def _forwarded(hosts: list[Host], port: int, forwarders: list[Forwarder]) -> dic
 
 
 def test_two_hosts_into_one_postgresql_store(
-    hosts: list[Host], postgres_database: str, tmp_path: Path
+    hosts: list[Host], postgres_database: str, tmp_path: Path, browser: Any
 ) -> None:
     url = sa.engine.make_url(_empty(postgres_database))
     forwarders: list[Forwarder] = []
@@ -223,7 +223,7 @@ def test_two_hosts_into_one_postgresql_store(
     engine.dispose()
     assert per_host == REQUESTS
     for address in _dashboard(url.render_as_string(hide_password=False)):
-        _check_dashboard(address)
+        _check_dashboard(address, browser)
 
 
 @pytest.fixture(params=["one-server", "two-shards"])
@@ -250,6 +250,7 @@ def test_two_hosts_into_one_clickhouse_store(
     clickhouse_entry: tuple[ClickHouseServer, str, ClickHouseCluster | None],
     postgres_database: str,
     tmp_path: Path,
+    browser: Any,
 ) -> None:
     server, option, servers = clickhouse_entry
     settings = sa.engine.make_url(_empty(postgres_database))
@@ -288,7 +289,7 @@ def test_two_hosts_into_one_clickhouse_store(
             ]
             assert all(min(shard.values()) > 0 for shard in shards), shards
         for address in _dashboard(store):
-            _check_dashboard(address)
+            _check_dashboard(address, browser)
     finally:
         for each in servers.servers if servers else [server]:
             each.query(f"DROP DATABASE IF EXISTS {database}")
