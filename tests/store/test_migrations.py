@@ -133,3 +133,48 @@ def test_a_store_at_the_newest_schema_opens_without_importing_alembic(tmp_path: 
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert run.stdout.strip() == "[]"
+
+
+def test_upgrade_from_version_5_keeps_rollups_and_writers_add_to_them(store_url: str) -> None:
+    """A store written by version 5 (rollup rows, no deltas) opens at version 6 with its rows
+    as they were, and batches written after the upgrade add to them exactly."""
+    from lookout import make_event
+    from lookout.sinks.sql import SqlSink
+    from lookout.store.queries import summarize
+
+    engine = SqlStore(store_url, migrate_schema=False).engine
+    migrate.upgrade(engine, "0005")
+    now_s = 1_800_000_000
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO lookout_names (kind, name) VALUES ('request', 'old.page')")
+        )
+        for table in ("lookout_rollups_minute", "lookout_rollups_hour"):
+            connection.execute(
+                sa.text(
+                    f"INSERT INTO {table} (name_id, bucket_start, count, errors, total_ns, "
+                    "sumsq_ms2, min_ns, max_ns, last_ns, sketch) VALUES (1, :bucket, 3, 1, "
+                    "3000000, 3.0, 1000000, 1000000, :last, :sketch)"
+                ),
+                {
+                    "bucket": now_s // 3600 * 3600 if "hour" in table else now_s // 60 * 60,
+                    "last": now_s * 10**9,
+                    "sketch": LatencySketch.of([1e6] * 3).to_json(),
+                },
+            )
+    engine.dispose()
+    sink = SqlSink(store_url)  # opening upgrades to the newest version
+    with sink.store.engine.connect() as connection:
+        assert migrate.current_revision(connection) == migrate.HEAD_REVISION
+        assert (
+            connection.execute(sa.text("SELECT count(*) FROM lookout_rollup_deltas")).scalar() == 0
+        )
+    sink.write(
+        [
+            make_event("request", "old.page", start_ns=now_s * 10**9 + n, duration_ns=10**6)
+            for n in range(5)
+        ]
+    )
+    [summary] = summarize(sink.store, since_s=600, now_ns=now_s * 10**9 + 10**9)
+    assert (summary.count, summary.errors, summary.p50_ms) == (8, 1, 1.0)
+    sink.close()

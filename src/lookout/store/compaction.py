@@ -47,7 +47,7 @@ MYSQL_LOCK_NAME = "lookout_rollup_compactor"
 #: beside its batch, so its batch's latency stays bounded after a backlog.
 COMPACT_CHUNK = 5000
 #: How long a writer that has company appends before it tries the compactor lock again.
-COMPACT_EVERY_S = 0.05
+COMPACT_EVERY_S = 0.2
 #: ``origin_id`` of a delta of the plain rollups (origin ids start at 1).
 PLAIN = 0
 
