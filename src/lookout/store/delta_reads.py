@@ -3,10 +3,11 @@
 On PostgreSQL and MySQL/MariaDB, batches whose writer was not the compactor left their
 rollups in ``lookout_rollup_deltas`` (see :mod:`lookout.store.compaction`). A reader selects
 from :func:`rollup_source` instead of a rollup table: a subquery with the table's name and
-columns, in its order, that adds each key's pending deltas to its row, in the one statement's
-snapshot, so it answers exactly what the committed batches hold, whether the compactor merged
-them yet or not, with one row per key as the table has. Counts and sums add, min and max
-combine, and the sketches' flat JSON arrays are concatenated (``[a,b] + [c,d]`` is
+columns, in its order, that adds each key's pending deltas to its row (rows of keys without
+one pass as they are, found by an anti-join), in the one statement's snapshot, so it answers
+exactly what the committed batches hold, whether the compactor merged them yet or not, with
+one row per key as the table has. Counts and sums add, min and max combine, and the
+sketches' flat JSON arrays are concatenated (``[a,b] + [c,d]`` is
 ``[a,b,c,d]``), which :meth:`LatencySketch.from_json` reads as their merge.
 
 The database pushes a reader's conditions on the key (name, origin, bucket range) into both
@@ -25,6 +26,7 @@ from sqlalchemy import (
     FromClause,
     Table,
     cast,
+    exists,
     func,
     literal,
     select,
@@ -47,20 +49,29 @@ def rollup_source(store: SqlStore, table: Table) -> FromClause:
 
 @lru_cache(maxsize=16)
 def _merged(dialect: str, table: Table) -> FromClause:
+    """Rows of keys without a pending delta as they are (most rows: no text is touched), and
+    the keys with deltas grouped: their row, if any, and their deltas merged in SQL."""
     is_origin = "origin_id" in table.c
     grains = ORIGIN_ROLLUP_TABLES if is_origin else ROLLUP_TABLES
     [grain] = [seconds for seconds, known in grains.items() if known is table]
     deltas = rollup_deltas.c
+    same_key = [
+        deltas.grain == grain,
+        deltas.name_id == table.c.name_id,
+        deltas.bucket_start == table.c.bucket_start,
+        deltas.origin_id == (table.c.origin_id if is_origin else PLAIN),
+    ]
+    has_delta = exists().where(*same_key)
     of_table = deltas.origin_id != PLAIN if is_origin else deltas.origin_id == PLAIN
-    both = union_all(
-        select(*table.columns),
+    touched = union_all(
+        select(*table.columns).where(has_delta),
         select(*(deltas[column.name] for column in table.columns)).where(
             deltas.grain == grain, of_table
         ),
     ).subquery()
     columns: list[ColumnElement[Any]] = []
     for column in table.columns:
-        found = both.c[column.name]
+        found = touched.c[column.name]
         name = column.name
         if name in ("name_id", "bucket_start", "origin_id"):
             columns.append(found)
@@ -74,8 +85,11 @@ def _merged(dialect: str, table: Table) -> FromClause:
             columns.append(func.max(found).label(name))
         else:
             columns.append(_sketches(dialect, found).label(name))
-    key = [both.c.name_id, both.c.bucket_start] + ([both.c.origin_id] if is_origin else [])
-    return select(*columns).group_by(*key).subquery(table.name)
+    key = [touched.c.name_id, touched.c.bucket_start]
+    if is_origin:
+        key.append(touched.c.origin_id)
+    grouped = select(*columns).group_by(*key)
+    return union_all(select(*table.columns).where(~has_delta), grouped).subquery(table.name)
 
 
 def _sketches(dialect: str, sketch: ColumnElement[Any]) -> ColumnElement[Any]:
