@@ -20,7 +20,7 @@ from lookout.dashboard import create_app
 from lookout.dashboard.data_views import NAME_QUESTIONS
 from lookout.events import Event
 from lookout.sinks.sql import SqlSink
-from lookout.store.clickhouse import cluster, schema
+from lookout.store.clickhouse import cluster, errors, schema
 from lookout.store.clickhouse.queries import store_size
 from lookout.store.clickhouse.sink import ClickHouseSink
 from lookout.store.clickhouse.store import ClickHouseStore
@@ -28,7 +28,8 @@ from lookout.store.engine import StoreConfigError
 from lookout.store.retention import prune
 from tests.conftest import _unavailable
 from tests.store.clickhouse_cluster import CLUSTER, ClickHouseCluster
-from tests.store.clickhouse_server import ServerUnavailable
+from tests.store.clickhouse_server import ClickHouseServer, ServerUnavailable
+from tests.store.test_clickhouse_errors import _error
 from tests.store.test_clickhouse_reads import _events, _get
 from tests.store.test_clickhouse_writers import spooling_lookout, wait_for_sink
 
@@ -272,4 +273,58 @@ def test_a_replica_down_does_not_stop_writes_and_catches_up(
     after = _replica_counts(replicated, 3000, db="gap")  # the restarted one fetched its share
     assert after[0] == after[1] > 0 and after[2] == after[3] > 0, after
     sink.close()
+    store.close()
+
+
+def _without_error_columns(servers: list[ClickHouseServer], database: str) -> None:
+    """Each server's tables as a store made before the error columns had them."""
+    for server in servers:
+        for table in (f"{database}_local.lookout_events", f"{database}.lookout_events"):
+            for column in (*schema.ERROR_COLUMNS, *schema.WRITTEN_COLUMNS):
+                server.query(f"ALTER TABLE {table} DROP COLUMN {column}")
+
+
+def _columns_everywhere(servers: ClickHouseCluster, database: str) -> set[int]:
+    wanted = (*schema.ERROR_COLUMNS, *schema.WRITTEN_COLUMNS)
+    return {
+        int(
+            server.query(
+                "SELECT count() FROM system.columns WHERE table = 'lookout_events' "
+                f"AND database IN ('{database}', '{database}_local') "
+                f"AND name IN ({', '.join(repr(c) for c in wanted)})"
+            )
+        )
+        for server in servers.servers
+    }
+
+
+@pytest.mark.parametrize("kind", ["two_shards", "replicated"])
+def test_a_cluster_made_before_the_error_columns_is_upgraded_on_every_server(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Without ZooKeeper each server is upgraded through its own connection; with it, the
+    ALTERs go ON CLUSTER (a replicated table's once per shard)."""
+    servers: ClickHouseCluster = request.getfixturevalue(kind)
+    url = f"{servers.url('up')}&settings=sqlite:///{tmp_path / 'settings.db'}"
+    ClickHouseStore(url).close()
+    first_replicas = servers.servers[:: servers.replicas]
+    _without_error_columns(first_replicas, "up")  # replicated: the drop reaches the others
+    others = [s for s in servers.servers if s not in first_replicas]
+    for server in others:  # their Distributed tables are their own
+        for column in (*schema.ERROR_COLUMNS, *schema.WRITTEN_COLUMNS):
+            server.query(f"ALTER TABLE up.lookout_events DROP COLUMN {column}")
+    deadline = time.monotonic() + 30
+    while _columns_everywhere(servers, "up") != {0}:
+        assert time.monotonic() < deadline, _columns_everywhere(servers, "up")
+        time.sleep(0.2)
+    sink = ClickHouseSink(url)  # opening the store upgrades every server
+    sink.write([_error(time.time_ns())])
+    sink.close()
+    wanted = 2 * len({**schema.ERROR_COLUMNS, **schema.WRITTEN_COLUMNS})
+    while _columns_everywhere(servers, "up") != {wanted}:
+        assert time.monotonic() < deadline + 30, _columns_everywhere(servers, "up")
+        time.sleep(0.2)
+    store = ClickHouseStore(url)
+    [group] = errors.groups(store)
+    assert group.count == 1 and group.error_type == "OSError"
     store.close()

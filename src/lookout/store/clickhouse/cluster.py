@@ -52,7 +52,9 @@ DEFAULT_SHARDING_KEY = "rand()"
 REPLICA_PATH = "/clickhouse/tables/{{shard}}/{database}/{table}"
 
 _CREATE_TABLE = re.compile(r"^\s*CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s")
-_CREATED = re.compile(r"^(\s*CREATE (?:DATABASE|TABLE|MATERIALIZED VIEW) IF NOT EXISTS [\w.]+)")
+_CREATED = re.compile(
+    r"^(\s*(?:CREATE (?:DATABASE|TABLE|MATERIALIZED VIEW) IF NOT EXISTS|ALTER TABLE) [\w.]+)"
+)
 _NAMED = re.compile(r"^\s*CREATE (?:TABLE|MATERIALIZED VIEW) IF NOT EXISTS (\w+)\.(\w+)\s")
 _MERGE_TREE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
 
@@ -114,7 +116,7 @@ def distributed_statements(database: str, cluster: str) -> list[str]:
 
 
 def on_cluster(statement: str, cluster: str) -> str:
-    """The CREATE statement run by every server of the cluster (distributed DDL)."""
+    """The CREATE or ALTER statement run by every server of the cluster (distributed DDL)."""
     return _CREATED.sub(lambda match: f"{match.group(1)} ON CLUSTER {cluster}", statement, count=1)
 
 
@@ -155,13 +157,17 @@ def create_schema(store: ClickHouseStore) -> None:
     """Local and Distributed tables on every server, unless the server asked has them all.
 
     Opening an existing cluster store asks only the server in the URL (an application host
-    may reach no other); making the schema without ZooKeeper connects to every server."""
+    may reach no other); making the schema without ZooKeeper, or upgrading it, connects to
+    every server."""
     cluster = _cluster(store)
     topology = nodes(store)
     replicate = replicating(store, topology)
     statements = local_statements(store.database, replicate=replicate)
     statements += distributed_statements(store.database, cluster)
-    if _made(store, statements):
+    local = local_database(store.database)
+    if _upgrades(store, local) + _upgrades(store, store.database):
+        _upgrade(store, topology, replicate)
+    elif _made(store, statements):
         return
     if has_zookeeper(store):
         for statement in statements:
@@ -181,6 +187,34 @@ def create_schema(store: ClickHouseStore) -> None:
         store.execute(
             f"INSERT INTO {table} (version, applied) SELECT {schema.SCHEMA_VERSION}, now()"
         )
+
+
+def _upgrade(store: ClickHouseStore, topology: list[Node], replicate: bool) -> None:
+    """The columns a store made before lacks, added on each server through its own
+    connection: a replicated local table on one replica of each shard (the ALTER replicates),
+    every Distributed table (18.16 refuses ``ALTER ... ON CLUSTER`` of a table that is not
+    replicated over shards that are, and hung on that of the replicated ones here)."""
+    first = {node.shard: node.replica for node in reversed(topology)}
+    local = local_database(store.database)
+    for node in topology:
+        with node_store(store, node) as server:
+            mine = not replicate or first[node.shard] == node.replica
+            tables = _upgrades(server, local) if mine else []
+            for statement in tables + _upgrades(server, store.database):
+                server.execute(statement)
+
+
+def _upgrades(server: ClickHouseStore, database: str) -> list[str]:
+    """What the server's events table in ``database`` (local or Distributed) lacks
+    (:func:`lookout.store.clickhouse.schema.upgrade_statements`: a store made before)."""
+    columns = {
+        str(column)
+        for (column,) in server.execute(
+            "SELECT name FROM system.columns WHERE database = %(db)s AND table = %(table)s",
+            {"db": database, "table": schema.EVENTS},
+        )
+    }
+    return schema.upgrade_statements(database, columns)
 
 
 def _made(store: ClickHouseStore, statements: list[str]) -> bool:
