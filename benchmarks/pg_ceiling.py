@@ -83,6 +83,10 @@ def _writer(
             "latencies": latencies,
             "events": written,
             "deadlocks": sink.deadlocks_retried,
+            # batches that merged as the compactor (all of them before deltas existed)
+            "compactions": getattr(
+                getattr(sink._writer, "compaction", None), "compactions", len(latencies) + 1
+            ),
         }
     )
     sink.close()
@@ -149,6 +153,7 @@ def run(url: str, writers: int, batch: int, seconds: float) -> dict[str, Any]:
         "p50_ms": 1000 * _quantile(latencies, 0.50),
         "p99_ms": 1000 * _quantile(latencies, 0.99),
         "deadlocks": sum(r["deadlocks"] for r in found),
+        "compactor_share": sum(r["compactions"] for r in found) / (len(latencies) + writers),
         "load": [round(value, 2) for value in load],
     }
 
@@ -167,7 +172,8 @@ def main() -> None:
             print(
                 f"{found['backend']:12}{writers:>8}{found['batches_per_s']:>11,.0f}"
                 f"{found['events_per_s']:>10,.0f}{found['p50_ms']:>8.1f}{found['p99_ms']:>8.1f}"
-                f"   load {found['load'][0]:.2f}, deadlocks {found['deadlocks']}"
+                f"   load {found['load'][0]:.2f}, deadlocks {found['deadlocks']}, "
+                f"compactor in {found['compactor_share']:.0%} of batches"
             )
             print(json.dumps(found))
 

@@ -28,6 +28,7 @@ from lookout.store import compaction
 from lookout.store.engine import SqlStore
 from lookout.store.origin_queries import origin_rollups
 from lookout.store.queries import NameSummary, summarize
+from lookout.store.retention import prune
 from lookout.store.schema import (
     ORIGIN_ROLLUP_TABLES,
     ROLLUP_TABLES,
@@ -226,20 +227,7 @@ def test_a_compactor_killed_mid_merge_loses_and_doubles_nothing(
     now_ns = (time.time_ns() // (60 * NS) - 10) * 60 * NS
     sink = SqlSink(server_url)
     store = sink.store
-    holder = store.engine.connect()  # holds the compactor lock: every batch is a delta
-    if store.backend == "postgresql":
-        holder.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": compaction.ADVISORY_LOCK_KEY})
-    else:
-        holder.execute(sa.text("SELECT GET_LOCK(:n, 0)"), {"n": compaction.MYSQL_LOCK_NAME})
-    for batch in writer_batches(0, now_ns)[:10]:
-        sink.write(batch)
-    if store.backend == "postgresql":
-        holder.execute(
-            sa.text("SELECT pg_advisory_unlock(:k)"), {"k": compaction.ADVISORY_LOCK_KEY}
-        )
-    else:
-        holder.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": compaction.MYSQL_LOCK_NAME})
-    holder.close()
+    _write_as_deltas(sink, writer_batches(0, now_ns)[:10])
     pending = _pending(store)
     assert pending > 0
     assert _main_totals(store) == [0, 0, 0, 0]
@@ -261,6 +249,41 @@ def test_a_compactor_killed_mid_merge_loses_and_doubles_nothing(
     assert _pending(store) == 0
     assert _answers(store, now_ns) == expected
     assert _main_totals(store) == [10 * BATCH] * 4
+    sink.close()
+
+
+def _write_as_deltas(sink: SqlSink, batches: list[list[Event]]) -> None:
+    """Write batches while another connection holds the compactor lock: each is a delta."""
+    store = sink.store
+    with store.engine.connect() as holder:
+        if store.backend == "postgresql":
+            key = {"k": compaction.ADVISORY_LOCK_KEY}
+            holder.execute(sa.text("SELECT pg_advisory_lock(:k)"), key)
+        else:
+            name = {"n": compaction.MYSQL_LOCK_NAME}
+            holder.execute(sa.text("SELECT GET_LOCK(:n, 0)"), name)
+        for batch in batches:
+            sink.write(batch)
+        if store.backend == "postgresql":
+            holder.execute(sa.text("SELECT pg_advisory_unlock(:k)"), key)
+        else:
+            holder.execute(sa.text("SELECT RELEASE_LOCK(:n)"), name)
+
+
+def test_retention_deletes_pending_deltas_of_old_buckets(server_url: str) -> None:
+    now_ns = time.time_ns()
+    sink = SqlSink(server_url)
+    _write_as_deltas(sink, writer_batches(1, now_ns - 3 * 3600 * NS)[:3])  # 3 hours ago
+    _write_as_deltas(sink, writer_batches(2, now_ns - 300 * NS)[:2])  # 5 minutes ago
+    before = _pending(sink.store)
+    assert summarize(sink.store, since_s=86400, now_ns=now_ns)[0].count == 5 * BATCH
+    prune(sink.store, older_than_s=3600, rollups_older_than_s=7200, now_ns=now_ns)
+    cutoff_s = now_ns // NS - 3600
+    with sink.store.engine.connect() as connection:
+        buckets = connection.execute(sa.select(rollup_deltas.c.bucket_start)).scalars().all()
+    assert 0 < len(buckets) < before
+    assert min(buckets) >= cutoff_s - 3600  # the recent batches' minutes and hour
+    assert summarize(sink.store, since_s=86400, now_ns=now_ns)[0].count == 2 * BATCH
     sink.close()
 
 
