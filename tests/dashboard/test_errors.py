@@ -231,10 +231,10 @@ def test_only_an_admin_with_the_csrf_token_changes_a_status(sqlite_url: str) -> 
     assert admin.get("/dashboard/api/errors").get_json()["groups"][0]["status"] == "ignored"
 
 
-def test_a_rare_group_lists_its_newest_occurrences_from_a_bounded_read(sqlite_url: str) -> None:
+def test_a_rare_group_lists_its_newest_occurrences_from_a_bounded_read(errors_url: str) -> None:
     """One occurrence an hour for 30 hours: the page reads the newest 24 hours' slices."""
     now_ns = time.time_ns()
-    sink = SqlSink(sqlite_url)
+    sink = _sink(errors_url)
     rare = [
         Event(
             "request",

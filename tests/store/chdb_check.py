@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from chdb import session as chdb_session
 from clickhouse_driver.util.escape import escape_params
 
-from lookout.store.clickhouse import queries, rollup_reads, schema
+from lookout.store.clickhouse import errors, queries, rollup_reads, schema
 
 
 class _Context:
@@ -106,6 +106,26 @@ def _padded(key: tuple[Any, ...]) -> tuple[Any, Any, Any]:
     return (*key, "", "", "")[:3]  # type: ignore[return-value]
 
 
+def error_reads(store: Any, start_s: int) -> dict[str, Any]:
+    """The Errors page's reads (store/clickhouse/errors.py): counts in a range, the groups'
+    merged states, buckets, sparklines and "where"."""
+    every = errors.BucketFilter()
+    counts = errors.range_counts(store, start_s, 2**32 - 1, every)
+    states = store.execute(
+        f"SELECT {errors._GROUP_STATES} FROM {store.table(schema.ERROR_GROUPS)} "
+        "GROUP BY group_id ORDER BY group_id"
+    )
+    return {
+        "counts": sorted(counts.items()),
+        "states": [list(row) for row in states],
+        "buckets": sorted(errors.buckets(store, counts, start_s, 2**32 - 1, every)),
+        "sparks": [
+            sorted(part)
+            for part in errors.sparks_and_names(store, counts, start_s, 2**32 - 1, every, 7200)
+        ],
+    }
+
+
 def run(events_path: str, result_path: str, start_s: int) -> None:
     store = ChdbStore(tempfile.mkdtemp(prefix="lookout-chdb-"))
     for _ in range(2):  # every statement may run again
@@ -128,6 +148,7 @@ def run(events_path: str, result_path: str, start_s: int) -> None:
                 )
             )
     found.update(dashboard_reads(store, start_s))
+    found["errors"] = error_reads(store, start_s)
     found["hours"] = sorted(queries.hour_counts(store, ("request",), start_s))  # type: ignore[arg-type]
     found["names"] = queries.names_of_kind(store, "request")  # type: ignore[arg-type]
     found["latest"] = queries.latest_of_kind(store, "request")  # type: ignore[arg-type]

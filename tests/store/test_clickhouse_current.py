@@ -23,9 +23,10 @@ pytest.importorskip("clickhouse_driver")
 pytest.importorskip("chdb")
 
 from lookout.store.clickhouse import queries, schema
+from lookout.store.clickhouse.errors import Grouper
 from lookout.store.clickhouse.sink import ClickHouseSink
 from lookout.store.clickhouse.writer import columns
-from tests.store.chdb_check import _rollups, dashboard_reads
+from tests.store.chdb_check import _rollups, dashboard_reads, error_reads
 from tests.store.test_clickhouse import _events
 
 NS = 1_000_000_000
@@ -45,9 +46,10 @@ def test_the_schema_and_queries_run_on_a_current_engine_as_on_18_16(
     old = ClickHouseSink(clickhouse_url)
     old.write(batch[:2500])
     old.write(batch[2500:])
+    names = (*schema.EVENT_COLUMNS, *schema.ERROR_COLUMNS)
     rows = [
-        dict(zip(schema.EVENT_COLUMNS, row, strict=True))
-        for row in zip(*columns(batch), strict=True)
+        dict(zip(names, row, strict=True))
+        for row in zip(*columns(batch), *Grouper().columns(batch), strict=True)
     ]
     (tmp_path / "events.json").write_text(json.dumps(rows))
     start_s = (now_ns // NS - 3 * 3600) // 3600 * 3600
@@ -101,4 +103,6 @@ def test_the_schema_and_queries_run_on_a_current_engine_as_on_18_16(
     assert current["names"] == queries.names_of_kind(old.store, "request")
     assert len(current["names"]) == 4
     assert current["latest"] == _plain(queries.latest_of_kind(old.store, "request"))
+    mistakes = _plain(error_reads(old.store, start_s))
+    assert current["errors"] == mistakes and mistakes["states"], (current["errors"], mistakes)
     old.close()

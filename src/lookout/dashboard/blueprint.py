@@ -163,10 +163,9 @@ SQL_ONLY_VIEWS: dict[str, str] = {}
 #: Routes of modules in SQL_ONLY_VIEWS that ClickHouse does serve (the version and host
 #: filters' values and the per-host comparison, from the origin rollups).
 CLICKHOUSE_SERVED = frozenset({f"{BLUEPRINT_NAME}.api_filters", f"{BLUEPRINT_NAME}.api_hosts"})
-#: Single routes of modules ClickHouse otherwise serves: one event by its SQL id.
-SQL_ONLY_ENDPOINTS = {
-    f"{BLUEPRINT_NAME}.api_event_flame": "one event's profile (events by id)",
-}
+#: Single routes of modules ClickHouse otherwise serves (none left: one event's profile reads
+#: the event by its ClickHouse id, lookout.store.clickhouse.explorer).
+SQL_ONLY_ENDPOINTS: dict[str, str] = {}
 
 
 def _sql_only(context: DashboardContext) -> Response | None:

@@ -94,11 +94,11 @@ def list_groups(
     found = found[:limit]
     spark: dict[int, list[int]] = {group.id: [0] * points for group in found}
     where: dict[int, dict[tuple[str, str], int]] = {group.id: {} for group in found}
-    for ident, bucket, kind, name, _, _, count in errors.buckets(
-        store, spark, start_s, end_s, chosen
-    ):
-        spark[ident][min((bucket - first_bucket) // step, points - 1)] += count
-        where[ident][(kind, name)] = where[ident].get((kind, name), 0) + count
+    sparks, names = errors.sparks_and_names(store, spark, start_s, end_s, chosen, step)
+    for ident, point, count in sparks:
+        spark[ident][min(point, points - 1)] += count
+    for ident, kind, name, count in names:
+        where[ident][(kind, name)] = count
     for group in found:
         row = _group(group)
         row["count"] = counts[group.id]

@@ -280,6 +280,36 @@ def buckets(
     ]
 
 
+def sparks_and_names(
+    store: ClickHouseStore,
+    ids: Iterable[int],
+    start_s: int,
+    end_s: int,
+    filters: BucketFilter,
+    step_s: int,
+) -> tuple[list[tuple[int, int, int]], list[tuple[int, str, str, int]]]:
+    """The list's sparklines and "where" of these groups, summed by the server: (group, point,
+    count) with points of ``step_s`` from the range's first hour, and (group, kind, name,
+    count). Hundreds of rows whatever the number of buckets."""
+    where, params = _bucket_where(start_s, end_s, filters, ids)
+    table = store.table(schema.ERROR_BUCKETS)
+    first = start_s // 3600 * 3600
+    points = store.execute(
+        f"SELECT group_id, intDiv(bucket_start - {first}, {int(step_s)}) AS point, sum(count) "
+        f"FROM {table} WHERE {where} GROUP BY group_id, point",
+        params,
+    )
+    names = store.execute(
+        f"SELECT group_id, kind, name, sum(count) FROM {table} WHERE {where} "
+        "GROUP BY group_id, kind, name",
+        params,
+    )
+    return (
+        [(int(g), int(p), int(c)) for g, p, c in points],
+        [(int(g), str(k), str(n), int(c)) for g, k, n, c in names],
+    )
+
+
 def recent_slices(store: ClickHouseStore, ident: int, limit: int) -> list[tuple[int, str, str]]:
     """The group's newest (hour, kind, name) slices, newest first: where its newest
     occurrences are among the raw events."""
