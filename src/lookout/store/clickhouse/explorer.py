@@ -11,7 +11,8 @@ of one microsecond: the table's order (kind, name, start_ns) narrows each name's
 granule.
 
 **Pages** are read in time windows planned from the hour rollups (counts only, per hour, of
-the kinds and names asked for), each window holding at most :data:`WINDOW_EVENTS` events: a
+the kinds and names asked for; a busier hour by its minute rollups), each window holding at
+most :data:`WINDOW_EVENTS` events: a
 first query reads only ``start_ns`` and the filtered columns to find where the page ends, a
 second reads the page's rows whole. A page stops after :data:`SCAN_BUDGET` events examined,
 with a cursor to go on from (``complete`` false), like the SQL store's id windows.
@@ -45,6 +46,8 @@ KEY = (
 )
 _KEY_SQL = ", ".join(KEY)
 _KEY_DESC = ", ".join(f"{column} DESC" for column in KEY)
+#: (start ns, end ns, events the rollups count in it)
+Window = tuple[int, int, int]
 
 
 class Row(NamedTuple):
@@ -128,8 +131,11 @@ def _ranked(store: ClickHouseStore, rows: Sequence[Sequence[Any]]) -> list[Row]:
     return result
 
 
-def hours(store: ClickHouseStore, where: Where) -> list[tuple[int, int]]:
-    """(hour start s, events) of the selection's kinds and names, oldest first."""
+def counts(
+    store: ClickHouseStore, where: Where, bucket_s: int = 3600, within: Sequence[int] = ()
+) -> list[tuple[int, int]]:
+    """(bucket start s, events) of the selection's kinds and names from the hour (or minute)
+    rollups, oldest first; ``within``: only in these hours."""
     conditions: list[str] = ["1"]
     params: dict[str, Any] = {}
     if where.kinds:
@@ -140,36 +146,52 @@ def hours(store: ClickHouseStore, where: Where) -> list[tuple[int, int]]:
         params["names"] = where.names
     if where.from_ns is not None:
         conditions.append("bucket_start >= %(from)s")
-        params["from"] = where.from_ns // HOUR_NS * 3600
+        params["from"] = where.from_ns // (bucket_s * NS) * bucket_s
     if where.to_ns is not None:
         conditions.append("bucket_start < %(to)s")
         params["to"] = -(-where.to_ns // NS)
+    if within:
+        conditions.append("intDiv(bucket_start, 3600) * 3600 IN %(within)s")
+        params["within"] = tuple(within)
     return [
-        (int(hour), int(count))
-        for hour, count in store.execute(
-            f"SELECT bucket_start, countMerge(count) FROM {store.table(schema.ROLLUPS[3600])} "
+        (int(bucket), int(count))
+        for bucket, count in store.execute(
+            f"SELECT bucket_start, countMerge(count) FROM {store.table(schema.ROLLUPS[bucket_s])} "
             f"WHERE {' AND '.join(conditions)} GROUP BY bucket_start ORDER BY bucket_start",
             params,
         )
     ]
 
 
-def windows(planned: list[tuple[int, int]], limit: int | None = None) -> list[tuple[int, int, int]]:
-    """Consecutive hours joined into windows of at most ``limit`` events, an hour with more
-    cut into equal slices of time: (start ns, end ns, events), oldest first."""
+def plan(store: ClickHouseStore, where: Where, limit: int | None = None) -> list[Window]:
+    """Windows of at most ``limit`` events (default :data:`WINDOW_EVENTS`) over the selection,
+    oldest first: consecutive hours joined, an hour with more cut into its minutes (from the
+    minute rollups), a minute with more still cut into equal slices of time."""
     limit = WINDOW_EVENTS if limit is None else limit
-    found: list[tuple[int, int, int]] = []
-    for hour, count in planned:
-        start, end = hour * NS, hour * NS + HOUR_NS
-        if found and found[-1][1] == start and found[-1][2] + count <= limit:
-            found[-1] = (found[-1][0], end, found[-1][2] + count)
-        elif count > limit:
-            slices = -(-count // limit)
-            step = -(-HOUR_NS // slices)
-            for low in range(start, end, step):
-                found.append((low, min(end, low + step), -(-count // slices)))
+    hourly = counts(store, where)
+    busy = [hour for hour, count in hourly if count > limit]
+    minutes: dict[int, list[tuple[int, int]]] = {}
+    if busy:
+        for minute, count in counts(store, where, 60, busy):
+            minutes.setdefault(minute // 3600 * 3600, []).append((minute, count))
+    pieces: list[Window] = []
+    for hour, count in hourly:
+        if count <= limit:
+            pieces.append((hour * NS, hour * NS + HOUR_NS, count))
+            continue
+        for minute, events in minutes.get(hour, []):
+            start, end = minute * NS, (minute + 60) * NS
+            slices = max(1, -(-events // limit))
+            step = -(-(end - start) // slices)
+            pieces += [
+                (low, min(end, low + step), -(-events // slices)) for low in range(start, end, step)
+            ]
+    found: list[Window] = []
+    for start, end, events in pieces:
+        if found and found[-1][1] == start and found[-1][2] + events <= limit:
+            found[-1] = (found[-1][0], end, found[-1][2] + events)
         else:
-            found.append((start, end, count))
+            found.append((start, end, events))
     return found
 
 
@@ -182,7 +204,7 @@ def page(
     limit: int,
 ) -> tuple[list[Row], int | None, bool, int]:
     """(rows, next cursor, complete, events examined) of one page; see the module."""
-    planned = windows(hours(store, where))
+    planned = plan(store, where)
     bound_ns = None if cursor is None else start_us(cursor) * 1000
     if not oldest_first:
         planned.reverse()
@@ -267,11 +289,12 @@ def stream(
     """Every selected event, oldest first, in chunks of at most ``chunk_rows``, read one
     window of at most about ``window_events`` events at a time (what the export holds in
     memory): (rows, hours walked, hours to walk)."""
-    planned = hours(store, where)
-    total, walked = len(planned), 0.0
+    planned = plan(store, where, window_events)
+    total = sum(-(-(high - low) // HOUR_NS) for low, high, _ in planned)
+    walked = 0.0
     table = store.table(schema.EVENTS)
     span = ["start_ns >= %(low)s", "start_ns < %(high)s"]
-    for low, high, _ in windows(planned, window_events):
+    for low, high, _ in planned:
         walked += (high - low) / HOUR_NS
         fetched = store.execute(
             f"SELECT {_FETCH} FROM {table} WHERE {where.sql(span)}",
