@@ -15,7 +15,10 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.store.clickhouse_server: the server launcher
@@ -62,6 +65,54 @@ PAGES = (
 )
 
 
+@contextmanager
+def bench_store(prefix: str) -> Iterator[tuple[str, ClickHouseStore]]:
+    """A private 18.16 server for the run, and the store ``bench`` on it (stopped after)."""
+    from tests.store.clickhouse_server import ClickHouseServer
+
+    server = ClickHouseServer(Path(tempfile.mkdtemp(prefix=prefix)))
+    server.start()
+    try:
+        url = f"{server.url('bench')}?settings=sqlite:///{server.root / 'settings.db'}"
+        store = ClickHouseStore(url)
+        yield url, store
+        store.close()
+    finally:
+        server.stop()
+
+
+def busiest_name(store: ClickHouseStore) -> str:
+    return str(
+        store.execute(
+            "SELECT name FROM bench.lookout_rollups_hour GROUP BY name "
+            "ORDER BY countMerge(count) DESC LIMIT 1"
+        )[0][0]
+    )
+
+
+def generate(store: ClickHouseStore, sql: str, events: int, now_ns: int) -> float:
+    """``events`` rows made by ``sql`` (an ``INSERT ... SELECT ... FROM numbers``) in inserts
+    of ``CHUNK``; the seconds it took."""
+    started = time.perf_counter()
+    for first in range(0, events, CHUNK):
+        count = min(CHUNK, events - first)
+        store.execute(
+            sql.format(table=store.table("lookout_events"), now_ns=now_ns, first=first, count=count)
+        )
+    return time.perf_counter() - started
+
+
+def best_of_3(client: Any, path: str) -> tuple[float, Any]:
+    """The fastest of three answers to ``path`` (seconds) and the last response (200)."""
+    best = float("inf")
+    for _ in range(3):
+        began = time.perf_counter()
+        response = client.get(path)
+        best = min(best, time.perf_counter() - began)
+        assert response.status_code == 200, (path, response.get_data(as_text=True)[:300])
+    return best, response
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000_000)
@@ -69,23 +120,10 @@ def main() -> None:
         "--optimize", action="store_true", help="OPTIMIZE ... FINAL every table before timing"
     )
     args = parser.parse_args()
-    from tests.store.clickhouse_server import ClickHouseServer
-
-    server = ClickHouseServer(Path(tempfile.mkdtemp(prefix="lookout-dashboard-")))
-    server.start()
-    try:
-        url = f"{server.url('bench')}?settings=sqlite:///{server.root / 'settings.db'}"
-        store = ClickHouseStore(url)
-        now_ns = time.time_ns()
+    with bench_store("lookout-dashboard-") as (url, store):
         started = time.perf_counter()
-        for first in range(0, args.events, CHUNK):
-            count = min(CHUNK, args.events - first)
-            store.execute(
-                GENERATE.format(
-                    table=store.table("lookout_events"), now_ns=now_ns, first=first, count=count
-                )
-            )
-        print(f"{args.events:,} events generated in {time.perf_counter() - started:.0f} s")
+        took = generate(store, GENERATE, args.events, time.time_ns())
+        print(f"{args.events:,} events generated in {took:.0f} s")
         if args.optimize:
             for table in ("lookout_events", "lookout_rollups_minute", "lookout_rollups_hour"):
                 store.execute(f"OPTIMIZE TABLE {store.table(table)} FINAL")
@@ -96,24 +134,12 @@ def main() -> None:
         )
         for table, rows, size in sizes:
             print(f"  {table}: {rows:,} rows in parts, {size / 1e6:,.1f} MB")
-        busiest = store.execute(
-            "SELECT name FROM bench.lookout_rollups_hour GROUP BY name "
-            "ORDER BY countMerge(count) DESC LIMIT 1"
-        )[0][0]
+        busiest = busiest_name(store)
         client = create_app(url, auth=False).test_client()
         print(f"server time per API answer (best of 3; detail pages for {busiest}):")
         for page in PAGES:
-            path = "/dashboard/api/" + page.format(name=busiest)
-            best = float("inf")
-            for _ in range(3):
-                began = time.perf_counter()
-                response = client.get(path)
-                best = min(best, time.perf_counter() - began)
-                assert response.status_code == 200, (path, response.status_code)
+            best, _ = best_of_3(client, "/dashboard/api/" + page.format(name=busiest))
             print(f"  {page.format(name='<name>'):42} {best * 1000:8.1f} ms")
-        store.close()
-    finally:
-        server.stop()
 
 
 if __name__ == "__main__":

@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.store.clickhouse_server: the server launcher
 
-from lookout.dashboard import create_app  # noqa: E402
-from lookout.store.clickhouse.store import ClickHouseStore  # noqa: E402
+from benchmarks.clickhouse_dashboard import (  # noqa: E402
+    bench_store,
+    best_of_3,
+    busiest_name,
+    generate,
+)
 
-CHUNK = 250_000  # each INSERT ... SELECT well inside the client's 60 s timeout
+from lookout.dashboard import create_app  # noqa: E402
+
 GENERATE = """
 INSERT INTO {table} (kind, name, start_ns, duration_ns, is_error, status, host, pid,
     app_version, request_id, group_key, client_ip, tags, fields, error_type, error_message,
@@ -74,39 +78,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=3_000_000)
     args = parser.parse_args()
-    from tests.store.clickhouse_server import ClickHouseServer
-
-    server = ClickHouseServer(Path(tempfile.mkdtemp(prefix="lookout-errors-")))
-    server.start()
-    try:
-        url = f"{server.url('bench')}?settings=sqlite:///{server.root / 'settings.db'}"
-        store = ClickHouseStore(url)
-        now_ns = time.time_ns()
-        started = time.perf_counter()
-        for first in range(0, args.events, CHUNK):
-            count = min(CHUNK, args.events - first)
-            store.execute(
-                GENERATE.format(
-                    table=store.table("lookout_events"), now_ns=now_ns, first=first, count=count
-                )
-            )
-        print(f"{args.events:,} events generated in {time.perf_counter() - started:.0f} s")
-        busiest = store.execute(
-            "SELECT name FROM bench.lookout_rollups_hour GROUP BY name "
-            "ORDER BY countMerge(count) DESC LIMIT 1"
-        )[0][0]
+    with bench_store("lookout-errors-") as (url, store):
+        took = generate(store, GENERATE, args.events, time.time_ns())
+        print(f"{args.events:,} events generated in {took:.0f} s")
+        busiest = busiest_name(store)
         client = create_app(url, auth=False).test_client()
         group = client.get("/dashboard/api/errors?range=7d").get_json()["groups"][0]["id"]
         event = client.get("/dashboard/api/explorer/events").get_json()["rows"][0]["id"]
         print(f"server time per API answer (best of 3; name {busiest}):")
         for page in PAGES:
             path = "/dashboard/api/" + page.format(name=busiest, group=group, event=event)
-            best = float("inf")
-            for _ in range(3):
-                began = time.perf_counter()
-                response = client.get(path)
-                best = min(best, time.perf_counter() - began)
-                assert response.status_code == 200, (path, response.get_data(as_text=True))
+            best, response = best_of_3(client, path)
             answer = response.get_json()
             rows = len(answer.get("rows", answer.get("groups", [])))
             print(
@@ -121,9 +103,6 @@ def main() -> None:
             f"  export of {busiest}, 24 h: {exported:,} rows in {took:.1f} s "
             f"({exported / took:,.0f} rows/s)"
         )
-        store.close()
-    finally:
-        server.stop()
 
 
 if __name__ == "__main__":
