@@ -6,7 +6,12 @@ traffic, 3 versions, 8 hosts, 1,000 users, log-normal durations, 2 % errors, spr
 the last 7 days. Then each API answer the overview and a detail page ask for is timed through
 the dashboard's Flask app (in-process WSGI, so the time is the server's own), best of 3.
 
-    nice -n 10 python benchmarks/clickhouse_dashboard.py [--events 10000000] [--optimize]
+    nice -n 10 python benchmarks/clickhouse_dashboard.py [--events 100000000] [--optimize] [--keep]
+    python benchmarks/clickhouse_dashboard.py --url 'clickhouse://...:9000/bench?settings=...'
+
+``--optimize`` merges every table's parts first (``OPTIMIZE ... FINAL``: what the server's
+background merges reach for all but the newest data); ``--keep`` leaves the server running
+(its URL printed) so that ``--url`` times it again.
 """
 
 from __future__ import annotations
@@ -48,8 +53,19 @@ SELECT
 FROM numbers({first}, {count})
 """
 
+#: Every page's API answers (as each page asks for them), and the filters on the overview's.
 PAGES = (
     "overview",
+    "overview/tiles?range=24h",
+    "overview/tiles?range=7d",
+    "overview/series?range=24h",
+    "overview/series?range=7d",
+    "overview/names?range=24h",
+    "overview/names?range=7d",
+    "overview/tiles?range=24h&version=1.5.0",
+    "overview/series?range=7d&host=web-3",
+    "overview/names?range=24h&version=1.5.1&host=web-2",
+    "filters",
     "names/request/{name}/timeseries",
     "names/request/{name}/timeseries?range=7d",
     "names/request/{name}/heatmap",
@@ -59,6 +75,16 @@ PAGES = (
     "names/request/{name}/outliers",
     "names/request/{name}/tracked",
     "names/request/{name}/profile",
+    "names/request/{name}/hosts",
+    "overview/series?range=24h&kind=request&name={name}",
+    "reports/versions",
+    "reports/distributions",
+    "reports/compare?compare=day",
+    "reports/utilization",
+    "reports/heatmaps?name={name}",
+    "profiles/request/{name}",
+    "tests/runs",
+    "tests/endpoints",
     "jobs",
     "metrics",
     "system",
@@ -66,8 +92,9 @@ PAGES = (
 
 
 @contextmanager
-def bench_store(prefix: str) -> Iterator[tuple[str, ClickHouseStore]]:
-    """A private 18.16 server for the run, and the store ``bench`` on it (stopped after)."""
+def bench_store(prefix: str, *, keep: bool = False) -> Iterator[tuple[str, ClickHouseStore]]:
+    """A private 18.16 server for the run, and the store ``bench`` on it (stopped after,
+    unless ``keep``: then its URL is printed)."""
     from tests.store.clickhouse_server import ClickHouseServer
 
     server = ClickHouseServer(Path(tempfile.mkdtemp(prefix=prefix)))
@@ -77,8 +104,15 @@ def bench_store(prefix: str) -> Iterator[tuple[str, ClickHouseStore]]:
         store = ClickHouseStore(url)
         yield url, store
         store.close()
+        if keep:
+            print(f"server left running (pid {server.process.pid}): {url}")  # type: ignore[union-attr]
+            return
+    except BaseException:
+        keep = False
+        raise
     finally:
-        server.stop()
+        if not keep:
+            server.stop()
 
 
 def busiest_name(store: ClickHouseStore) -> str:
@@ -119,27 +153,46 @@ def main() -> None:
     parser.add_argument(
         "--optimize", action="store_true", help="OPTIMIZE ... FINAL every table before timing"
     )
+    parser.add_argument(
+        "--url", help="time an existing store (database 'bench', already filled) instead"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the server running, print its URL"
+    )
     args = parser.parse_args()
-    with bench_store("lookout-dashboard-") as (url, store):
+    if args.url is not None:
+        store = ClickHouseStore(args.url, migrate_schema=False)
+        time_pages(store, args.url)
+        store.close()
+        return
+    with bench_store("lookout-dashboard-", keep=args.keep) as (url, store):
         started = time.perf_counter()
         took = generate(store, GENERATE, args.events, time.time_ns())
-        print(f"{args.events:,} events generated in {took:.0f} s")
+        print(f"{args.events:,} events generated in {took:.0f} s", flush=True)
         if args.optimize:
-            for table in ("lookout_events", "lookout_rollups_minute", "lookout_rollups_hour"):
+            for (table,) in store.execute(
+                "SELECT name FROM system.tables WHERE database = 'bench' "
+                "AND engine LIKE '%MergeTree'"
+            ):
                 store.execute(f"OPTIMIZE TABLE {store.table(table)} FINAL")
             print(f"  merged (OPTIMIZE FINAL) at {time.perf_counter() - started:.0f} s")
-        sizes = store.execute(
-            "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts "
-            "WHERE database = 'bench' AND active GROUP BY table ORDER BY table"
-        )
-        for table, rows, size in sizes:
-            print(f"  {table}: {rows:,} rows in parts, {size / 1e6:,.1f} MB")
-        busiest = busiest_name(store)
-        client = create_app(url, auth=False).test_client()
-        print(f"server time per API answer (best of 3; detail pages for {busiest}):")
-        for page in PAGES:
-            best, _ = best_of_3(client, "/dashboard/api/" + page.format(name=busiest))
-            print(f"  {page.format(name='<name>'):42} {best * 1000:8.1f} ms")
+        time_pages(store, url)
+
+
+def time_pages(store: ClickHouseStore, url: str) -> None:
+    """The tables' sizes, then each page's API answer through the dashboard's app."""
+    sizes = store.execute(
+        "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts "
+        "WHERE database = 'bench' AND active GROUP BY table ORDER BY table"
+    )
+    for table, rows, size in sizes:
+        print(f"  {table}: {rows:,} rows in parts, {size / 1e6:,.1f} MB")
+    busiest = busiest_name(store)
+    client = create_app(url, auth=False).test_client()
+    print(f"server time per API answer (best of 3; detail pages for {busiest}):")
+    for page in PAGES:
+        best, _ = best_of_3(client, "/dashboard/api/" + page.format(name=busiest))
+        print(f"  {page.format(name='<name>'):52} {best * 1000:8.1f} ms", flush=True)
 
 
 if __name__ == "__main__":

@@ -189,16 +189,10 @@ def per_name(
     merged: dict[NameKey, Merged] = {}
     if not ids:
         return merged
-    if store.backend == "clickhouse":
-        for stored, start, end in _segments(start_s, end_s):
-            select = _select(ids, stored, start, end, filters)
-            for key, delta in rollup_reads.merged(store, select).items():  # type: ignore[arg-type]
-                row = Merged.of(delta)
-                if (kind_name := (key[0], key[1])) in merged:
-                    merged[kind_name].merge(row)
-                else:
-                    merged[kind_name] = row
-        return merged
+    if store.backend == "clickhouse":  # every segment in one query, merged in the server
+        select = _select(ids, HOUR, start_s, end_s, filters, segments=_segments(start_s, end_s))
+        read = rollup_reads.merged(store, select)  # type: ignore[arg-type]
+        return {(key[0], key[1]): Merged.of(delta) for key, delta in read.items()}
     for stored, start, end in _segments(start_s, end_s):
         for key, _, count, errors, last_ns, flat in _rows(store, ids, stored, start, end, filters):
             found = merged.get(key)
@@ -215,6 +209,7 @@ def _select(
     end_s: int,
     filters: Filters,
     bucket_s: int | None = None,
+    segments: list[tuple[int, int, int]] | None = None,
 ) -> rollup_reads.Select:
     """The ClickHouse read of ``ids``' rollups (per name, or per chart bucket of all of them)."""
     return rollup_reads.Select(
@@ -227,6 +222,7 @@ def _select(
         host=filters.host,
         by_name=bucket_s is None,
         bucket_s=bucket_s,
+        segments=tuple(segments or ()),
     )
 
 

@@ -88,8 +88,8 @@ CREATE TABLE IF NOT EXISTS {db}.{table} (
     sumsq_ms2 AggregateFunction(sum, Float64),
     min_ns AggregateFunction(min, Int64),
     max_ns AggregateFunction(max, Int64),
-    last_ns AggregateFunction(max, Int64),{origin_states}
-    sketch AggregateFunction(sumMap, Array(Int32), Array(UInt64))
+    last_ns AggregateFunction(max, Int64),
+    {last_state}
 ) ENGINE = AggregatingMergeTree
 PARTITION BY {partition}
 ORDER BY (kind, name,{origin_keys} bucket_start)
@@ -112,24 +112,32 @@ SELECT
     sumState((duration_ns / 1e6) * (duration_ns / 1e6)) AS sumsq_ms2,
     minState(duration_ns) AS min_ns,
     maxState(duration_ns) AS max_ns,
-    maxState(start_ns) AS last_ns,{origin_states}
-    sumMapState([{bucket_index}], [toUInt64(1)]) AS sketch
+    maxState(start_ns) AS last_ns,
+    {last_state}
 FROM {db}.lookout_events
 GROUP BY kind, name,{origin_keys} bucket_start
 """
-#: What the plain rollups leave out of the two templates above, and the origin rollups add.
-_PLAIN = {"origin_columns": "", "origin_states": "", "origin_keys": ""}
+#: What the plain and the origin rollups put in the two templates above. The origin rollups
+#: keep the origin's first event instead of a sketch (their percentiles: the sketch rows).
+_PLAIN = {
+    "origin_columns": "",
+    "origin_keys": "",
+    "last_state": "sketch AggregateFunction(sumMap, Array(Int32), Array(UInt64))",
+}
+_PLAIN_VIEW = {**_PLAIN, "last_state": "sumMapState([{bucket_index}], [toUInt64(1)]) AS sketch"}
 _ORIGIN_TABLE = {
     "origin_columns": "\n    app_version String,\n    host String,",
-    "origin_states": "\n    first_ns AggregateFunction(min, Int64),",
     "origin_keys": " app_version, host,",
+    "last_state": "first_ns AggregateFunction(min, Int64)",
 }
-_ORIGIN_VIEW = {**_ORIGIN_TABLE, "origin_states": "\n    minState(start_ns) AS first_ns,"}
+_ORIGIN_VIEW = {**_ORIGIN_TABLE, "last_state": "minState(start_ns) AS first_ns"}
 
 #: Partitions: minute rollups by day (dropped with the raw events), hour rollups by month.
 _PARTITIONS = {
     60: "toDate(toDateTime(bucket_start, 'UTC'))",
+    600: "toDate(toDateTime(bucket_start, 'UTC'))",
     3600: "toYYYYMM(toDateTime(bucket_start, 'UTC'))",
+    86400: "toYYYYMM(toDateTime(bucket_start, 'UTC'))",
 }
 
 _VERSION_DDL = """
@@ -147,33 +155,49 @@ ORIGIN_ROLLUPS = {60: "lookout_origin_rollups_minute", 3600: "lookout_origin_rol
 #: summed by the server. Reading percentiles from here is a plain ``sum`` grouped by index,
 #: where ``sumMapMerge`` of the rollups' map states is most of a query's time on 18.16 (132 ms
 #: of a summary whose other states took 2-4 ms, docs/clickhouse.md).
-SKETCHES = {60: "lookout_sketch_minute", 3600: "lookout_sketch_hour"}
+#: Also per 10 minutes and per UTC day, so that a long range reads few rows: a day of 40 busy
+#: names is about 5 million minute rows, 500,000 per 10 minutes; a week 850,000 hour rows,
+#: 35,000 day rows. Readers cut a range into the coarsest whole buckets it holds.
+SKETCHES = {
+    60: "lookout_sketch_minute",
+    600: "lookout_sketch_10min",
+    3600: "lookout_sketch_hour",
+    86400: "lookout_sketch_day",
+}
+#: The same per (app version, host), for filtered percentiles: ``sumMapMerge`` of the origin
+#: rollups' states took 660 ms for one version over 24 hours at 10 million events.
+ORIGIN_SKETCHES = {
+    seconds: table.replace("_sketch_", "_origin_sketch_") for seconds, table in SKETCHES.items()
+}
 #: Tables dropped by day with the raw events, and by month with the hour rollups (retention).
-DAY_TABLES = (ORIGIN_ROLLUPS[60], SKETCHES[60])
-MONTH_TABLES: tuple[str, ...] = (ORIGIN_ROLLUPS[3600], SKETCHES[3600])
+DAY_TABLES = (ORIGIN_ROLLUPS[60], *(t[s] for t in (SKETCHES, ORIGIN_SKETCHES) for s in (60, 600)))
+MONTH_TABLES: tuple[str, ...] = (
+    ORIGIN_ROLLUPS[3600],
+    *(t[s] for t in (SKETCHES, ORIGIN_SKETCHES) for s in (3600, 86400)),
+)
 
 _SKETCH_DDL = """
 CREATE TABLE IF NOT EXISTS {db}.{table} (
     kind String,
-    name String,
+    name String,{origin_columns}
     bucket_start UInt32,
     idx Int32,
     n UInt64
 ) ENGINE = SummingMergeTree
 PARTITION BY {partition}
-ORDER BY (kind, name, bucket_start, idx)
+ORDER BY (kind, name,{origin_keys} bucket_start, idx)
 """
 
 _SKETCH_VIEW_DDL = """
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{table}_view TO {db}.{table} AS
 SELECT
     kind,
-    name,
+    name,{origin_keys}
     toUInt32(intDiv(start_ns, {bucket_ns}) * {seconds}) AS bucket_start,
     {bucket_index} AS idx,
     toUInt64(count()) AS n
 FROM {db}.lookout_events
-GROUP BY kind, name, bucket_start, idx
+GROUP BY kind, name,{origin_keys} bucket_start, idx
 """
 
 
@@ -187,6 +211,9 @@ def _rollup_statements(
     view_ddl: str = _VIEW_DDL,
 ) -> list[str]:
     """A rollup table of ``seconds`` buckets and the materialized view that fills it."""
+    view_parts = {
+        key: value.replace("{bucket_index}", BUCKET_INDEX) for key, value in view_parts.items()
+    }
     return [
         table_ddl.format(db=database, table=table, partition=_PARTITIONS[seconds], **table_parts),
         view_ddl.format(
@@ -203,13 +230,13 @@ def _rollup_statements(
 def _dashboard_statements(database: str) -> list[str]:
     """The origin rollups and sketch rows with their views (after the raw events table)."""
     found = []
-    for seconds in (60, 3600):
-        found += _rollup_statements(
-            database, ORIGIN_ROLLUPS[seconds], seconds, _ORIGIN_TABLE, _ORIGIN_VIEW
-        )
-        found += _rollup_statements(
-            database, SKETCHES[seconds], seconds, {}, {}, _SKETCH_DDL, _SKETCH_VIEW_DDL
-        )
+    for seconds, table in ORIGIN_ROLLUPS.items():
+        found += _rollup_statements(database, table, seconds, _ORIGIN_TABLE, _ORIGIN_VIEW)
+    for seconds in SKETCHES:
+        for tables, parts in ((SKETCHES, _PLAIN), (ORIGIN_SKETCHES, _ORIGIN_TABLE)):
+            found += _rollup_statements(
+                database, tables[seconds], seconds, parts, parts, _SKETCH_DDL, _SKETCH_VIEW_DDL
+            )
     return found
 
 
@@ -217,7 +244,7 @@ def statements(database: str) -> list[str]:
     """Every statement that makes the schema, in order; each may run again harmlessly."""
     found = [f"CREATE DATABASE IF NOT EXISTS {database}", _EVENTS_DDL.format(db=database)]
     for seconds, table in ROLLUPS.items():
-        found.extend(_rollup_statements(database, table, seconds, _PLAIN, _PLAIN))
+        found.extend(_rollup_statements(database, table, seconds, _PLAIN, _PLAIN_VIEW))
     found.extend(_dashboard_statements(database))
     found += error_statements(database)
     found.append(_VERSION_DDL.format(db=database))
