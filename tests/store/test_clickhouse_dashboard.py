@@ -18,6 +18,7 @@ from lookout import make_event
 from lookout.dashboard import create_app
 from lookout.events import Event
 from lookout.sinks.sql import SqlSink
+from lookout.store.clickhouse.rollup_reads import sketch_parts
 from lookout.store.clickhouse.sink import ClickHouseSink
 from tests.store.test_clickhouse_reads import _get
 from tests.testruns.test_queries import _history
@@ -89,7 +90,10 @@ def test_overview_reports_profiles_and_filters_agree_with_the_sql_store(
         "tests/endpoints",  # no runs: no endpoints asked about
     ]
     for path in paths:
-        assert _get(ours, path) == _get(theirs, path), path
+        mine, other = _get(ours, path), _get(theirs, path)
+        if mine != other:  # a range ending now may have crossed a minute between the two
+            mine, other = _get(ours, path), _get(theirs, path)
+        assert mine == other, path
     tiles = _get(ours, f"overview/tiles?{windows[2]}")["tiles"]
     assert tiles["requests"]["value"] == 4000 and tiles["calls"]["value"] == 2000
     filters = _get(ours, "filters")
@@ -145,3 +149,22 @@ def test_test_runs_are_kept_in_the_settings_store_beside_clickhouse(clickhouse_u
     event_profile = client.get("/dashboard/api/profiles/event/1")
     assert event_profile.status_code == 501  # events by id: the SQL store's only
     assert "ClickHouse" in event_profile.get_json()["error"]
+
+
+def test_a_range_reads_the_coarsest_whole_sketch_rows() -> None:
+    """Whole days and 10-minute spans come from the coarser rows, never across a chart's
+    bucket: the same events, fewer rows."""
+    day = 86400 * 20000
+    parts = ((60, day - 1700, day), (HOUR, day, day + 3 * 86400 + 2 * HOUR))
+    assert sketch_parts(parts, None) == (
+        (60, day - 1700, day - 1200),
+        (600, day - 1200, day),
+        (86400, day, day + 3 * 86400),
+        (HOUR, day + 3 * 86400, day + 3 * 86400 + 2 * HOUR),
+    )
+    assert sketch_parts(parts, 3600) == (
+        (60, day - 1700, day - 1200),
+        (600, day - 1200, day),
+        parts[1],  # hourly chart buckets: not from day rows
+    )
+    assert sketch_parts(((60, day + 60, day + 540),), 120) == ((60, day + 60, day + 540),)

@@ -226,11 +226,17 @@ def origins(store: ClickHouseStore) -> list[tuple[str, str, int]]:
     each origin's first hour (a ``min`` of the key), then its first event in that hour only
     (``minMerge`` of every row's state was 70-150 ms at 10 million events)."""
     table = store.table(schema.ORIGIN_ROLLUPS[3600])
+    firsts = store.execute(
+        f"SELECT app_version, host, min(bucket_start) FROM {table} GROUP BY app_version, host"
+    )
+    if not firsts:
+        return []
+    # Listed, not a subquery: an IN subquery over a Distributed table is refused (a cluster).
     rows = store.execute(
         f"SELECT host, app_version, minMerge(first_ns) AS first FROM {table} "
-        "WHERE (app_version, host, bucket_start) IN "
-        f"(SELECT app_version, host, min(bucket_start) FROM {table} GROUP BY app_version, host) "
-        "GROUP BY host, app_version ORDER BY first, host, app_version"
+        "WHERE (app_version, host, bucket_start) IN %(firsts)s "
+        "GROUP BY host, app_version ORDER BY first, host, app_version",
+        {"firsts": tuple(tuple(row) for row in firsts)},
     )
     return [(str(host), str(version), int(first)) for host, version, first in rows]
 

@@ -92,7 +92,7 @@ CREATE TABLE IF NOT EXISTS {db}.{table} (
     {last_state}
 ) ENGINE = AggregatingMergeTree
 PARTITION BY {partition}
-ORDER BY (kind, name,{origin_keys} bucket_start)
+ORDER BY (kind, name, {order})
 """
 
 #: The sketch's bucket of a duration, as lookout.store.sketch.bucket_index computes it.
@@ -122,12 +122,16 @@ GROUP BY kind, name,{origin_keys} bucket_start
 _PLAIN = {
     "origin_columns": "",
     "origin_keys": "",
+    "order": "bucket_start",
     "last_state": "sketch AggregateFunction(sumMap, Array(Int32), Array(UInt64))",
 }
 _PLAIN_VIEW = {**_PLAIN, "last_state": "sumMapState([{bucket_index}], [toUInt64(1)]) AS sketch"}
 _ORIGIN_TABLE = {
     "origin_columns": "\n    app_version String,\n    host String,",
     "origin_keys": " app_version, host,",
+    # version, then time: a version's range is one contiguous run of rows per name, and a
+    # host filter still reads only the range asked (hosts are the last and fewest keys)
+    "order": "app_version, bucket_start, host",
     "last_state": "first_ns AggregateFunction(min, Int64)",
 }
 _ORIGIN_VIEW = {**_ORIGIN_TABLE, "last_state": "minState(start_ns) AS first_ns"}
@@ -185,7 +189,8 @@ CREATE TABLE IF NOT EXISTS {db}.{table} (
     n UInt64
 ) ENGINE = SummingMergeTree
 PARTITION BY {partition}
-ORDER BY (kind, name,{origin_keys} bucket_start, idx)
+ORDER BY (kind, name, {order}, idx)
+SETTINGS index_granularity = 1024
 """
 
 _SKETCH_VIEW_DDL = """
