@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from lookout import make_event
-from lookout.dashboard import name_data
+from lookout.dashboard import app_rollups, name_data, overview_data
 from lookout.events import Event
 from lookout.sinks.sql import SqlSink
 from lookout.store import compaction
@@ -138,8 +138,8 @@ def _comparable(summaries: list[NameSummary]) -> list[tuple[object, ...]]:
 
 
 def _answers(store: SqlStore, now_ns: int) -> tuple[object, ...]:
-    """What the readers answer: summaries (minute and hour rows), the dashboard's series per
-    minute, and the origin rollups per minute."""
+    """What the readers answer: the overview, the apps pages' merged rows, summaries (minute
+    and hour rows), the dashboard's series per minute, and the origin rollups per minute."""
     series = name_data.timeseries(store, "request", NAME, range_s=3600, now_ns=now_ns + 200 * NS)
     origins = [
         (r.bucket_start, r.version, r.host, r.delta.count, r.delta.sketch.buckets)
@@ -147,7 +147,12 @@ def _answers(store: SqlStore, now_ns: int) -> tuple[object, ...]:
             store, start_s=0, end_s=now_ns // NS + 300, bucket_s=60, group_by="origin"
         )
     ]
+    ids = app_rollups.name_ids(store, ("request",))
+    start_s = now_ns // NS - 600
+    per_name = app_rollups.per_name(store, ids, start_s, start_s + 7200, app_rollups.Filters())
     return (
+        overview_data.overview(store, now_ns=now_ns + 200 * NS),
+        {key: (m.count, m.errors, m.last_ns, m.buckets) for key, m in per_name.items()},
         _comparable(summarize(store, since_s=3600, now_ns=now_ns + 200 * NS)),
         _comparable(summarize(store, since_s=86400 * 2, now_ns=now_ns + 200 * NS)),
         series,
@@ -198,15 +203,21 @@ def test_writer_processes_on_one_hot_name_are_exact_and_match_one_writer(
     assert [f["deadlocks"] for f in figures] == [0] * WRITERS
     assert sum(f["appended"] for f in figures) > 0  # the writers did overlap: deltas written
 
+    last = SqlSink(server_url)  # one more batch, a delta for certain, beside what the
+    _write_as_deltas(last, writer_batches(WRITERS, now_ns)[:1])  # writers left pending
+    last.close()
+
     reference = SqlStore(f"sqlite:///{tmp_path / 'one-writer.db'}")
     one = SqlSink(reference)
     for writer in range(WRITERS):
         for batch in writer_batches(writer, now_ns):
             one.write(batch)
+    one.write(writer_batches(WRITERS, now_ns)[0])
     expected = _answers(reference, now_ns)
 
     store = SqlStore(server_url)
-    total = WRITERS * BATCHES * BATCH
+    total = WRITERS * BATCHES * BATCH + BATCH
+    assert _pending(store) > 0
     with store.engine.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(events)).scalar() == total
     before = _answers(store, now_ns)
