@@ -4,6 +4,7 @@ retention, and a store made before the error columns upgraded in place."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -47,6 +48,8 @@ def test_events_of_one_microsecond_have_ids_of_their_own(clickhouse_url: str) ->
     for row in rows["rows"] + following["rows"]:
         assert _get(client, f"explorer/events/{row['id']}")["request_id"] == row["request_id"]
     assert client.get(f"/dashboard/api/explorer/events/{max(ids) + 5}").status_code == 404
+    exported = client.get("/dashboard/api/explorer/export?format=jsonl").get_data(as_text=True)
+    assert [json.loads(line)["id"] for line in exported.splitlines()] == ids[::-1]
 
 
 def _error(start_ns: int, message: str = "boom") -> Event:

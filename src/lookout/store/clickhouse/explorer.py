@@ -107,27 +107,58 @@ def _key(row: Sequence[Any]) -> tuple[Any, ...]:
     return (row[0], row[6], row[15], row[1], row[2], row[3], row[16], row[4])
 
 
-def _ranked(store: ClickHouseStore, rows: Sequence[Sequence[Any]]) -> list[Row]:
-    """The rows with their ids: each one's rank among every event of its microsecond."""
-    micros = sorted({row[0] // 1000 for row in rows})
-    if not micros:
+def _ranked(
+    store: ClickHouseStore, rows: Sequence[Sequence[Any]], span: tuple[int, int] | None = None
+) -> list[Row]:
+    """The rows with their ids: each one's rank among every event of its microsecond, from
+    the keys of the events of those of the rows' microseconds that more than one event shares
+    (most hold one: rank 0), each one granule of each name. A page's few dozen microseconds go
+    in the query; an export window's thousands (``span``: the window, which holds all the
+    rows) as an external table sent with it."""
+    if not rows:
         return []
+    micros = sorted({row[0] // 1000 for row in rows})
+    low, high = span or (micros[0] * 1000, (micros[-1] + 1) * 1000)
+    params: dict[str, Any] = {"low": low, "high": high}
+    options: dict[str, Any] = {}
+    if span is None:
+        params["micros"] = tuple(micros)
+        shared = "%(micros)s"
+    else:
+        shared = "lookout_micros"
+        options["external_tables"] = [
+            {
+                "name": shared,
+                "structure": [("micro", "Int64")],
+                "data": [{"micro": micro} for micro in micros],
+            }
+        ]
+    table = store.table(schema.EVENTS)
+    span_sql = "start_ns >= %(low)s AND start_ns < %(high)s"
+    # only microseconds more than one event shares (most hold one: their rank is 0)
+    crowded = (
+        f"(SELECT micro FROM {table} PREWHERE {span_sql} "
+        f"WHERE (intDiv(start_ns, 1000) AS micro) IN {shared} GROUP BY micro HAVING count() > 1)"
+    )
     keys: dict[int, list[tuple[Any, ...]]] = {}
     for found in store.execute(
-        f"SELECT {_KEY_SQL} FROM {store.table(schema.EVENTS)} "
-        "PREWHERE start_ns >= %(low)s AND start_ns < %(high)s "
-        "WHERE intDiv(start_ns, 1000) IN %(micros)s",
-        {"low": micros[0] * 1000, "high": (micros[-1] + 1) * 1000, "micros": tuple(micros)},
+        f"SELECT {_KEY_SQL} FROM {table} PREWHERE {span_sql} "
+        f"WHERE intDiv(start_ns, 1000) IN {crowded}",
+        params,
+        **options,
     ):
         keys.setdefault(found[0] // 1000, []).append(tuple(found))
-    for same in keys.values():
-        same.sort()
+    for shared_keys in keys.values():
+        shared_keys.sort()
     result = []
     for row in rows:
-        same = keys.get(row[0] // 1000, [])
-        key = _key(row)
-        rank = same.index(key) if key in same else 0
-        result.append(Row(id_of(row[0], rank), *row[:15]))
+        start = row[0]
+        same = keys.get(start // 1000)
+        rank = 0
+        if same is not None:
+            key = _key(row)
+            rank = min(same.index(key), RANKS - 1) if key in same else 0
+        result.append(Row(max(0, (start // 1000 - EPOCH_US) * RANKS + rank), *row[:15]))
     return result
 
 
@@ -301,5 +332,6 @@ def stream(
             {**where.params, "low": low, "high": high},
         )
         fetched.sort(key=_key)
-        for start in range(0, len(fetched), chunk_rows):
-            yield _ranked(store, fetched[start : start + chunk_rows]), round(walked), total
+        ranked = _ranked(store, fetched, (low, high))
+        for start in range(0, len(ranked), chunk_rows):
+            yield ranked[start : start + chunk_rows], round(walked), total
