@@ -84,7 +84,7 @@ def safe_text(text: str) -> str:
 def make_safe(value: Any) -> Any:
     """``value`` with :func:`safe_text` applied to every string in it (keys too): the same
     object when nothing needed a change. Tuples keep their type (named tuples such as Event
-    too), so an event or a portable item comes back as the same kind of thing."""
+    too), so an event comes back as an event."""
     cls = type(value)
     if cls is str:
         return safe_text(value)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lookout.events import Event
+from lookout.events import HOSTNAME, Event, bound_name
 
 logger = logging.getLogger("lookout.spool")
 
@@ -85,17 +85,47 @@ def wants_spool(destination: str) -> bool:
 
 
 def encode(items: Sequence[Any]) -> bytes:
-    """A batch (Events and portable tuples) as JSON: ``["e", *fields]`` or ``["t", *values]``.
-    ASCII-only JSON, so any string (even one a destination refused) survives the trip."""
-    rows = [["e", *item] if type(item) is Event else ["t", *item] for item in items]
+    """A batch of Events as JSON, ``["e", *fields]`` each. ASCII-only JSON, so any string
+    (even one a destination refused) survives the trip."""
+    rows = [["e", *item] for item in items]
     return json.dumps(rows, separators=(",", ":"), default=repr).encode("ascii")
 
 
 def decode(payload: bytes) -> list[Any]:
+    """The Events of a record; a plain request spooled by an earlier build of Lookout (``["t",
+    "request", ...]``, when requests reached the store by a road of their own) comes back as
+    the Event it stood for, so a spool left by an upgraded process is replayed whole."""
     items: list[Any] = []
     for row in json.loads(payload):
-        items.append(Event(*row[1:]) if row[0] == "e" else tuple(row[1:]))
+        items.append(Event(*row[1:]) if row[0] == "e" else legacy_request_event(row[1:]))
     return items
+
+
+def legacy_request_event(values: Sequence[Any]) -> Event:
+    """The Event of a plain request as earlier builds spooled it: ``("request", start,
+    duration, endpoint, status, request id, group, client IP, pid, app version, method, path,
+    rule, response size, user agent)``."""
+    from lookout.flask.request_events import UNMATCHED, outcome_of, request_fields
+
+    kind, start, duration, endpoint, status, rid, group, ip, pid, version, *fields = values
+    if kind != "request":
+        raise ValueError(f"a spooled item of unknown kind {kind!r}")
+    return Event(
+        "request",
+        bound_name(endpoint or UNMATCHED),
+        int(start),
+        int(duration),
+        outcome_of(status, False),
+        status,
+        HOSTNAME,
+        int(pid),
+        version,
+        rid,
+        group,
+        ip,
+        {"method": fields[0]},
+        request_fields(*fields),
+    )
 
 
 class Spool:

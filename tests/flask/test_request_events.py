@@ -1,33 +1,34 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 
 from lookout import Lookout
-from lookout.events import HOSTNAME
 from lookout.flask import LookoutFlask
-from lookout.flask.request_events import RequestRows, client_ip, portable_request
-from lookout.portable import RowContext
+from lookout.flask.request_events import (
+    MAX_SHARED_FIELDS,
+    RequestNaming,
+    client_ip,
+    request_values,
+)
 from lookout.sinks.console import LoggingSink
+from lookout.store.queries import summarize
 from lookout.store.tail import events_after
 
 LONG_PREFIX = "r" * 1100
 
 
-@pytest.mark.parametrize("road", ["portable", "events"])
-def test_method_rule_and_path_are_stored_bounded(tmp_path: Path, road: str) -> None:
+@pytest.mark.parametrize("beside", ["store alone", "store and a log sink"])
+def test_method_rule_and_path_are_stored_bounded(tmp_path: Path, beside: str) -> None:
     """The request's thread queues the request's own strings; they are bounded on the way to
-    the store, on both roads (a portable tuple, or an Event when another sink needs one)."""
+    the store, whatever other sinks take the same Events."""
     lookout = Lookout(
         store=f"sqlite:///{tmp_path / 'b.db'}",
-        sinks=[LoggingSink("lookout.test.silent")] if road == "events" else [],
+        sinks=[LoggingSink("lookout.test.silent")] if beside != "store alone" else [],
     )
     try:
-        assert lookout.recorder._forward_portable is (road == "portable")
         app = Flask("bounds")
         LookoutFlask(app, lookout)
 
@@ -61,7 +62,7 @@ def test_a_status_line_that_does_not_start_with_three_digits_counts_as_500(
 ) -> None:
     captured = ("source", 0, 1, "home", "GET", status_line, 2, "rid", None, "10.0.0.1", None)
     captured += ("/", "/", None, None, None, None)
-    assert portable_request(captured, 0, 1, None, 0)[4] == code
+    assert request_values(captured, 0, 0)[3] == code
 
 
 @pytest.mark.parametrize(
@@ -80,54 +81,90 @@ def test_the_client_ip_believes_forwarded_for_only_as_far_as_proxies_are_trusted
 ) -> None:
     captured = ("source", 0, 1, "home", "GET", "200 OK", 2, "rid", None, "10.0.0.1", forwarded)
     captured += ("/", "/", None, None, None, None)
-    assert portable_request(captured, 0, 1, None, trusted)[7] == expected
+    assert request_values(captured, 0, trusted)[6] == expected
     assert client_ip("10.0.0.1", forwarded, trusted) == expected
 
 
-def _portable(endpoint: str, pid: int, version: str | None, status: int = 200) -> tuple[Any, ...]:
-    captured = ("source", 10, 25, endpoint, "GET", f"{status} X", 7, "rid", None, "10.0.0.1", None)
-    captured += ("/p", "/p", "curl/8.0", None, None, None)
-    return portable_request(captured, 1_000, pid, version, 0)
-
-
-def test_request_rows_refer_to_each_item_s_own_name_and_source() -> None:
-    """Rows are made straight from portable requests, remembering the last source's id: items
-    of two processes and versions, interleaved, still get their own."""
-    name_ids = {("request", "home"): 1, ("request", "cart"): 2}
-    source_ids = {(HOSTNAME, 11, "v1"): 5, (HOSTNAME, 12, ""): 6, (HOSTNAME, 11, "v2"): 7}
-    rows = RequestRows(RowContext(name_ids, source_ids, 0, ""))
-    items = [
-        _portable("home", 11, "v1"),
-        _portable("cart", 12, None, status=503),
-        _portable("home", 11, "v2"),
-        _portable("home", 11, "v1"),
-    ]
-    made = [rows.row(item) for item in items]
-    assert [(row[0], row[5]) for row in made] == [(1, 5), (2, 6), (1, 7), (1, 5)]
-    assert [(row[3], row[4]) for row in made] == [(0, 200), (1, 503), (0, 200), (0, 200)]
-    assert made[0][1:3] == (1_010, 15)  # start on the wall clock, duration
-    assert made[0][9] == '{"method":"GET"}'
-    assert json.loads(made[0][10]) == {
+def test_requests_of_the_same_values_share_one_fields_object() -> None:
+    """What makes a request's Event cheap: a route's requests mostly repeat their fields, so
+    they share one dict (the store's writer then makes its JSON once a batch); the cache is
+    bounded, and clearing it leaves the events that hold its dicts as they were."""
+    naming = RequestNaming()
+    first = naming.fields_for(("GET", "/p", "/p", 7, "curl/8.0"))
+    assert first == {
         "method": "GET",
         "path": "/p",
         "rule": "/p",
         "response_bytes": 7,
         "user_agent": "curl",
     }
-    assert made[0][11:] == (0, 0, 0, "")  # no error and no group: NULL as SQLite binds it
-    assert rows.keys(items[1]) == (("request", "cart"), (HOSTNAME, 12, ""))
+    assert naming.fields_for(("GET", "/p", "/p", 7, "curl/8.0")) is first
+    assert naming.fields_for(("GET", "/q", "/q", 7, "curl/8.0")) is not first
+    for n in range(MAX_SHARED_FIELDS):
+        naming.fields_for(("GET", f"/{n}", None, None, None))
+    again = naming.fields_for(("GET", "/p", "/p", 7, "curl/8.0"))
+    assert again == first and again is not first  # made anew after the cache was cleared
+    assert naming.tags_for("GET") is naming.tags_for("GET")
 
 
-def test_a_request_row_waits_for_its_name_and_source_ids() -> None:
-    """KeyError until the writer has stored the name or source (it then registers and retries)."""
-    name_ids: dict[tuple[str, str], int] = {}
-    source_ids: dict[tuple[str, int, str], int] = {}
-    rows = RequestRows(RowContext(name_ids, source_ids, None, None))
-    item = _portable("home", 11, None)
-    with pytest.raises(KeyError):
-        rows.row(item)
-    name_ids[("request", "home")] = 3
-    with pytest.raises(KeyError):
-        rows.row(item)
-    source_ids[(HOSTNAME, 11, "")] = 4
-    assert rows.row(item)[0] == 3 and rows.row(item)[5] == 4
+def test_a_plain_request_answered_with_a_server_error_is_stored_as_an_error(
+    tmp_path: Path,
+) -> None:
+    """No exception: its status alone makes it an error, in the raw row and in the rollups."""
+    lookout = Lookout(store=f"sqlite:///{tmp_path / 'p.db'}")
+    try:
+        app = Flask("busy")
+        LookoutFlask(app, lookout)
+
+        @app.get("/busy")
+        def busy() -> tuple[str, int]:
+            return "try later", 503
+
+        client = app.test_client()
+        assert client.get("/busy").status_code == 503
+        assert client.get("/busy").status_code == 503
+        assert lookout.flush(30)
+        assert lookout.store is not None
+        events, _ = events_after(lookout.store, 0)
+        [summary] = summarize(lookout.store, kind="request")
+    finally:
+        lookout.close()
+    assert [(e.name, e.status, e.outcome) for e in events] == [("busy", 503, "error")] * 2
+    assert (summary.name, summary.count, summary.errors) == ("busy", 2, 2)
+
+
+def test_plain_and_tracked_requests_share_a_batch_in_their_order(tmp_path: Path) -> None:
+    """Plain requests share their fields objects, tracked ones have their own: one batch holds
+    both, and each is stored with its own fields, in the order they were served."""
+    from flask import g
+
+    lookout = Lookout(store=f"sqlite:///{tmp_path / 'mixed.db'}")
+    try:
+        app = Flask("mixed")
+        flask_lookout = LookoutFlask(app, lookout)
+
+        @app.get("/plain")
+        def plain() -> str:
+            return "plain"
+
+        @app.get("/tracked")
+        @flask_lookout.track(g_vars=["user"])
+        def tracked() -> str:
+            g.user = "ada"
+            return "tracked"
+
+        client = app.test_client()
+        served = ["plain", "tracked", "tracked", "plain", "tracked"]
+        for name in served:
+            assert client.get(f"/{name}").status_code == 200
+        assert lookout.flush(30)
+        assert lookout.store is not None
+        events, _ = events_after(lookout.store, 0)
+    finally:
+        lookout.close()
+    assert [event.name for event in events] == served
+    for event in events:
+        assert event.tags == {"method": "GET"}
+        assert event.fields["path"] == f"/{event.name}"
+        assert ("g" in event.fields) is (event.name == "tracked")
+    assert events[1].fields["g"] == {"user": "ada"}

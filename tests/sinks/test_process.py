@@ -154,7 +154,7 @@ def _serve_requests(lookout: Lookout) -> None:
 
     from lookout.flask import LookoutFlask
 
-    app = Flask("portable")
+    app = Flask("served")
     LookoutFlask(app, lookout, trusted_proxies=1, track_g={"POST": ["user"]})
 
     @app.route("/items/<int:n>", methods=["GET", "POST"])
@@ -179,21 +179,21 @@ def _serve_requests(lookout: Lookout) -> None:
     assert lookout.flush(30)
 
 
-def test_portable_requests_are_stored_as_built_events_are(tmp_path: Path) -> None:
-    """Plain requests travel as portable tuples and are stored without an Event, by the store
-    here or by its writer process; those with g values or errors are built as Events here.
-    When another sink needs Events, every request is built as one. The stored rows are the
-    same in all three cases."""
+def test_requests_are_stored_alike_here_in_the_writer_process_and_beside_other_sinks(
+    tmp_path: Path,
+) -> None:
+    """One road: every request is an Event, written by the store here or by its writer process
+    (a plain request's shared fields cross once per batch), with or without another sink
+    taking the same Events. The stored rows are the same in all three cases."""
     stored = {}
-    for mode in ("events", "portable here", "portable in child"):
+    for mode in ("beside a log sink", "here", "in child"):
         instance = Lookout(
             store=f"sqlite:///{tmp_path / f'{mode}.db'}",
-            store_process=mode == "portable in child",
+            store_process=mode == "in child",
             app_version="7.1",
-            sinks=[LoggingSink("lookout.test.silent")] if mode == "events" else [],
+            sinks=[LoggingSink("lookout.test.silent")] if mode == "beside a log sink" else [],
         )
         try:
-            assert instance.recorder._forward_portable is (mode != "events")
             _serve_requests(instance)
             stored[mode] = _stored_requests(instance)
         finally:
@@ -202,7 +202,7 @@ def test_portable_requests_are_stored_as_built_events_are(tmp_path: Path) -> Non
     def comparable(event: Event) -> tuple[object, ...]:
         return event._replace(start_ns=0, duration_ns=0, traceback=None)
 
-    built, here, in_child = stored["events"], stored["portable here"], stored["portable in child"]
+    built, here, in_child = stored["beside a log sink"], stored["here"], stored["in child"]
     assert [comparable(event) for event in here] == [comparable(event) for event in built]
     assert [comparable(event) for event in in_child] == [comparable(event) for event in built]
     assert [e.request_id for e in in_child] == ["req-1", "req-13", "req-2", "req-3", "req-404"]
@@ -243,14 +243,13 @@ def test_requests_are_built_here_when_a_setting_redacts_their_fields(tmp_path: P
     assert plain.fields["user_agent"] == "[REDACTED]"
 
 
-def test_other_sinks_get_events_so_nothing_is_forwarded(tmp_path: Path) -> None:
+def test_the_writer_process_stores_every_request_beside_another_sink(tmp_path: Path) -> None:
     instance = Lookout(
         store=f"sqlite:///{tmp_path / 'o.db'}",
         store_process=True,
         sinks=[LoggingSink()],
     )
     try:
-        assert not instance.recorder._forward_portable
         _serve_requests(instance)
         assert len(_stored_requests(instance)) == 5
     finally:

@@ -1,42 +1,51 @@
-"""Request events from captured values, or stored records from *portable* requests.
+"""Request events from the values the middleware captured.
 
-A request that needs nothing but its own fixed fields (no ``g`` values, no error, settings that
-redact none of its field names) travels to the store's writer as a portable tuple of plain
-values, and is stored from that without an Event (see :mod:`lookout.portable`): the dispatcher
-then only copies a few values per request, where building the Event took most of its time. The
-same tuple crosses to the writer process with ``store_process`` (``marshal`` carries it).
+Every request becomes an :class:`~lookout.events.Event`, as every other kind does: one record
+from capture to every sink. What makes that cheap for requests is sharing what repeats: a
+route's requests mostly have the same method, path, rule, size and client family, so their
+``fields`` (and each method's ``tags``) are one dict object per distinct value, made once. The
+store's writer then makes the JSON of a shared dict once per batch (it keys its JSON by the
+object), and ``marshal`` sends a shared dict once per batch to the writer process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from lookout.events import ERROR, HOSTNAME, OK, Event, bound_name
+from lookout.events import ERROR, OK, Event, bound_name
 from lookout.flask.useragent import user_agent_family
-from lookout.jsontext import to_json
-from lookout.portable import NameKey, RowContext, SourceKey
 
-#: The first item of a portable request (see :mod:`lookout.portable`).
-PORTABLE_REQUEST = "request"
 #: What an endpoint is called when no route matched (404, 405).
 UNMATCHED = "[unmatched]"
 #: Most distinct methods whose tags object is shared (clients can send any method name).
 MAX_METHOD_TAGS = 32
-#: Most distinct request fields whose JSON is remembered at a time (paths can be unbounded).
-MAX_FIELDS_JSON = 4096
+#: Most distinct request fields shared at a time (paths can be unbounded: then the oldest go).
+MAX_SHARED_FIELDS = 4096
 #: Most endpoint names remembered in their bounded form (an app has as many as it has views).
 MAX_ENDPOINT_NAMES = 10_000
 
 
 class RequestNaming:
-    """The bounded endpoint names and per-method tags objects, shared by many events."""
+    """The bounded endpoint names, and the per-method tags and per-value fields objects shared
+    by many events. Shared objects are never changed after they are made: an Event's mappings
+    are read-only for every sink."""
 
-    __slots__ = ("_method_tags", "_names")
+    __slots__ = ("_fields", "_method_tags", "_names")
 
     def __init__(self) -> None:
         self._method_tags: dict[str, dict[str, str]] = {}
         self._names: dict[str | None, str] = {}
+        self._fields: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def fields_for(self, values: tuple[Any, ...]) -> dict[str, Any]:
+        """The same fields object for every request with these (method, path, rule, size,
+        agent) values; ``values`` is hashable (plain strings and ints)."""
+        fields = self._fields.get(values)
+        if fields is None:
+            if len(self._fields) >= MAX_SHARED_FIELDS:
+                self._fields.clear()  # the events holding them keep them alive
+            fields = self._fields[values] = request_fields(*values)
+        return fields
 
     def tags_for(self, method: str) -> dict[str, str]:
         """The same tags object for every request of a common method."""
@@ -109,22 +118,17 @@ _STATUS_CODES: dict[str, int] = {}
 MAX_STATUS_LINES = 1024
 
 
-def portable_request(
-    captured: tuple[Any, ...],
-    clock_offset_ns: int,
-    pid: int,
-    app_version: str | None,
-    trusted_proxies: int,
-) -> tuple[Any, ...]:
-    """A portable request from the middleware's captured tuple (see ``AppHooks._finish``):
-    the layout :class:`RequestRows` reads, kept beside it. The values its fields are
-    made of come last, so that one slice is the key of their JSON.
+def request_values(
+    captured: tuple[Any, ...], clock_offset_ns: int, trusted_proxies: int
+) -> tuple[int, int, str | None, int, str | None, str | None, str | None, tuple[Any, ...]]:
+    """(start ns, duration ns, endpoint, status code, request id, group, client IP, and the
+    (method, path, rule, size, agent) the fields are made of) from the middleware's captured
+    tuple (see ``AppHooks._finish``).
 
     This is where the request's own strings are read and bounded, in the recorder's threads
-    rather than the request's: method, status code, rule and path. The dispatcher runs it for
-    every request: the captured values are given their types first, which lets the compiled
-    build (docs/native.md) work on them directly; events that need more than these values are
-    built from its result too (``RequestSource.build_event``).
+    rather than the request's: method, status code, rule and path. The captured values are
+    given their types first, which lets the compiled build (docs/native.md) work on them
+    directly.
     """
     t0: int = captured[1]
     t1: int = captured[2]
@@ -138,7 +142,6 @@ def portable_request(
         if len(_STATUS_CODES) < MAX_STATUS_LINES:
             _STATUS_CODES[status_line] = code
     return (
-        PORTABLE_REQUEST,
         t0 + clock_offset_ns,
         t1 - t0,
         captured[3],  # endpoint
@@ -148,95 +151,74 @@ def portable_request(
         captured[9]  # REMOTE_ADDR, unless proxies in front are trusted
         if not trusted_proxies
         else client_ip(captured[9], captured[10], trusted_proxies),
-        pid,
-        app_version,
-        method if len(method) <= 16 else method[:16],
-        path if len(path) <= 1024 else path[:1024],
-        rule if rule is None or len(rule) <= 1024 else rule[:1024],
-        captured[6],  # response size
-        captured[13],  # user agent
+        (
+            method if len(method) <= 16 else method[:16],
+            path if len(path) <= 1024 else path[:1024],
+            rule if rule is None or len(rule) <= 1024 else rule[:1024],
+            captured[6],  # response size
+            captured[13],  # user agent
+        ),
     )
 
 
-class _LastSource:
-    """The last source a row referred to: one process sends most requests."""
-
-    __slots__ = ("id", "pid", "version")
-
-    def __init__(self) -> None:
-        self.pid = -1
-        self.version: str | None = None
-        self.id = 0
-
-
-class RequestRows:
-    """Rows of the events table straight from portable requests (see :mod:`lookout.portable`).
-
-    A route's requests mostly repeat their fields (method, path, rule, size, client family):
-    their JSON is remembered for up to MAX_FIELDS_JSON distinct values at a time, and each
-    method's tags once. An endpoint's name id, and the last source's id, are remembered too:
-    the writer calls :meth:`row` for every request stored.
-    """
-
-    def __init__(self, context: RowContext) -> None:
-        self._naming = RequestNaming()
-        self.row = self._row_function(context)
-
-    def keys(self, item: tuple[Any, ...]) -> tuple[NameKey, SourceKey]:
-        return ("request", self._naming.name_for(item[3])), (HOSTNAME, item[8], item[9] or "")
-
-    def _row_function(self, context: RowContext) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
-        naming = self._naming
-        name_ids, source_ids = context.name_ids, context.source_ids
-        null_text, null_int = context.null_text, context.null_int
-        tags_json: dict[str, str] = {}
-        fields_json: dict[tuple[Any, ...], str] = {}
-        endpoint_ids: dict[str | None, int] = {}
-        last_source = _LastSource()
-
-        def row(item: tuple[Any, ...]) -> tuple[Any, ...]:
-            method: str = item[10]
-            endpoint: str | None = item[3]
-            status: int = item[4]
-            pid: int = item[8]
-            version: str | None = item[9]
-            values = item[10:]
-            fields = fields_json.get(values)
-            if fields is None:
-                if len(fields_json) >= MAX_FIELDS_JSON:
-                    fields_json.clear()
-                fields = fields_json[values] = to_json(request_fields(*values))
-            tags = tags_json.get(method)
-            if tags is None:
-                tags = to_json(naming.tags_for(method))
-                if len(tags_json) < MAX_METHOD_TAGS:
-                    tags_json[method] = tags
-            name_id = endpoint_ids.get(endpoint)
-            if name_id is None:
-                name_id = name_ids[("request", naming.name_for(endpoint))]
-                if len(endpoint_ids) < MAX_ENDPOINT_NAMES:
-                    endpoint_ids[endpoint] = name_id
-            if pid != last_source.pid or version != last_source.version:
-                last_source.id = source_ids[(HOSTNAME, pid, version or "")]
-                last_source.pid, last_source.version = pid, version
-            group: str | None = item[6]
-            ip: str | None = item[7]
-            return (
-                name_id,
-                item[1],  # start
-                item[2],  # duration
-                1 if status >= 500 else 0,  # a plain request has no exception
-                status,
-                last_source.id,
-                item[5],  # request id: never None
-                null_text if group is None else group,
-                null_text if ip is None else ip,
-                tags,
-                fields,
-                null_text,  # error type, message and traceback
-                null_text,
-                null_text,
-                null_int,  # error group: the store's writer sets it for a 5xx
-            )
-
-        return row
+def plain_request_event(
+    captured: tuple[Any, ...],
+    clock_offset_ns: int,
+    pid: int,
+    app_version: str | None,
+    host: str,
+    naming: RequestNaming,
+) -> Event:
+    """The Event of a plain request (no ``g`` values, no error, settings that leave its
+    fields as they are, no trusted proxies), in one step: :func:`request_values` and
+    :class:`RequestNaming`'s lookups inlined, because this runs for nearly every request
+    recorded and each call and intermediate tuple showed in its cost."""
+    t0: int = captured[1]
+    status_line: str = captured[5]
+    method: str = captured[4]
+    path: str = captured[12]
+    rule: str | None = captured[11]
+    endpoint: str | None = captured[3]
+    code = _STATUS_CODES.get(status_line)
+    if code is None:
+        code = status_code(status_line)
+        if len(_STATUS_CODES) < MAX_STATUS_LINES:
+            _STATUS_CODES[status_line] = code
+    if len(method) > 16:
+        method = method[:16]
+    if len(path) > 1024:
+        path = path[:1024]
+    if rule is not None and len(rule) > 1024:
+        rule = rule[:1024]
+    key = (method, path, rule, captured[6], captured[13])
+    fields = naming._fields.get(key)
+    if fields is None:
+        fields = naming.fields_for(key)
+    tags = naming._method_tags.get(method)
+    if tags is None:
+        tags = naming.tags_for(method)
+    name = naming._names.get(endpoint)
+    if name is None:
+        name = naming.name_for(endpoint)
+    return tuple.__new__(
+        Event,
+        (
+            "request",
+            name,
+            t0 + clock_offset_ns,
+            captured[2] - t0,
+            ERROR if code >= 500 else OK,
+            code,
+            host,
+            pid,
+            app_version,
+            captured[7],  # request id
+            captured[8],  # group
+            captured[9],  # REMOTE_ADDR: no proxy is trusted
+            tags,
+            fields,
+            None,
+            None,
+            None,
+        ),
+    )

@@ -12,8 +12,9 @@ from lookout.flask.request_events import (
     RequestNaming,
     new_event,
     outcome_of,
-    portable_request,
+    plain_request_event,
     request_fields,
+    request_values,
 )
 
 if TYPE_CHECKING:
@@ -33,8 +34,8 @@ class RequestSource:
     It sanitizes its own events (see :class:`~lookout.recorder.CaptureSource`): its fields have
     fixed, bounded values under fixed names, so only tracked ``g`` values, outlier details and
     profiles, or settings that redact one of those names or allow less than
-    ``REQUEST_FIELDS_MAX_BYTES``, need the dispatcher's full pass. Such plain requests can also
-    be built by the store's writer process (:meth:`portable`).
+    ``REQUEST_FIELDS_MAX_BYTES``, need the dispatcher's full pass. A plain request (none of
+    those) shares its fields and tags objects with the requests of the same values.
     """
 
     sanitizes_own_events = True
@@ -53,61 +54,39 @@ class RequestSource:
             )
         return safe
 
-    def portable(self, item: tuple[Any, ...], context: BuildContext) -> tuple[Any, ...] | None:
-        """The request as plain data (see :mod:`lookout.flask.request_events`), or None when
-        its event needs this process: g values or outlier details, an error, or settings that
-        redact or shorten the fixed fields."""
-        if item[14] or item[15] is not None:
-            return None
-        safe = context.memo.get(RequestSource)  # _own_fields_safe, inlined: once per request
-        if safe is None:
-            safe = self._own_fields_safe(context)
-        if not safe:
-            return None
-        return portable_request(
-            item,
-            context.clock_offset_ns,
-            context.pid,
-            context.app_version,
-            self.config.trusted_proxies,
-        )
-
     def build_event(self, item: tuple[Any, ...], context: BuildContext) -> Event:
-        (
-            _,
-            start_ns,
-            duration_ns,
-            endpoint,
-            status,
-            rid,
-            group,
-            ip,
-            _,
-            _,
-            method,
-            path,
-            rule,
-            size,
-            agent,
-        ) = portable_request(
-            item,
-            context.clock_offset_ns,
-            context.pid,
-            context.app_version,
-            self.config.trusted_proxies,
+        if not item[14] and item[15] is None and not self.config.trusted_proxies:
+            own_fields_safe = context.memo.get(RequestSource)  # inlined: runs per request
+            if own_fields_safe is None:
+                own_fields_safe = self._own_fields_safe(context)
+            if own_fields_safe:
+                return plain_request_event(
+                    item,
+                    context.clock_offset_ns,
+                    context.pid,
+                    context.app_version,
+                    HOSTNAME,
+                    self.naming,
+                )
+        start_ns, duration_ns, endpoint, status, rid, group, ip, values = request_values(
+            item, context.clock_offset_ns, self.config.trusted_proxies
         )
-        extra_fields, error, tb = item[14:17]
-        fields: dict[str, Any] = request_fields(method, path, rule, size, agent)
         naming = self.naming
-        tags: Mapping[str, str] = naming.tags_for(method)
-        own_fields_safe = self._own_fields_safe(context)
-        if extra_fields:
-            fields.update(extra_fields)
-            fields = dict(context.sanitize(fields))
-        elif not own_fields_safe:
-            fields = dict(context.sanitize(fields))
-        if not own_fields_safe:
-            tags = context.sanitize(tags)
+        extra_fields, error, tb = item[14:17]
+        own_fields_safe = context.memo.get(RequestSource)  # inlined: this runs per request
+        if own_fields_safe is None:
+            own_fields_safe = self._own_fields_safe(context)
+        tags: Mapping[str, str] = naming.tags_for(values[0])
+        fields: Mapping[str, Any]
+        if not extra_fields and own_fields_safe:
+            fields = naming.fields_for(values)  # a plain request: shared, nothing to clean
+        else:
+            own = request_fields(*values)
+            if extra_fields:
+                own.update(extra_fields)
+            fields = dict(context.sanitize(own))
+            if not own_fields_safe:
+                tags = context.sanitize(tags)
         error_type = message = tb_text = None
         if error is not None:
             error_type, message, tb_text = describe_error(error, context.limits, tb)

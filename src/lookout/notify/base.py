@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from lookout.notify.attachments import DEFAULT_MAX_ATTACHMENT_BYTES, Attachment, prepare
-from lookout.recorder import RetryPolicy
+from lookout.sink_queue import RetryPolicy
 from lookout.sinks.base import PermanentWriteError
 
 logger = logging.getLogger("lookout.notify")

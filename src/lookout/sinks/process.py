@@ -156,18 +156,10 @@ class ProcessSink(BaseSink):
         return reply
 
     # -- Sink ------------------------------------------------------------------------------
-    #: Plain requests arrive as portable tuples and are stored by the child without an Event.
-    accepts_portable = True
-
-    def write(self, batch: Sequence[Event | tuple[Any, ...]]) -> None:
-        events = []
-        portable = []
-        for item in batch:
-            if type(item) is Event:
-                events.append(tuple(item))
-            else:
-                portable.append(item)
-        reply = self._call(marshal.dumps((events, portable)))
+    def write(self, batch: Sequence[Event]) -> None:
+        # plain tuples for marshal, which writes an object shared by many events (a route's
+        # fields, a method's tags) once, and the child's writer then makes its JSON once
+        reply = self._call(marshal.dumps([tuple(event) for event in batch]))
         if reply[0] == "ok":
             return
         _, permanent, rejected, message = reply

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from lookout.events import Event
-from lookout.recorder import describe_failure
+from lookout.sink_queue import describe_failure
 from lookout.sinks.base import InvalidData, PermanentWriteError, is_data_error
 from lookout.sinks.process import receive_frame, send_frame
 from lookout.sinks.sql import SqlSink
@@ -23,8 +23,7 @@ def _answer(sink: SqlSink, payload: Any) -> tuple[Any, ...]:
     try:
         if payload is None:
             return ("ok", sink.check())
-        events, portable = payload
-        sink.write([*(Event(*fields) for fields in events), *portable])
+        sink.write([Event(*fields) for fields in payload])
     except PermanentWriteError as exc:
         data = isinstance(exc, InvalidData)
         return ("error", "data" if data else True, exc.rejected, describe_failure(exc))

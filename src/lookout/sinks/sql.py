@@ -8,7 +8,6 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import text
 
@@ -71,8 +70,6 @@ class SqlSink(BaseSink):
     """
 
     name = "sql"
-    #: Plain requests arrive as portable tuples and are stored without an Event.
-    accepts_portable = True
 
     def __init__(
         self,
@@ -105,7 +102,7 @@ class SqlSink(BaseSink):
     def url(self) -> str:
         return self._url if self._store is None else self._store.safe_url
 
-    def write(self, batch: Sequence[Event | tuple[Any, ...]]) -> None:
+    def write(self, batch: Sequence[Event]) -> None:
         if self._writer is None:
             self._writer = BatchWriter(self.store.engine, hostname=self.hostname)
         self._writer.write(batch)

@@ -19,10 +19,13 @@ from sqlalchemy import Connection, Dialect, Engine, Table, select, tuple_
 
 from lookout.events import ERROR, HOSTNAME, Event
 from lookout.jsontext import to_json
-from lookout.portable import NameKey, PortableKinds, RowContext, SourceKey
 from lookout.store import compaction, error_groups, origin_rollups, rollups
 from lookout.store.dialects import insert_ignoring_conflicts
 from lookout.store.schema import EVENT_COLUMNS, ROLLUP_TABLES, events, names, sources
+
+#: (kind, name) and (host, pid, app version): what the store keeps once and refers to by id.
+NameKey = tuple[str, str]
+SourceKey = tuple[str, int, str]
 
 
 class BatchWriter:
@@ -43,21 +46,18 @@ class BatchWriter:
         self.deadlocks = 0
         #: when this writer merges its rollups and when it appends deltas, and how often it did
         self.compaction = compaction.Turns()
-        self._portable = PortableKinds(
-            RowContext(self._name_ids, self._source_ids, self._null_text, self._null_int)
-        )
         self._origins = origin_rollups.OriginRollups(engine, self._source_ids, self._stored_host)
         self._groups = error_groups.ErrorGroups(
             engine, self._name_ids, self._source_ids, self._origins.origin_of
         )
 
-    def write(self, batch: Sequence[Event | tuple[Any, ...]]) -> None:
-        """Store Events and portable items (see :mod:`lookout.portable`) in one transaction."""
+    def write(self, batch: Sequence[Event]) -> None:
+        """Store a batch of Events, with their rollups, in one transaction."""
         try:
-            rows = self._rows(batch)
+            rows = self._event_rows(batch)
         except KeyError:  # a name or source not stored yet (only the first time it is seen)
             self._register_keys(batch)
-            rows = self._rows(batch)
+            rows = self._event_rows(batch)
         by_origin = self._origins.deltas(rows)  # may register origins: before the transaction
         for _attempt in range(3):
             # may register error groups (and sets the error rows' group): before it, too
@@ -160,34 +160,31 @@ class BatchWriter:
         finally:
             connection.close()  # back to the pool
 
-    def _rows(self, batch: Sequence[Event | tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """The events table's rows, in the batch's order; KeyError when a name or source has
-        no id yet. Portable items become rows in one step each (see :mod:`lookout.portable`)."""
-        if all(type(item) is Event for item in batch):  # stops at a batch's first portable item
-            return self._event_rows(batch)  # type: ignore[arg-type]
-        # Events among them are made into rows together, sharing their tags' JSON.
-        event_rows = iter(self._event_rows([item for item in batch if type(item) is Event]))
-        row_of = self._portable.row_of
-        rows: list[tuple[Any, ...]] = []
-        append = rows.append
-        for item in batch:
-            if type(item) is Event:
-                append(next(event_rows))
-                continue
-            make = row_of.get(item[0])
-            if make is None:
-                make = self._portable.kind(item[0]).row
-            append(make(item))
-        return rows
-
     def _event_rows(self, events: Sequence[Event]) -> list[tuple[Any, ...]]:
+        """The events table's rows, in the batch's order; KeyError when a name or source has
+        no id yet (the caller registers them and asks again).
+
+        Consecutive events mostly share their name, source, tags and fields objects (a
+        route's requests: see flask.request_events), so each is first compared by identity
+        with the previous event's, which costs no key tuple or hash; JSON is made once per
+        object a batch (the batch holds the objects, so their ids stay unique)."""
         name_ids, source_ids = self._name_ids, self._source_ids
-        # Many events share one tags object (a function's static tags, a method's tags): its
-        # JSON is made once per batch (the objects outlive the batch, so ids stay unique).
         tags_json: dict[int, str | None] = {}
+        fields_json: dict[int, str | None] = {}
         null_text, null_int = self._null_text, self._null_int
         rows: list[tuple[Any, ...]] = []
         append = rows.append
+        last_kind: Any = None
+        last_name: Any = None
+        last_name_id = 0
+        last_host: Any = None
+        last_pid = -1
+        last_version: Any = None
+        last_source_id = 0
+        last_tags: Any = None
+        last_tags_text: str | None = None
+        last_fields: Any = None
+        last_fields_text: str | None = None
         for event in events:
             (
                 kind,
@@ -208,22 +205,35 @@ class BatchWriter:
                 error_message,
                 traceback,
             ) = event
-            tags_text = tags_json.get(id(tags), "")
-            if tags_text == "":
-                tags_text = tags_json[id(tags)] = to_json(tags) if tags else None
+            if name is not last_name or kind is not last_kind:
+                last_name_id = name_ids[(kind, name)]
+                last_name, last_kind = name, kind
+            if pid != last_pid or host is not last_host or app_version is not last_version:
+                last_source_id = source_ids[(host, pid, app_version or "")]
+                last_pid, last_host, last_version = pid, host, app_version
+            if tags is not last_tags:
+                last_tags_text = tags_json.get(id(tags), "")
+                if last_tags_text == "":
+                    last_tags_text = tags_json[id(tags)] = to_json(tags) if tags else None
+                last_tags = tags
+            if fields is not last_fields:
+                last_fields_text = fields_json.get(id(fields), "")
+                if last_fields_text == "":
+                    last_fields_text = fields_json[id(fields)] = to_json(fields) if fields else None
+                last_fields = fields
             append(
                 (
-                    name_ids[(kind, name)],
+                    last_name_id,
                     start_ns,
                     duration_ns,
                     1 if outcome == ERROR else 0,
                     null_int if status is None else status,
-                    source_ids[(host, pid, app_version or "")],
+                    last_source_id,
                     null_text if rid is None else rid,
                     null_text if group is None else group,
                     null_text if ip is None else ip,
-                    tags_text,
-                    to_json(fields) if fields else None,
+                    last_tags_text,
+                    last_fields_text,
                     null_text if error_type is None else error_type,
                     null_text if error_message is None else error_message,
                     null_text if traceback is None else traceback,
@@ -232,17 +242,10 @@ class BatchWriter:
             )
         return rows
 
-    def _register_keys(self, batch: Sequence[Event | tuple[Any, ...]]) -> None:
+    def _register_keys(self, batch: Sequence[Event]) -> None:
         """Give every name and source of a batch an id, stored in a transaction of its own."""
-        name_keys: set[NameKey] = set()
-        source_keys: set[SourceKey] = set()
-        for item in batch:
-            if type(item) is Event:
-                name_key, source_key = item[:2], (item[6], item[7], item[8] or "")
-            else:
-                name_key, source_key = self._portable.kind(item[0]).keys(item)
-            name_keys.add(name_key)
-            source_keys.add(source_key)
+        name_keys: set[NameKey] = {(event[0], event[1]) for event in batch}
+        source_keys: set[SourceKey] = {(event[6], event[7], event[8] or "") for event in batch}
         self._ids(self._name_ids, names, ("kind", "name"), name_keys)
         missing = source_keys.difference(self._source_ids)
         if missing:  # stored under the host's configured name, cached under the one events carry

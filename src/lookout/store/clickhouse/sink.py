@@ -25,8 +25,6 @@ class ClickHouseSink(SqlSink):
     arguments; ``store`` is a ``clickhouse://`` URL or a :class:`ClickHouseStore`)."""
 
     name = "clickhouse"
-    #: The writer takes Events (the portable tuples are the SQL writer's shortcut).
-    accepts_portable = False
     #: Batches of up to this many events whatever ``batch_size`` says (still cut by
     #: ``batch_interval``): ClickHouse makes one part per insert and prefers few, large ones.
     min_batch_size = 20_000
@@ -48,10 +46,10 @@ class ClickHouseSink(SqlSink):
     def url(self) -> str:
         return parse(self._url).safe if self._store is None else self._store.safe_url
 
-    def write(self, batch: Sequence[Event | tuple[Any, ...]]) -> None:
+    def write(self, batch: Sequence[Event]) -> None:
         if self._clickhouse_writer is None:
             self._clickhouse_writer = ClickHouseWriter(self.store, hostname=self.hostname)
-        self._clickhouse_writer.write(batch)  # type: ignore[arg-type]
+        self._clickhouse_writer.write(batch)
         self._prune_when_due()
 
     def check(self) -> str:
