@@ -34,6 +34,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from lookout.demo_failures import (
+    PROFILE_SOURCE,
+    database_locked,
+    declined_payment,
+    missing_key,
+    out_of_stock,
+    profile,
+    traceback_text,
+)
 from lookout.demo_testruns import write_runs
 from lookout.events import Event
 from lookout.sinks.sql import SqlSink
@@ -59,7 +68,6 @@ ENDPOINTS: dict[str, tuple[str, str, float, float, float]] = {
     "login": ("POST", "/login", 0.04, 45.0, 0.2),
     "export_csv": ("GET", "/export.csv", 0.01, 350.0, 0.5),
 }
-_FLASK = "/srv/shop/.venv/lib/python3.12/site-packages/flask/app.py"
 
 
 @dataclass
@@ -70,90 +78,6 @@ class Written:
     requests: int = 0
     test_runs: int = 0
     seconds: float = 0.0
-
-
-def _traceback(frames: list[tuple[str, int, str, str]], error: str) -> str:
-    lines = ["Traceback (most recent call last):"]
-    for path, line, function, code in frames:
-        lines += [f'  File "{path}", line {line}, in {function}', f"    {code}"]
-    return "\n".join([*lines, error])
-
-
-def _error(
-    error_type: str, message: str, frames: list[tuple[str, int, str, str]], shown: str = ""
-) -> tuple[str, str, str]:
-    """(error type, message, traceback) as an event stores them."""
-    return error_type, message, _traceback(frames, f"{shown or error_type}: {message}")
-
-
-def _dispatch(function: str, code: str) -> list[tuple[str, int, str, str]]:
-    """Flask's frames down to a view of the shop."""
-    return [
-        (_FLASK, 880, "full_dispatch_request", "rv = self.dispatch_request()"),
-        (_FLASK, 865, "dispatch_request", "return self.ensure_sync(view)(**view_args)"),
-        ("/srv/shop/shop/views.py", 112, function, code),
-    ]
-
-
-def _declined(amount: int) -> tuple[str, str, str]:
-    where = _dispatch("checkout", "charge_id = payments.charge(amount)")
-    raised = ("/srv/shop/shop/payments.py", 41, "charge", "raise PaymentDeclined(reason)")
-    return _error(
-        "shop.payments.PaymentDeclined", f"card declined for {amount} cents", [*where, raised]
-    )
-
-
-def _out_of_stock(product: int) -> tuple[str, str, str]:
-    raised = ("/srv/shop/shop/inventory.py", 27, "reserve", "raise OutOfStock(product_id)")
-    return _error("shop.inventory.OutOfStock", f"product {product}", [raised])
-
-
-def _missing_key(user: str) -> tuple[str, str, str]:
-    where = _dispatch("recommendations", "picks = recommend.for_user(user)")
-    raised = ("/srv/shop/shop/recommend.py", 58, "for_user", "return HISTORY[user][-3:]")
-    return _error("builtins.KeyError", repr(user), [*where, raised], shown="KeyError")
-
-
-def _database_locked() -> tuple[str, str, str]:
-    sa = "/srv/shop/.venv/lib/python3.12/site-packages/sqlalchemy/engine/base.py"
-    frames = [
-        *_dispatch("export_csv", "rows = db.session.execute(EXPORT).all()"),
-        (sa, 1418, "execute", "return meth(self, distilled_parameters, execution_options)"),
-        (sa, 1967, "_exec_single_context", "self.dialect.do_execute(cursor, statement, params)"),
-    ]
-    message = "(sqlite3.OperationalError) database is locked"
-    return _error("sqlalchemy.exc.OperationalError", message, frames)
-
-
-def _profile(duration_ms: float, slow: float) -> list[list[Any]]:
-    """A level-3 profile of ``search``: folded stacks from the view's frame down
-    (``file:function:line``), milliseconds and samples (one per 10 ms)."""
-    ranking = duration_ms * (0.55 + 0.2 * (slow > 1))
-    view = "shop/views.py:search"
-    engine = "sqlalchemy/engine/base.py:Connection._execute_context:1967"
-    parts = [
-        (f"{view}:41;shop/search.py:rank:18;shop/search.py:score:33", ranking * 0.6),
-        (f"{view}:41;shop/search.py:rank:19;shop/search.py:score:35", ranking * 0.1),
-        (f"{view}:41;shop/search.py:rank:16;shop/search.py:tokenize:9", ranking * 0.3),
-        (f"{view}:39;shop/db.py:products:52;{engine}", duration_ms * 0.25),
-        (f"{view}:44;json/encoder.py:JSONEncoder.encode:200", duration_ms * 0.05),
-    ]
-    return [[path, round(ms, 3), max(1, round(ms / 10))] for path, ms in parts]
-
-
-#: The code of the lines ``_profile``'s stacks are at, as the sampler records it.
-PROFILE_SOURCE = [
-    ["shop/views.py:39", "products = db.products(category)"],
-    ["shop/views.py:41", "ranked = search.rank(query, products)"],
-    ["shop/views.py:44", "return jsonify(ranked[:20])"],
-    ["shop/search.py:16", "words = tokenize(query)"],
-    ["shop/search.py:18", "scores = [score(words, p) for p in products]"],
-    ["shop/search.py:19", "return sorted(zip(scores, products), reverse=True)"],
-    ["shop/search.py:33", "hits = sum(w in product.text for w in words)"],
-    ["shop/search.py:35", "return hits / (1 + len(product.text))"],
-    ["shop/search.py:9", "return [w for w in WORD.findall(text.lower()) if w not in STOP]"],
-    ["shop/db.py:52", "return session.execute(select(Product)).scalars().all()"],
-]
 
 
 class _Shop:
@@ -245,12 +169,12 @@ class _Shop:
             path = f"/search?q=product-{rng.randint(1, 9)}"
             call("shop.search.rank", duration_ms * 0.6)
             if t >= self.now_s - 2 * DAY:
-                fields["profile"] = _profile(duration_ms, slow)
+                fields["profile"] = profile(duration_ms, slow)
                 fields["profile_source"] = PROFILE_SOURCE
                 fields["profile_interval_ms"] = 10.0
         elif name == "recommendations":
             if version == "1.1" and user and rng.random() < 0.08:
-                status, outcome, error = 500, "error", _missing_key(user)
+                status, outcome, error = 500, "error", missing_key(user)
             elif self.incident <= t < self.incident + 20 * 60 and rng.random() < 0.5:
                 status, outcome = 503, "error"
         elif name == "cart":
@@ -263,13 +187,13 @@ class _Shop:
             call(
                 "shop.inventory.reserve",
                 duration_ms * 0.7,
-                _out_of_stock(product) if failed else None,
+                out_of_stock(product) if failed else None,
             )
             status = 409 if failed else 200
         elif name == "checkout":
             amount = rng.randint(500, 50_000)
             declined = rng.random() < 0.06
-            charged = _declined(amount) if declined else None
+            charged = declined_payment(amount) if declined else None
             call("shop.payments.charge", duration_ms * 0.8, charged, {"amount_cents": amount})
             if declined:
                 status, outcome, error = 500, "error", charged
@@ -297,7 +221,7 @@ class _Shop:
             status = 401
         elif name == "export_csv":
             if rng.random() < 0.03:
-                status, outcome, error = 500, "error", _database_locked()
+                status, outcome, error = 500, "error", database_locked()
             elif duration_ms > 900:
                 fields["outlier"] = {
                     "threshold_ms": 900.0,
@@ -387,7 +311,7 @@ def _jobs(hour_start: int, rng: random.Random, now_s: int, version: str) -> Iter
         start_ns = (hour_start + 60) * NS
         if hour_start // DAY == (now_s - 2 * DAY) // DAY:
             message = "connection to warehouse.internal:5432 timed out"
-            tb = _traceback(
+            tb = traceback_text(
                 [
                     ("/srv/shop/jobs/export.py", 19, "main", "rows = fetch_orders(since)"),
                     (

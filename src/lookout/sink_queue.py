@@ -8,7 +8,6 @@ import random
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from lookout.events import Event
 
@@ -66,17 +65,13 @@ class Packed:
 
     __slots__ = ("count", "data")
 
-    def __init__(self, items: Sequence[Any]) -> None:
+    def __init__(self, items: Sequence[Event]) -> None:
         self.count = len(items)
-        self.data = marshal.dumps(
-            [(True, tuple(item)) if type(item) is Event else (False, item) for item in items]
-        )
+        # plain tuples for marshal; an object shared by many events is written once
+        self.data = marshal.dumps([tuple(item) for item in items])
 
-    def unpack(self) -> list[Any]:
-        return [
-            Event._make(value) if is_event else value
-            for is_event, value in marshal.loads(self.data)
-        ]
+    def unpack(self) -> list[Event]:
+        return list(map(Event._make, marshal.loads(self.data)))
 
 
 #: A sink queue deeper than this (in events) takes new events packed (see Packed).
