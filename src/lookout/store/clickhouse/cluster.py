@@ -36,13 +36,11 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 from lookout.store.clickhouse import schema
 from lookout.store.clickhouse.store import ClickHouseStore
 from lookout.store.engine import StoreConfigError
-from lookout.store.prune_result import PruneResult
 
 LOCAL_SUFFIX = "_local"
 #: How rows are spread over shards, per table; any other table's inserts go to a random shard.
@@ -261,23 +259,6 @@ def parts(store: ClickHouseStore) -> tuple[str, str]:
 def on_every_shard(store: ClickHouseStore, table: str) -> str:
     """A local table as an ``ALTER TABLE`` run on every server names it (distributed DDL)."""
     return f"{local_database(store.database)}.{table} ON CLUSTER {_cluster(store)}"
-
-
-def prune(store: ClickHouseStore, **options: Any) -> PruneResult:
-    """Without ZooKeeper (no distributed DDL): :func:`lookout.store.clickhouse.retention.prune`
-    on every shard's local tables, each through a connection of its own; the counts added up.
-    With it, retention lists and drops partitions through the server asked."""
-    from lookout.store.clickhouse import retention
-
-    results = []
-    for node in shard_leaders(store):
-        with node_store(store, node) as server:
-            results.append(retention.prune(server, **options))
-    return PruneResult(
-        events=sum(r.events for r in results),
-        minute_rollups=sum(r.minute_rollups for r in results),
-        hour_rollups=sum(r.hour_rollups for r in results),
-    )
 
 
 def sizes(store: ClickHouseStore) -> dict[str, tuple[int, int]]:

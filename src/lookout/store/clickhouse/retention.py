@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
+from typing import Any
 
 from lookout.store.clickhouse import cluster, schema
 from lookout.store.clickhouse.store import ClickHouseStore
@@ -32,7 +33,7 @@ def prune(
     ``older_than_s`` ago, and the month partitions of hour rollups that end before
     ``rollups_older_than_s`` ago; the counts are the rows in the parts dropped."""
     if store.target.cluster and not cluster.has_zookeeper(store):  # each server in turn
-        return cluster.prune(
+        return _prune_each_shard(
             store,
             older_than_s=older_than_s,
             rollups_older_than_s=rollups_older_than_s,
@@ -89,3 +90,17 @@ def _drop(store: ClickHouseStore, table: str, expired: Callable[[str], bool], dr
             target = cluster.on_every_shard(store, table) if store.target.cluster else None
             store.execute(f"ALTER TABLE {target or store.table(table)} DROP PARTITION {literal}")
     return removed
+
+
+def _prune_each_shard(store: ClickHouseStore, **options: Any) -> PruneResult:
+    """A cluster without ZooKeeper (no distributed DDL): :func:`prune` on every shard's local
+    tables, each through a connection of its own; the counts added up."""
+    results = []
+    for node in cluster.shard_leaders(store):
+        with cluster.node_store(store, node) as server:
+            results.append(prune(server, **options))
+    return PruneResult(
+        events=sum(r.events for r in results),
+        minute_rollups=sum(r.minute_rollups for r in results),
+        hour_rollups=sum(r.hour_rollups for r in results),
+    )
