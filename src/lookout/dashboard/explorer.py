@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from lookout.dashboard import explorer_clickhouse
+from lookout.dashboard.explorer_filters import Filters
 from lookout.store import export as event_export
 from lookout.store import schema
 from lookout.store.clickhouse import explorer as clickhouse_events
@@ -36,25 +36,6 @@ NS = 1_000_000_000
 WINDOW_IDS = 20_000
 SCAN_BUDGET = 200_000
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """What the explorer keeps; None is "any"."""
-
-    kind: str | None = None
-    name: str | None = None
-    status_class: str | None = None
-    outcome: str | None = None
-    user: str | None = None
-    version: str | None = None
-    host: str | None = None
-    min_ms: float | None = None
-    max_ms: float | None = None
-    request_id: str | None = None
-    from_s: int | None = None
-    to_s: int | None = None
-    text: str | None = None
 
 
 def _conditions(connection: sa.Connection, filters: Filters) -> list[Any] | None:

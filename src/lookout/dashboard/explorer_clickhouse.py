@@ -7,12 +7,10 @@ store's (:mod:`lookout.dashboard.explorer` builds both from the same rows).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from lookout.dashboard.explorer_filters import Filters
 from lookout.store.clickhouse.explorer import Where
-
-if TYPE_CHECKING:
-    from lookout.dashboard.explorer import Filters
 
 NS = 1_000_000_000
 

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, jsonify, stream_with_context
 from lookout.dashboard import explorer, hosts
 from lookout.dashboard.api import KINDS, RANGES, ApiError, params, parse_kind, parse_range
 from lookout.dashboard.context import current
+from lookout.dashboard.explorer_filters import Filters
 from lookout.dashboard.spec import (
     BOOLEAN,
     INTEGER,
@@ -144,13 +145,13 @@ FILTER_PARAMS: dict[str, Callable[[str], Any]] = {
 }
 
 
-def _filters(args: dict[str, Any]) -> explorer.Filters:
+def _filters(args: dict[str, Any]) -> Filters:
     from_s, to_s = args.get("from"), args.get("to")
     if from_s is None and "range" in args:
         from_s = int(time.time()) - args["range"]
     if from_s is not None and to_s is not None and from_s >= to_s:
         raise ApiError(400, "parameter 'from' must be before 'to'")
-    return explorer.Filters(
+    return Filters(
         kind=args.get("kind"),
         name=args.get("name"),
         status_class=args.get("status"),

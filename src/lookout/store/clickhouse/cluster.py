@@ -36,10 +36,11 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import quote
 
 from lookout.store.clickhouse import schema
-from lookout.store.clickhouse.store import ClickHouseStore
+from lookout.store.clickhouse.url import ClickHouseUrl
 from lookout.store.engine import StoreConfigError
 
 LOCAL_SUFFIX = "_local"
@@ -55,6 +56,24 @@ _CREATED = re.compile(
 )
 _NAMED = re.compile(r"^\s*CREATE (?:TABLE|MATERIALIZED VIEW) IF NOT EXISTS (\w+)\.(\w+)\s")
 _MERGE_TREE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
+
+
+class ClickHouseStore(Protocol):
+    """What the cluster's functions use of :class:`lookout.store.clickhouse.store.
+    ClickHouseStore` (which calls them when it opens a cluster: importing it here would make
+    the two modules import each other)."""
+
+    target: ClickHouseUrl
+    database: str
+
+    def execute(self, sql: str, params: Any = None, **options: Any) -> Any: ...
+
+    def table(self, name: str) -> str: ...
+
+    def close(self) -> None: ...
+
+
+StoreT = TypeVar("StoreT", bound=ClickHouseStore)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +245,7 @@ def _made(store: ClickHouseStore, statements: list[str]) -> bool:
 
 
 @contextmanager
-def node_store(store: ClickHouseStore, node: Node) -> Iterator[ClickHouseStore]:
+def node_store(store: StoreT, node: Node) -> Iterator[StoreT]:
     """A store on one server's local database (no schema made, the same settings store)."""
     target = store.target
     url = (
@@ -234,7 +253,7 @@ def node_store(store: ClickHouseStore, node: Node) -> Iterator[ClickHouseStore]:
         f"{node.host}:{node.port}/{local_database(store.database)}"
         f"?settings={quote(target.settings_url, safe='')}"
     )
-    server = ClickHouseStore(url, migrate_schema=False)
+    server: StoreT = cast(Any, type(store))(url, migrate_schema=False)
     try:
         yield server
     finally:
