@@ -123,27 +123,28 @@ def _ranked(
     options: dict[str, Any] = {}
     if span is None:
         params["micros"] = tuple(micros)
-        shared = "%(micros)s"
+        shared = "IN %(micros)s"
     else:
-        shared = "lookout_micros"
+        shared = "GLOBAL IN lookout_micros"
         options["external_tables"] = [
             {
-                "name": shared,
+                "name": "lookout_micros",
                 "structure": [("micro", "Int64")],
                 "data": [{"micro": micro} for micro in micros],
             }
         ]
     table = store.table(schema.EVENTS)
     span_sql = "start_ns >= %(low)s AND start_ns < %(high)s"
-    # only microseconds more than one event shares (most hold one: their rank is 0)
+    # only microseconds more than one event shares (most hold one: their rank is 0); GLOBAL:
+    # on a cluster the subquery runs once, over the Distributed table, not on every shard
     crowded = (
         f"(SELECT micro FROM {table} PREWHERE {span_sql} "
-        f"WHERE (intDiv(start_ns, 1000) AS micro) IN {shared} GROUP BY micro HAVING count() > 1)"
+        f"WHERE (intDiv(start_ns, 1000) AS micro) {shared} GROUP BY micro HAVING count() > 1)"
     )
     keys: dict[int, list[tuple[Any, ...]]] = {}
     for found in store.execute(
         f"SELECT {_KEY_SQL} FROM {table} PREWHERE {span_sql} "
-        f"WHERE intDiv(start_ns, 1000) IN {crowded}",
+        f"WHERE intDiv(start_ns, 1000) GLOBAL IN {crowded}",
         params,
         **options,
     ):
