@@ -17,7 +17,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    current_app,
     g,
     make_response,
     redirect,
@@ -118,7 +117,7 @@ def create_blueprint(
             return refused
         if request.endpoint in PUBLIC:
             return None
-        return _check_user(context) or _sql_only(context)
+        return _check_user(context)
 
     @blueprint.after_request
     def secure(response: Response) -> Response:
@@ -153,39 +152,6 @@ def create_blueprint(
 
 def _unknown_api_route(rest: str) -> Response:
     raise ApiError(404, "no such API route; see api/openapi.json")
-
-
-#: The view modules whose data only a SQL store holds so far: on a ClickHouse store their API
-#: routes answer 501 naming what is missing, rather than empty answers that look like "nothing
-#: recorded" (docs/clickhouse.md lists what ClickHouse serves). None left: error groups and the
-#: explorer are served from ClickHouse too (lookout.store.clickhouse.errors, .explorer).
-SQL_ONLY_VIEWS: dict[str, str] = {}
-#: Routes of modules in SQL_ONLY_VIEWS that ClickHouse does serve (the version and host
-#: filters' values and the per-host comparison, from the origin rollups).
-CLICKHOUSE_SERVED = frozenset({f"{BLUEPRINT_NAME}.api_filters", f"{BLUEPRINT_NAME}.api_hosts"})
-#: Single routes of modules ClickHouse otherwise serves (none left: one event's profile reads
-#: the event by its ClickHouse id, lookout.store.clickhouse.explorer).
-SQL_ONLY_ENDPOINTS: dict[str, str] = {}
-
-
-def _sql_only(context: DashboardContext) -> Response | None:
-    if "/api/" not in request.path:
-        return None
-    try:
-        store = context.store()
-    except HTTPException:
-        return None  # no store: the view says so (503)
-    if store.backend != "clickhouse" or request.endpoint in CLICKHOUSE_SERVED:
-        return None
-    view = current_app.view_functions.get(request.endpoint or "")
-    missing = SQL_ONLY_ENDPOINTS.get(request.endpoint or "") or SQL_ONLY_VIEWS.get(
-        getattr(view, "__module__", "")
-    )
-    if missing is None:
-        return None
-    return json_error(
-        501, f"{missing}: not served from a ClickHouse store yet (see docs/clickhouse.md)"
-    )
 
 
 def _check_user(context: DashboardContext) -> Any:

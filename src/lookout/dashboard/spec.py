@@ -124,17 +124,15 @@ _ERROR_TEXT = {
     "403": "Not allowed for this role, or a missing CSRF token.",
     "404": "No such thing (the message says what).",
     "413": "The request body is larger than the dashboard accepts.",
-    "501": "What this route shows is not served from a ClickHouse store yet "
-    "(docs/clickhouse.md lists what is).",
     "503": "This Lookout has no store to show.",
 }
 
 
 def errors(*codes: str) -> dict[str, Any]:
-    """Error answers, each ``{"error": message, "status": code}``; 400, 401, 413, 501 and 503
-    are possible on every route, ``codes`` adds others (403, 404)."""
+    """Error answers, each ``{"error": message, "status": code}``; 400, 401, 413 and 503 are
+    possible on every route, ``codes`` adds others (403, 404)."""
     found = {}
-    for code in sorted({"400", "401", "413", "501", "503", *codes}):
+    for code in sorted({"400", "401", "413", "503", *codes}):
         found[code] = {
             "description": _ERROR_TEXT[code],
             "content": {"application/json": {"schema": ERROR}},
