@@ -141,8 +141,7 @@ def _add_sketches(
     store: ClickHouseStore, select: Select, keys: Sequence[str], found: dict[Key, RollupDelta]
 ) -> None:
     """Each key's sketch from the sketch rows (``sum(n)`` per key and sketch index)."""
-    tables = schema.ORIGIN_SKETCHES if select.per_origin else schema.SKETCHES
-    origin = "app_version, host, " if select.per_origin else ""
+    tables, origin = _sketch_family(select)
     coarse = replace(select, segments=sketch_parts(select.parts, select.bucket_s))
     source, params = _source(store, coarse, tables, f"kind, name, {origin}bucket_start, idx, n")
     group = ", ".join([*keys, "idx"])
@@ -155,6 +154,23 @@ def _add_sketches(
             buckets[int(row[width])] = buckets.get(int(row[width]), 0) + int(row[width + 1])
     for delta in found.values():
         delta.sketch = LatencySketch(delta.sketch.buckets)  # its count follows the buckets
+
+
+def _sketch_family(select: Select) -> tuple[dict[int, str], str]:
+    """The sketch tables that hold what ``select`` filters and groups by, and their origin
+    columns: the plain ones, per version, per host, or per (version, host)."""
+    if not select.per_origin:
+        return schema.SKETCHES, ""
+    used = set(select.by) | {
+        column
+        for column, value in (("app_version", select.version), ("host", select.host))
+        if value is not None
+    }
+    if used == {"app_version"}:
+        return schema.VERSION_SKETCHES, "app_version, "
+    if used == {"host"}:
+        return schema.HOST_SKETCHES, "host, "
+    return schema.ORIGIN_SKETCHES, "app_version, host, "
 
 
 #: The coarser sketch rows a range of minute or hour rows may read instead, where whole.
