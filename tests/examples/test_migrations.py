@@ -85,13 +85,33 @@ def test_flask_chest_writes_the_tracked_g_values_per_method(tmp_path: Path) -> N
     timed = [
         float(values["total_time"]) for values in by_request.values() if "total_time" in values
     ]
-    assert all(0.1 <= seconds < 1 for seconds in timed)  # the view's 0.1 s sleep
+    assert all(0.1 <= seconds < 10 for seconds in timed)  # the view's 0.1 s sleep
 
 
 def test_cloudwatch_metrics_reach_a_cloudwatch_server(
     cloudwatch_endpoint: str, tmp_path: Path
 ) -> None:
     import boto3
+
+    client = boto3.client("cloudwatch", endpoint_url=cloudwatch_endpoint)
+    now = datetime.now(timezone.utc)
+
+    def total(name: str, dimensions: list[dict[str, str]]) -> float:
+        answer = client.get_metric_statistics(
+            Namespace="FlaskApp",
+            MetricName=name,
+            Dimensions=dimensions,
+            StartTime=now - timedelta(minutes=10),
+            EndTime=now + timedelta(minutes=10),
+            Period=60,
+            Statistics=["Sum", "SampleCount"],
+        )
+        return sum(point["Sum"] for point in answer["Datapoints"])
+
+    def published() -> tuple[float, float]:
+        return total("RequestCount", []), total(
+            "Fault", [{"Name": "ResourceName", "Value": "fragile"}]
+        )
 
     port = free_port()
     env = env_with(f"sqlite:///{tmp_path / 'unused.db'}", PORT=str(port))
@@ -102,23 +122,12 @@ def test_cloudwatch_metrics_reach_a_cloudwatch_server(
             assert requests.get(f"{base}/").ok
         for _ in range(2):
             assert requests.get(f"{base}/fragile").status_code == 503
-    client = boto3.client("cloudwatch", endpoint_url=cloudwatch_endpoint)
-    now = datetime.now(timezone.utc)
-
-    def total(name: str, dimensions: list[dict[str, str]]) -> float:
-        answer = client.get_metric_statistics(
-            Namespace="FlaskApp",
-            MetricName=name,
-            Dimensions=dimensions,
-            StartTime=now - timedelta(minutes=10),
-            EndTime=now + timedelta(minutes=1),
-            Period=60,
-            Statistics=["Sum", "SampleCount"],
-        )
-        return sum(point["Sum"] for point in answer["Datapoints"])
-
-    assert total("RequestCount", []) == 3
-    assert total("Fault", [{"Name": "ResourceName", "Value": "fragile"}]) == 2
+        # published by the app's background worker within its batch interval (the first
+        # publish makes the boto3 client: seconds on a busy machine), not at its exit
+        deadline = time.monotonic() + 60
+        while published() != (3, 2) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    assert published() == (3, 2)
 
 
 @pytest.mark.parametrize("fail", [False, True], ids=["summary", "uncaught-error"])
