@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from lookout.store.engine import SqlStore
-from lookout.testruns import queries
+from lookout.testruns import latency, queries
 from tests.compat.originals import CACHE, PIP, original_python
 from tests.compat.test_collect_performance import _collect, _project
 from tests.pytest_plugin.suite import live_dashboard
@@ -112,7 +112,7 @@ def test_an_fmd_document_is_stored_as_a_test_run(sqlite_url: str) -> None:
         assert (version["n"], version["min_ms"], version["max_ms"]) == (2, 12.5, 13.5)
         failed = queries.failure(store, run_id, "test_b (t.A)")
         assert failed is not None and failed["message"] == "failed in 1 of 2 iterations"
-        [hello] = queries.endpoint_latency(store)
+        [hello] = latency.endpoint_latency(store)
         assert (hello["endpoint"], hello["tests"], hello["test_requests"]) == ("hello", 1, 0)
     finally:
         store.close()
@@ -147,7 +147,7 @@ def test_lookout_s_collect_performance_honours_the_plugin_s_options(tmp_path: Pa
         hello = next(n for n in queries.summary(store) if n["name"].endswith("test_hello"))
         [version] = queries.history(store, hello["name"])["versions"]
         assert version["runs"] == 2 and version["n"] == 6  # 3 repeats in each run
-        [grouped] = queries.endpoint_latency(store)
+        [grouped] = latency.endpoint_latency(store)
         assert grouped["endpoint"] == "hello"
     finally:
         store.close()
@@ -284,7 +284,7 @@ def test_the_original_collect_performance_submits_to_lookout(tmp_path: Path) -> 
         names = {row["name"].split(" ")[0]: row["name"] for row in queries.summary(store)}
         assert set(names) == {"test_hello", "test_arithmetic"}
         assert all("(test_app.HelloTest" in name for name in names.values())
-        [hello] = queries.endpoint_latency(store)
+        [hello] = latency.endpoint_latency(store)
         assert (hello["endpoint"], hello["tests"]) == ("hello", 1)
         [version] = queries.history(store, names["test_hello"])["versions"]
         assert version["n"] == 3 and version["min_ms"] > 0

@@ -172,7 +172,7 @@ def test_the_demo_history_holds_test_runs(tmp_path: Path) -> None:
     import time
 
     from lookout.demo_data import generate
-    from lookout.testruns import queries
+    from lookout.testruns import latency, queries
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     written = generate(url, requests_per_hour=40, now_s=int(time.time()))
@@ -185,7 +185,7 @@ def test_the_demo_history_holds_test_runs(tmp_path: Path) -> None:
         assert {row["name"] for row in queries.flaky(store)} == {
             "tests/test_checkout.py::test_checkout_declined"
         }
-        rows = queries.endpoint_latency(store)
+        rows = latency.endpoint_latency(store)
         search = [r for r in rows if r["endpoint"] == "search"]
         assert {r["version"] for r in search} >= {"1.1", "1.2"}
         assert all(r["prod_requests"] > 0 for r in search)

@@ -16,7 +16,7 @@ import pytest
 from lookout.events import Event
 from lookout.sinks.sql import SqlSink
 from lookout.store.engine import SqlStore
-from lookout.testruns import queries
+from lookout.testruns import latency, queries
 from lookout.testruns.document import EndpointHits, RunDocument, TestResult
 from lookout.testruns.records import save_run
 from lookout.testruns.stats import mann_whitney_u
@@ -218,7 +218,7 @@ def test_flaky_tests_failures_and_a_failure_s_traceback(store: SqlStore) -> None
 
 
 def test_endpoint_latency_in_tests_beside_production(store: SqlStore) -> None:
-    rows = {(r["endpoint"], r["version"]): r for r in queries.endpoint_latency(store)}
+    rows = {(r["endpoint"], r["version"]): r for r in latency.endpoint_latency(store)}
     assert set(rows) == {("search", "1.0"), ("search", "1.1")}
     old, new = rows[("search", "1.0")], rows[("search", "1.1")]
     assert (old["tests"], old["test_requests"], old["methods"]) == (1, 8, ["GET"])
@@ -227,7 +227,7 @@ def test_endpoint_latency_in_tests_beside_production(store: SqlStore) -> None:
     assert (old["prod_requests"], new["prod_requests"]) == (300, 300)
     assert 5 < old["prod_p50_ms"] < 7.5 and 7.5 < new["prod_p50_ms"] < 11  # sketch buckets
     assert old["prod_p95_ms"] >= old["prod_p50_ms"]
-    feature = queries.endpoint_latency(store, branch="feature/x")
+    feature = latency.endpoint_latency(store, branch="feature/x")
     assert [(r["version"], r["test_requests"]) for r in feature] == [("1.1", 4)]
 
 
@@ -276,7 +276,7 @@ def test_runs_recorded_by_the_plugin(
         whole = queries.failure(store, broken["run_id"], broken["name"])
         assert whole is not None and "def test_broken" in whole["traceback"]
         assert broken["message"].startswith("AssertionError: one is not two")
-        hits = {(r["endpoint"], r["version"]): r for r in queries.endpoint_latency(store)}
+        hits = {(r["endpoint"], r["version"]): r for r in latency.endpoint_latency(store)}
         assert set(hits) == {(e, v) for e in ("fast_view", "slow_view") for v in ("1.0", "1.1")}
         assert hits[("slow_view", "1.1")]["test_requests"] == 5  # one request per repeat
         assert hits[("slow_view", "1.1")]["test_p50_ms"] >= 10

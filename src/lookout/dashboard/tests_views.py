@@ -20,7 +20,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from lookout.dashboard.api import ApiError, params, parse_range
 from lookout.dashboard.context import admin_only, current
-from lookout.testruns import document, queries, records
+from lookout.testruns import document, latency, queries, records
 
 #: The largest run accepted, decompressed (a 10,000-test suite repeated 10 times is ~3 MB).
 MAX_RUN_BYTES = 64 * 1024 * 1024
@@ -175,5 +175,5 @@ def failure() -> Response:
 
 def endpoints() -> Response:
     args, since_ns = _window()
-    rows = queries.endpoint_latency(current().store(), since_ns=since_ns, branch=args.get("branch"))
+    rows = latency.endpoint_latency(current().store(), since_ns=since_ns, branch=args.get("branch"))
     return jsonify({"endpoints": rows})
