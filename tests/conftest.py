@@ -142,6 +142,7 @@ def receiver() -> Iterator[Receiver]:
 def cloudwatch_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """moto's CloudWatch-compatible server on 127.0.0.1, with dummy credentials; boto3 clients
     made without an endpoint go there too (``AWS_ENDPOINT_URL``)."""
+    import requests
     from moto.server import ThreadedMotoServer
 
     for key, value in (
@@ -154,6 +155,8 @@ def cloudwatch_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
+    # moto keeps its backends' data per process, not per server: start each test empty
+    requests.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
     monkeypatch.setenv("AWS_ENDPOINT_URL", url)
     yield url
     server.stop()
