@@ -1,7 +1,9 @@
 """The original packages, each in a virtual environment of its own, for differential tests.
 
 A venv per package and version is made once under ``~/.cache/lookout-compat-venvs`` (or
-``$LOOKOUT_COMPAT_VENVS``), keyed by package, version and Python, so reruns start at once.
+``$LOOKOUT_COMPAT_VENVS``), keyed by package, version, Python and the test environment it
+reads (a venv pointing at a test environment since deleted, say a CI clone's, would find none
+of its dependencies), so reruns start at once.
 The venv sees this test environment's site-packages after its own (a ``.pth`` line), so pip
 installs only what the original pins differently or what is missing here: the original's own
 dependency pins win, and a venv takes seconds rather than minutes. Lookout itself is not
@@ -11,6 +13,7 @@ importable there (its editable install's ``.pth`` is not processed from a plain 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import subprocess
@@ -37,7 +40,9 @@ def original_python(package: str) -> Path:
     """The interpreter of a venv where ``package`` (at :data:`ORIGINALS`'s version) is
     installed; skips the test with pip's reason when it cannot be installed here."""
     version = ORIGINALS[package]
-    key = f"{package}-{version}-py{sys.version_info.major}{sys.version_info.minor}"
+    test_env = sysconfig.get_paths()["purelib"]
+    env_digest = hashlib.sha256(test_env.encode()).hexdigest()[:10]
+    key = f"{package}-{version}-py{sys.version_info.major}{sys.version_info.minor}-{env_digest}"
     root = CACHE / key
     python = root / "bin" / "python"
     ready = root / ".ready"
@@ -50,9 +55,7 @@ def original_python(package: str) -> Path:
         subprocess.run(
             [sys.executable, "-m", "venv", "--clear", "--without-pip", str(root)], check=True
         )
-        Path(_purelib(python), "_lookout_test_env.pth").write_text(
-            sysconfig.get_paths()["purelib"] + "\n"
-        )
+        Path(_purelib(python), "_lookout_test_env.pth").write_text(test_env + "\n")
         installed = subprocess.run(
             [*PIP, "--python", str(python), "install", "-q", f"{package}=={version}"],
             capture_output=True,
