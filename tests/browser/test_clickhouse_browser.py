@@ -37,12 +37,18 @@ def _failed_answers(page: Any) -> list[str]:
     return failed
 
 
+@pytest.mark.parametrize(
+    ("width", "dark"), [(1400, False), (1400, True), (390, False), (390, True)]
+)
 def test_overview_detail_and_distributions_on_clickhouse(
     browser: Any,  # noqa: F811
     site: str,
     screenshots: Path,  # noqa: F811
+    width: int,
+    dark: bool,
 ) -> None:
-    context, page, errors = new_tab(browser, 1400)
+    suffix = ("" if width == 1400 else "-390") + ("-dark" if dark else "")
+    context, page, errors = new_tab(browser, width, dark)
     failed = _failed_answers(page)
     page.goto(f"{site}/dashboard/?range=7d")
     page.wait_for_selector("#chart-latency .main-svg")
@@ -50,7 +56,7 @@ def test_overview_detail_and_distributions_on_clickhouse(
     assert page.locator("#tiles [data-tile=requests] .value").inner_text() == "4,000"
     names = page.locator("#overview tbody tr td:first-child").all_text_contents()
     assert {"checkout", "search", "report.build"} <= set(names)
-    page.screenshot(path=str(screenshots / "clickhouse-overview.png"), full_page=True)
+    page.screenshot(path=str(screenshots / f"clickhouse-overview{suffix}.png"), full_page=True)
     page.goto(f"{site}/dashboard/?range=7d&host=web-1")
     page.wait_for_selector("#chart-latency .main-svg")
     page.wait_for_function(
@@ -64,10 +70,10 @@ def test_overview_detail_and_distributions_on_clickhouse(
     page.click("[role=tab][data-tab=statuses]")
     page.wait_for_selector("#statuses tbody tr")
     assert "500" in page.locator("#statuses").inner_text()
-    page.screenshot(path=str(screenshots / "clickhouse-detail.png"), full_page=True)
+    page.screenshot(path=str(screenshots / f"clickhouse-detail{suffix}.png"), full_page=True)
     page.goto(f"{site}/dashboard/distributions?range=7d")
     page.wait_for_selector("#chart-boxes .main-svg, .js-plotly-plot .main-svg")
     page.wait_for_timeout(300)
-    page.screenshot(path=str(screenshots / "clickhouse-distributions.png"), full_page=True)
+    page.screenshot(path=str(screenshots / f"clickhouse-distributions{suffix}.png"), full_page=True)
     assert errors == [] and failed == [], (errors, failed)
     context.close()
