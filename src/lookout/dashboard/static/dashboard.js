@@ -223,6 +223,7 @@ function layout(extra = {}) {
     hoverlabel: { bgcolor: css("--card") || "#fff", font: { color: fg }, bordercolor: line },
     ...extra,
     xaxis: { ...axis, ...(extra.xaxis || {}) }, yaxis: { ...axis, ...(extra.yaxis || {}) },
+    ...(extra.xaxis2 ? { xaxis2: { ...axis, ...extra.xaxis2 } } : {}),
     ...(extra.yaxis2 ? { yaxis2: { ...axis, ...extra.yaxis2 } } : {}),
   };
 }

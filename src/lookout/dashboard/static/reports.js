@@ -14,7 +14,80 @@ const reportQuery = (extra = {}) => {
 
 const label = (row) => (row.kind === "call" ? "ƒ " : "") + row.name;
 const versionLabel = (v) => v || "(none)";
-const axisMs = { title: { text: "latency (ms, log scale)" }, type: "log", automargin: true, gridcolor: "rgba(128,128,128,.2)" };
+
+// -- latency axes: log scale, readable ticks ------------------------------------------------------
+// Plotly's own log ticks read "10, 2, 3, 4" for 10, 20, 30, 40 ms. These axes get explicit ticks:
+// 1-2-5 steps in µs, ms and s (finer over a narrow range, decades over a wide one), as many as
+// the chart's width fits. They are drawn on a second x axis matched to the data's (which needs a
+// trace: an invisible one): with ticktext on the data's own axis, Plotly would hover any value
+// within 1/10000 of the range of a tick as that tick's text ("20 ms" for 20.0004).
+//
+// Each decade's steps, about evenly spaced on the log scale, densest first.
+const LOG_TICK_STEPS = [[1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8], [1, 1.5, 2, 3, 5, 7], [1, 2, 5], [1, 3], [1]];
+const round12 = (v) => +v.toPrecision(12);  // 3 * 10 ** -2 is 0.030000000000000002
+
+function msText(ms) {
+  const [value, unit] = ms >= 1000 ? [ms / 1000, "s"] : ms >= 1 ? [ms, "ms"] : [ms * 1000, "µs"];
+  return `${+value.toPrecision(6)} ${unit}`;
+}
+
+function logTicks(range, most) {
+  // Ticks (ms) inside an axis range of [log10(low), log10(high)]: the densest steps with at most
+  // `most` of them; over many decades every 2nd, 3rd... decade; within one step, round linear ones.
+  const [from, to] = [round12(10 ** range[0]), round12(10 ** range[1])];
+  const at = (steps, every = 1) => {
+    const found = [];
+    for (let e = Math.floor(range[0]); e <= Math.ceil(range[1]); e++) {
+      if (e % every !== 0) continue;
+      for (const step of steps) {
+        const value = round12(step * 10 ** e);
+        if (value >= from && value <= to) found.push(value);
+      }
+    }
+    return found;
+  };
+  let ticks = [];
+  for (const steps of LOG_TICK_STEPS) if ((ticks = at(steps)).length <= most) break;
+  for (let every = 2; ticks.length > most; every++) ticks = at([1], every);
+  if (ticks.length < 2 && to > from) {
+    const rough = (to - from) / most, power = 10 ** Math.floor(Math.log10(rough));
+    const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= rough);
+    ticks = [];
+    for (let i = Math.ceil(from / step); i * step <= to; i++) ticks.push(round12(i * step));
+  }
+  return { tickvals: ticks, ticktext: ticks.map(msText) };
+}
+
+const mostTicks = (node) => Math.max(3, Math.min(12, Math.floor(node.clientWidth / 110)));
+
+function latencyAxes(node, rows) {
+  // layout.xaxis (the boxes', log) and xaxis2 (its ticks), and the invisible trace xaxis2 needs
+  const shown = rows.flatMap((r) => [r.p5_ms, r.p25_ms, r.p50_ms, r.p75_ms, r.p95_ms, r.mean_ms])
+    .filter((v) => v > 0 && Number.isFinite(v));
+  const category = rows.length ? label(rows[0]) : null;
+  const [low, high] = shown.length ? [Math.min(...shown), Math.max(...shown)] : [1, 1000];
+  const span = Math.log10(high) - Math.log10(low), pad = Math.max(0.05, 0.05 * span);
+  const range = [Math.log10(low) - pad, Math.log10(high) + pad];
+  return {
+    xaxis: { type: "log", range, showticklabels: false, showgrid: false, ticksuffix: " ms" },
+    xaxis2: {
+      type: "log", overlaying: "x", matches: "x", side: "bottom", tickmode: "array", ...logTicks(range, mostTicks(node)),
+      title: { text: "latency (log scale)" }, gridcolor: "rgba(128,128,128,.2)",
+    },
+    trace: { type: "scatter", mode: "none", x: [low, high], y: [category, category], xaxis: "x2", hoverinfo: "skip", showlegend: false },
+  };
+}
+
+function retickOnZoom(node) {
+  // zoomed, reset or autoscaled: ticks for the range now shown
+  if (node.dataset.retick) return;
+  node.dataset.retick = "1";
+  node.on("plotly_relayout", (change) => {
+    if (!Object.keys(change).some((key) => key.startsWith("xaxis.range") || key === "xaxis.autorange")) return;
+    const { tickvals, ticktext } = logTicks(node.layout.xaxis.range, mostTicks(node));
+    Plotly.relayout(node, { "xaxis2.tickvals": tickvals, "xaxis2.ticktext": ticktext });
+  });
+}
 
 function keepInUrl(values) {
   const url = new URL(location.href);
@@ -30,12 +103,13 @@ function selectFromUrl(id, key) {
 }
 
 function boxChart(target, rows, traceOf) {
-  const height = Math.max(220, 90 + 30 * rows.length);
-  Plotly.react(target, traceOf(rows), layout({
-    height, margin: { l: 10, r: 20, t: 10, b: 50 },
-    xaxis: axisMs, yaxis: { automargin: true, autorange: "reversed", type: "category" },
+  const node = document.getElementById(target);
+  const { xaxis, xaxis2, trace } = latencyAxes(node, rows);
+  Plotly.react(node, [...traceOf(rows), trace], layout({
+    height: Math.max(220, 90 + 30 * rows.length), margin: { l: 10, r: 20, t: 10, b: 50 },
+    xaxis, xaxis2, yaxis: { automargin: true, autorange: "reversed", type: "category" },
     showlegend: false,
-  }), plotConfig);
+  }), plotConfig).then(() => retickOnZoom(node));
 }
 
 function boxTrace(rows, name, color) {
@@ -91,11 +165,12 @@ function versionBoxes(byVersion) {
   const traces = byVersion.versions.map((version, i) =>
     boxTrace(byVersion.rows.filter((r) => r.version === version), versionLabel(version), palette[i % palette.length]));
   const names = new Set(byVersion.rows.map(label));
-  Plotly.react(target, traces, layout({
+  const { xaxis, xaxis2, trace } = latencyAxes(target, byVersion.rows);
+  Plotly.react(target, [...traces, trace], layout({
     height: Math.max(260, 100 + 26 * names.size * Math.min(3, byVersion.versions.length)),
-    margin: { l: 10, r: 20, t: 10, b: 50 }, boxmode: "group", xaxis: axisMs,
+    margin: { l: 10, r: 20, t: 10, b: 50 }, boxmode: "group", xaxis, xaxis2,
     yaxis: { automargin: true, autorange: "reversed", type: "category" }, legend: { orientation: "h", y: 1.02, yanchor: "bottom", title: { text: "version" } },
-  }), plotConfig);
+  }), plotConfig).then(() => retickOnZoom(target));
 }
 
 function utilizationCharts(use) {
