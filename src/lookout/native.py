@@ -24,6 +24,7 @@ COMPILED_MODULES = (
     "lookout.flask.tracking",
     "lookout.flask.watching",
     "lookout.recorder",
+    "lookout.sink_ledger",
     "lookout.sink_queue",
     "lookout.sink_worker",
     "lookout.store.error_groups",

@@ -1,13 +1,16 @@
-"""What a sink's queue carries and how its failed writes are retried: the retry policy, the
-flush marker that travels behind the events it waits for, and packed chunks of events."""
+"""A sink's queue and what it carries, and how its failed writes are retried: the retry
+policy, the flush marker that travels behind the events it waits for, packed chunks of
+events, and the queue of them the dispatcher puts to and the sink's worker takes from."""
 
 from __future__ import annotations
 
 import marshal
 import random
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from lookout.events import Event
 
@@ -76,6 +79,76 @@ class Packed:
 
 #: A sink queue deeper than this (in events) takes new events packed (see Packed).
 PACK_AFTER = 2000
+
+
+class SinkQueue:
+    """A sink's queue: events, flush markers and, past :data:`PACK_AFTER` events, packed
+    chunks. The dispatcher puts, the sink's worker takes (and close() drains, both under the
+    worker's ledger lock); each counter has one writer, so the depth in events needs no lock.
+    """
+
+    __slots__ = ("_chunks_in", "_chunks_out", "_items", "_packed_in", "_packed_out")
+
+    def __init__(self) -> None:
+        self._items: deque[Any] = deque()
+        self._packed_in = self._packed_out = self._chunks_in = self._chunks_out = 0
+
+    def __len__(self) -> int:
+        """Items queued, a packed chunk as one."""
+        return len(self._items)
+
+    def depth(self) -> int:
+        """Events (and flush markers) queued, packed ones counted one by one."""
+        chunks = self._chunks_in - self._chunks_out
+        return len(self._items) - chunks + self._packed_in - self._packed_out
+
+    def put(self, events: Sequence[Event]) -> None:
+        """Queue ``events``: packed into one chunk when the queue is already deep."""
+        if len(events) > 1 and self.depth() > PACK_AFTER:
+            try:
+                packed = Packed(events)
+            except ValueError:  # a value marshal cannot hold (only from custom sources)
+                pass
+            else:
+                self._packed_in += packed.count
+                self._chunks_in += 1
+                self._items.append(packed)
+                return
+        self._items.extend(events)
+
+    def put_marker(self, marker: FlushMarker) -> None:
+        self._items.append(marker)
+
+    def take(self, most: int) -> tuple[list[Event], FlushMarker | None]:
+        """Up to ``most`` events from the front; stops at a flush marker, which it returns."""
+        batch: list[Event] = []
+        items = self._items
+        while items and len(batch) < most:
+            item = items.popleft()
+            if type(item) is Packed:
+                items.extendleft(reversed(item.unpack()))
+                self._chunks_out += 1
+                self._packed_out += item.count
+            elif type(item) is FlushMarker:
+                return batch, item
+            else:
+                batch.append(item)
+        return batch, None
+
+    def drain(self) -> tuple[list[Event], list[FlushMarker]]:
+        """Empty the queue: the events it held, and its flush markers."""
+        events: list[Event] = []
+        markers: list[FlushMarker] = []
+        for item in self._items:
+            if type(item) is Packed:
+                events.extend(item.unpack())
+            elif type(item) is FlushMarker:
+                markers.append(item)
+            else:
+                events.append(item)
+        self._items.clear()
+        self._chunks_out, self._packed_out = self._chunks_in, self._packed_in
+        return events, markers
 
 
 def describe_failure(error: BaseException) -> str:
