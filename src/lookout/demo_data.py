@@ -18,8 +18,8 @@ true to show, and the screenshots in docs/screenshots/ come from it:
 - monitored calls under the requests (search ranking, stock reservation, payment), a profiled
   endpoint (``search``, level 3: folded stacks per request), outliers with sampled stacks on
   ``export_csv``;
-- jobs (a nightly export with one failure, an hourly sync), custom metrics (order value, cart
-  size) and the test suite's runs as the pytest plugin records them
+- jobs (:mod:`lookout.demo_jobs`: a nightly export with one failure, an hourly sync), custom
+  metrics (order value, cart size) and the test suite's runs as the pytest plugin records them
   (:mod:`lookout.demo_testruns`: nightly on main, pull requests on a branch).
 
 Deterministic for a given ``seed`` and ``now_s``.
@@ -41,8 +41,8 @@ from lookout.demo_failures import (
     missing_key,
     out_of_stock,
     profile,
-    traceback_text,
 )
+from lookout.demo_jobs import jobs
 from lookout.demo_testruns import write_runs
 from lookout.events import Event
 from lookout.sinks.sql import SqlSink
@@ -289,79 +289,6 @@ def _traffic(hour_start: int, per_hour: float) -> float:
     return per_hour * daily * (0.6 if weekday >= 5 else 1.0)
 
 
-def _jobs(hour_start: int, rng: random.Random, now_s: int, version: str) -> Iterator[Event]:
-    sync_ns = (hour_start + 5 * 60) * NS
-    yield Event(
-        "run",
-        "shop.hourly-sync",
-        sync_ns,
-        int(rng.uniform(8, 30) * NS),
-        "ok",
-        0,
-        "worker-1",
-        4000,
-        version,
-        None,
-        None,
-        None,
-        {},
-        {"schedule": "5 * * * *", "summary": f"{rng.randint(20, 400)} prices updated"},
-    )
-    if hour_start % DAY == 3 * HOUR:
-        start_ns = (hour_start + 60) * NS
-        if hour_start // DAY == (now_s - 2 * DAY) // DAY:
-            message = "connection to warehouse.internal:5432 timed out"
-            tb = traceback_text(
-                [
-                    ("/srv/shop/jobs/export.py", 19, "main", "rows = fetch_orders(since)"),
-                    (
-                        "/srv/shop/jobs/export.py",
-                        44,
-                        "fetch_orders",
-                        "with warehouse.connect() as db:",
-                    ),
-                ],
-                f"TimeoutError: {message}",
-            )
-            yield Event(
-                "run",
-                "shop.nightly-export",
-                start_ns,
-                int(310 * NS),
-                "error",
-                1,
-                "worker-1",
-                4001,
-                version,
-                None,
-                None,
-                None,
-                {},
-                {"schedule": "0 3 * * *"},
-                "builtins.TimeoutError",
-                message,
-                tb,
-            )
-        else:
-            rows = rng.randint(9000, 14000)
-            yield Event(
-                "run",
-                "shop.nightly-export",
-                start_ns,
-                int(rng.uniform(140, 220) * NS),
-                "ok",
-                0,
-                "worker-1",
-                4001,
-                version,
-                None,
-                None,
-                None,
-                {},
-                {"schedule": "0 3 * * *", "summary": f"{rows:,} orders exported"},
-            )
-
-
 def generate(
     store_url: str,
     *,
@@ -389,7 +316,7 @@ def generate(
     batch: list[Event] = []
     for done, hour_start in enumerate(hours):
         count = int(_traffic(hour_start, requests_per_hour) * rng.uniform(0.85, 1.15))
-        batch += _jobs(hour_start, rng, now_s, shop.version_at(hour_start)[0])
+        batch += jobs(hour_start, rng, now_s, shop.version_at(hour_start)[0])
         for event in shop.requests(hour_start, count):
             batch.append(event)
             written.requests += event.kind == "request"
