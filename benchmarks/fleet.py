@@ -20,11 +20,12 @@ Events: 40 endpoint names, 3 versions, 8 hosts, 1,000 users, log-normal duration
 with a short traceback, 1 in 10 with tracked fields, spread over the last hour.
 
     nice -n 10 python benchmarks/fleet.py [--writers 8] [--events-per-writer 50000]
-        [--postgres postgresql://postgres@127.0.0.1:5432/test] [--cluster]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test] [--cluster] [--lz4]
 
 ClickHouse is Debian's clickhouse-server (started here on free ports, data in a temp folder,
-stopped at the end); PostgreSQL is the machine's server, in a database made for the run and
-dropped after it.
+stopped at the end) with the settings Lookout recommends (deploy/clickhouse/lookout.xml: zstd
+compression), or with ``--lz4`` the server's defaults; PostgreSQL is the machine's server, in a
+database made for the run and dropped after it.
 """
 
 from __future__ import annotations
@@ -224,6 +225,11 @@ def main() -> None:
     parser.add_argument(
         "--cluster", action="store_true", help="also into a 2-shard ClickHouse cluster"
     )
+    parser.add_argument(
+        "--lz4",
+        action="store_true",
+        help="ClickHouse with its default compression, not deploy/clickhouse/lookout.xml's zstd",
+    )
     args = parser.parse_args()
     from tests.store.clickhouse_cluster import ClickHouseCluster
     from tests.store.clickhouse_server import ClickHouseServer
@@ -242,12 +248,22 @@ def main() -> None:
         .set(database=database)
         .render_as_string(hide_password=False)
     )
-    server = ClickHouseServer(Path(tempfile.mkdtemp(prefix="lookout-fleet-")))
+    server = ClickHouseServer(
+        Path(tempfile.mkdtemp(prefix="lookout-fleet-")), recommended=not args.lz4
+    )
     server.start()
-    shards = ClickHouseCluster(Path(server.root, "cluster"), shards=2) if args.cluster else None
+    shards = None
+    if args.cluster:
+        shards = ClickHouseCluster(Path(server.root, "cluster"), shards=2)
+        for shard in shards.servers:
+            shard.recommended = not args.lz4
     if shards is not None:
         shards.start()
-    report: dict[str, Any] = {"writers": args.writers, "events": total}
+    report: dict[str, Any] = {
+        "writers": args.writers,
+        "events": total,
+        "clickhouse_compression": "lz4" if args.lz4 else "zstd",
+    }
     try:
         settings = Path(server.root, "settings.db")
         clickhouse_url = f"{server.url('fleet')}?settings=sqlite:///{settings}"

@@ -18,6 +18,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+#: The server settings Lookout ships for its stores (zstd compression).
+RECOMMENDED = Path(__file__).resolve().parents[2] / "deploy" / "clickhouse" / "lookout.xml"
 #: The user the tests connect as (a password, so that URLs with credentials are exercised).
 USER, PASSWORD = "lookout", "lookout-test"
 
@@ -112,10 +114,19 @@ class ClickHouseServer:
     outage (the spool tests stop the server and start it again).
     """
 
-    def __init__(self, root: Path, *, extra_config: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        extra_config: Callable[[], str] | None = None,
+        recommended: bool = True,
+    ) -> None:
         self.root = Path(root)
         #: more config elements (remote_servers, macros, zookeeper), rendered at each start
         self.extra_config = extra_config
+        #: with the settings Lookout recommends (deploy/clickhouse/lookout.xml, in config.d/):
+        #: what the tests and benchmarks run; False: the server's defaults (lz4)
+        self.recommended = recommended
         self.http_port = free_port()
         self.tcp_port = free_port()
         self.interserver_port = free_port()
@@ -152,6 +163,11 @@ class ClickHouseServer:
             )
         )
         (self.root / "users.xml").write_text(USERS.format(user=USER, password=PASSWORD))
+        drop_in = self.root / "config.d" / RECOMMENDED.name
+        drop_in.unlink(missing_ok=True)
+        if self.recommended:  # read by the server from config.d/ beside its config file
+            drop_in.parent.mkdir(exist_ok=True)
+            shutil.copyfile(RECOMMENDED, drop_in)
         log = (self.root / "log" / "stdout.log").open("ab")
         try:
             self.process = subprocess.Popen(

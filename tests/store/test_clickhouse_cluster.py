@@ -31,6 +31,7 @@ from tests.store.clickhouse_cluster import CLUSTER, ClickHouseCluster
 from tests.store.clickhouse_server import ClickHouseServer, ServerUnavailable
 from tests.store.test_clickhouse_errors import _error
 from tests.store.test_clickhouse_reads import _events, _get
+from tests.store.test_clickhouse_upgrade import SCHEMA_1
 from tests.store.test_clickhouse_writers import spooling_lookout, wait_for_sink
 
 NS = 1_000_000_000
@@ -327,4 +328,37 @@ def test_a_cluster_made_before_the_error_columns_is_upgraded_on_every_server(
     store = ClickHouseStore(url)
     [group] = errors.groups(store)
     assert group.count == 1 and group.error_type == "OSError"
+    store.close()
+
+
+@pytest.mark.parametrize("kind", ["two_shards", "replicated"])
+def test_a_schema_1_cluster_loses_its_unread_tables_on_every_server(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Schema 1's per-(version, host) minute sketch rows (local tables, replicated or not, their
+    views, the Distributed tables over them) are dropped on every server when a store opens."""
+    servers: ClickHouseCluster = request.getfixturevalue(kind)
+    url = f"{servers.url('schema1')}&settings=sqlite:///{tmp_path / 'settings.db'}"
+    ClickHouseStore(url).close()
+    table, view = SCHEMA_1[2:4]
+    for server in servers.servers:
+        local = table.format(db="schema1_local")
+        server.query(cluster.replicated(local) if servers.replicas > 1 else local)
+        server.query(view.format(db="schema1_local"))
+        server.query(
+            "CREATE TABLE schema1.lookout_origin_sketch_minute AS "
+            "schema1_local.lookout_origin_sketch_minute ENGINE = Distributed("
+            f"'{CLUSTER}', 'schema1_local', 'lookout_origin_sketch_minute', rand())"
+        )
+    sink = ClickHouseSink(url)  # opening the store drops them everywhere
+    sink.write(_two_hosts(_events(time.time_ns())))
+    sink.close()
+    for server in servers.servers:
+        left = server.query(
+            "SELECT count() FROM system.tables WHERE database IN ('schema1', 'schema1_local') "
+            "AND name LIKE 'lookout_origin_sketch_minute%'"
+        )
+        assert int(left) == 0
+    store = ClickHouseStore(url)
+    assert store.execute("SELECT count() FROM schema1.lookout_events")[0][0] == 3000
     store.close()

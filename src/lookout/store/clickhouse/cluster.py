@@ -182,6 +182,8 @@ def create_schema(store: ClickHouseStore) -> None:
     statements = local_statements(store.database, replicate=replicate)
     statements += distributed_statements(store.database, cluster)
     local = local_database(store.database)
+    if _obsolete(store, store):
+        _drop_obsolete(store, topology)
     if _upgrades(store, local) + _upgrades(store, store.database):
         _upgrade(store, topology, replicate)
     elif _made(store, statements):
@@ -199,11 +201,8 @@ def create_schema(store: ClickHouseStore) -> None:
             with node_store(store, node) as server:
                 for statement in statements:
                     server.execute(statement)
-    table = store.table("lookout_schema_version")  # Distributed: one row, on some shard
-    if not store.execute(f"SELECT count() FROM {table}")[0][0]:
-        store.execute(
-            f"INSERT INTO {table} (version, applied) SELECT {schema.SCHEMA_VERSION}, now()"
-        )
+    # Distributed: one row per version, each on some shard
+    schema.record_version(store.execute, store.table("lookout_schema_version"))
 
 
 def _upgrade(store: ClickHouseStore, topology: list[Node], replicate: bool) -> None:
@@ -218,6 +217,30 @@ def _upgrade(store: ClickHouseStore, topology: list[Node], replicate: bool) -> N
             mine = not replicate or first[node.shard] == node.replica
             tables = _upgrades(server, local) if mine else []
             for statement in tables + _upgrades(server, store.database):
+                server.execute(statement)
+
+
+def _obsolete(store: ClickHouseStore, server: ClickHouseStore) -> list[str]:
+    """What drops schema 1's unread tables (:data:`~lookout.store.clickhouse.schema.
+    OBSOLETE_TABLES`) on ``server``: its local ones, and the Distributed ones over them."""
+    found = []
+    for database in (local_database(store.database), store.database):
+        tables = {
+            str(name)
+            for (name,) in server.execute(
+                "SELECT name FROM system.tables WHERE database = %(db)s", {"db": database}
+            )
+        }
+        found += schema.obsolete_statements(database, tables)
+    return found
+
+
+def _drop_obsolete(store: ClickHouseStore, topology: list[Node]) -> None:
+    """Schema 1's unread tables dropped on every server through its own connection (each
+    replica drops its own copy of a replicated table)."""
+    for node in topology:
+        with node_store(store, node) as server:
+            for statement in _obsolete(store, server):
                 server.execute(statement)
 
 

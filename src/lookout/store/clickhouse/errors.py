@@ -5,7 +5,7 @@ ClickHouse nothing is updated in place:
 
 - the writer (the sink's thread, never the monitored call) fingerprints each error event with
   the SQL store's own rules (:mod:`lookout.store.fingerprint`, cached per distinct error) and
-  stores the group in the event's row (:data:`.schema.ERROR_COLUMNS`). A group's id is a
+  stores the group in the event's row (:data:`.error_schema.ERROR_COLUMNS`). A group's id is a
   31-bit number of its fingerprint, so every writer of a fleet gives one bug the same id
   without asking anyone (two of a few thousand groups share an id with a probability of about
   one in a thousand);
@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from lookout.events import ERROR, Event
-from lookout.store.clickhouse import schema
+from lookout.store.clickhouse import error_schema, schema
 from lookout.store.clickhouse.store import ClickHouseStore
 from lookout.store.dialects import insert_ignoring_conflicts
 from lookout.store.error_groups import STATUSES
@@ -122,7 +122,7 @@ def groups(
         if not params["ids"]:
             return []
         where.append("group_id IN %(ids)s")
-    sql = f"SELECT {_GROUP_STATES} FROM {store.table(schema.ERROR_GROUPS)}"
+    sql = f"SELECT {_GROUP_STATES} FROM {store.table(error_schema.ERROR_GROUPS)}"
     if where:
         sql += f" WHERE {' AND '.join(where)}"
     sql += " GROUP BY group_id"
@@ -257,7 +257,7 @@ def range_counts(
     return {
         int(ident): int(count)
         for ident, count in store.execute(
-            f"SELECT group_id, sum(count) FROM {store.table(schema.ERROR_BUCKETS)} "
+            f"SELECT group_id, sum(count) FROM {store.table(error_schema.ERROR_BUCKETS)} "
             f"WHERE {where} GROUP BY group_id",
             params,
         )
@@ -273,7 +273,7 @@ def buckets(
         (int(g), int(b), str(k), str(n), str(v), str(h), int(c))
         for g, b, k, n, v, h, c in store.execute(
             f"SELECT group_id, bucket_start, kind, name, app_version, host, sum(count) "
-            f"FROM {store.table(schema.ERROR_BUCKETS)} WHERE {where} "
+            f"FROM {store.table(error_schema.ERROR_BUCKETS)} WHERE {where} "
             "GROUP BY group_id, bucket_start, kind, name, app_version, host",
             params,
         )
@@ -292,7 +292,7 @@ def sparks_and_names(
     count) with points of ``step_s`` from the range's first hour, and (group, kind, name,
     count). Hundreds of rows whatever the number of buckets."""
     where, params = _bucket_where(start_s, end_s, filters, ids)
-    table = store.table(schema.ERROR_BUCKETS)
+    table = store.table(error_schema.ERROR_BUCKETS)
     first = start_s // 3600 * 3600
     points = store.execute(
         f"SELECT group_id, intDiv(bucket_start - {first}, {int(step_s)}) AS point, sum(count) "
@@ -316,7 +316,7 @@ def recent_slices(store: ClickHouseStore, ident: int, limit: int) -> list[tuple[
     return [
         (int(b), str(k), str(n))
         for b, k, n in store.execute(
-            f"SELECT bucket_start, kind, name FROM {store.table(schema.ERROR_BUCKETS)} "
+            f"SELECT bucket_start, kind, name FROM {store.table(error_schema.ERROR_BUCKETS)} "
             "WHERE group_id = %(id)s GROUP BY bucket_start, kind, name "
             f"ORDER BY bucket_start DESC, kind, name LIMIT {int(limit)}",
             {"id": ident},

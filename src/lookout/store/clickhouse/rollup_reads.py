@@ -9,8 +9,9 @@ Two tables answer each question, because they cost differently on the server:
   and sketch index with its count) as a plain ``sum`` grouped by index. Merging the rollups'
   ``sumMap`` states instead was most of every query's time on 18.16.
 
-A version or host filter, or a grouping by them, reads the origin rollups and the origin
-sketch rows alike. Every
+A version or host filter, or a grouping by them, reads the origin rollups and the sketch rows
+of that filter (per version, per host, per both). With both filters, a range's minutes are
+counted from the raw events (:data:`.schema.RAW_SKETCH`: no table keeps them). Every
 grouping happens in the server, so what comes back is one row per answer's key (a name, a
 chart bucket, a version), never one per stored bucket.
 """
@@ -28,6 +29,7 @@ from lookout.store.sketch import LatencySketch
 
 #: Ask for these names by name in the query up to this many (more: by kind, kept in Python).
 NAMES_IN_QUERY = 1000
+NS = 1_000_000_000
 _STATES = (
     "countMerge(count), sumMerge(errors), sumMerge(total_ns), sumMerge(sumsq_ms2), "
     "minMerge(min_ns), maxMerge(max_ns), maxMerge(last_ns)"
@@ -95,11 +97,26 @@ def _source(
     for n, (stored, start, end) in enumerate(select.parts):
         params[f"start{n}"] = max(0, int(start))
         params[f"end{n}"] = min(max(0, int(end)), 2**32 - 1)
+        table = tables.get(stored)
+        if table is None:  # a sketch family without minute rows: the minutes' raw events
+            # the events whose minute is in [start, end): from the first whole minute at or
+            # after start to the one at or after end (the raw events' key is kind, name, start)
+            params[f"first_ns{n}"] = -(-params[f"start{n}"] // 60) * 60 * NS
+            params[f"end_ns{n}"] = -(-params[f"end{n}"] // 60) * 60 * NS
+            starts = f"start_ns >= %(first_ns{n})s AND start_ns < %(end_ns{n})s"
+            parts.append(f"SELECT {columns} FROM ({_raw_sketch(store, f'{where} AND {starts}')})")
+            continue
         parts.append(
-            f"SELECT {columns} FROM {store.table(tables[stored])} WHERE {where} "
+            f"SELECT {columns} FROM {store.table(table)} WHERE {where} "
             f"AND bucket_start >= %(start{n})s AND bucket_start < %(end{n})s"
         )
     return f"({' UNION ALL '.join(parts)})", params
+
+
+def _raw_sketch(store: ClickHouseStore, where: str) -> str:
+    """Minute sketch rows counted from the raw events ``where`` keeps (the same columns and
+    bucket index as the sketch tables')."""
+    return schema.RAW_SKETCH.format(events=store.table(schema.EVENTS), where=where)
 
 
 def _keys(select: Select) -> list[str]:

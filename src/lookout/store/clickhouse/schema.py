@@ -8,10 +8,14 @@
   the server merges them in the background, so writers never read, lock or wait for a rollup
   row (the SQL store's ``SELECT ... FOR UPDATE`` is what capped it, issue 23). Readers finish
   the merge with the ``-Merge`` combinators.
-- The latency sketch is the SQL store's own DDSketch (lookout.store.sketch): the view computes
-  each duration's logarithmic bucket index and keeps ``sumMap`` states of bucket -> count, so
-  percentiles read from ClickHouse are the same buckets, within the same 1 % relative error,
-  and merge with the Python sketch unchanged.
+- The latency sketch is the SQL store's own DDSketch (lookout.store.sketch): the sketch views
+  compute each duration's logarithmic bucket index and keep one row per bucket index with its
+  count (:data:`SKETCHES`), so percentiles read from ClickHouse are the same buckets, within the
+  same 1 % relative error, and merge with the Python sketch unchanged.
+
+Every view costs each insert the server time to group the whole batch again (a view per table:
+18.16 hangs on views fed by other views), so a table is kept only where a dashboard answer
+needs it (:data:`OBSOLETE_TABLES`: those schema 1 had and no answer reads any more).
 
 Only features 18.16 has: no TTL clauses (retention is :mod:`.retention`), no DateTime64
 (nanosecond times are Int64), no LowCardinality (sorted String columns compress as well here).
@@ -20,10 +24,18 @@ Only features 18.16 has: no TTL clauses (retention is :mod:`.retention`), no Dat
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
+from lookout.store.clickhouse.error_schema import (
+    ERROR_BUCKETS,
+    ERROR_COLUMNS,
+    ERROR_GROUPS,
+    error_statements,
+)
 from lookout.store.sketch import GAMMA
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 EVENTS = "lookout_events"
 ROLLUPS = {60: "lookout_rollups_minute", 3600: "lookout_rollups_hour"}
 
@@ -71,7 +83,8 @@ CREATE TABLE IF NOT EXISTS {db}.lookout_events (
     error_group UInt32 DEFAULT 0,
     error_label String DEFAULT '',
     error_culprit String DEFAULT '',
-    written_ns Int64 DEFAULT 0
+    written_ns Int64 DEFAULT 0,
+    sketch_idx Int32 DEFAULT {bucket_index}
 ) ENGINE = MergeTree
 PARTITION BY toDate(toDateTime(intDiv(start_ns, 1000000000), 'UTC'))
 ORDER BY (kind, name, start_ns)
@@ -88,8 +101,7 @@ CREATE TABLE IF NOT EXISTS {db}.{table} (
     sumsq_ms2 AggregateFunction(sum, Float64),
     min_ns AggregateFunction(min, Int64),
     max_ns AggregateFunction(max, Int64),
-    last_ns AggregateFunction(max, Int64),
-    {last_state}
+    last_ns AggregateFunction(max, Int64){last_state}
 ) ENGINE = AggregatingMergeTree
 PARTITION BY {partition}
 ORDER BY (kind, name, {order})
@@ -99,6 +111,13 @@ ORDER BY (kind, name, {order})
 BUCKET_INDEX = (
     f"toInt32(if(duration_ns <= 1, 0, ceil(log(toFloat64(duration_ns)) * {1 / math.log(GAMMA)!r})))"
 )
+#: ... computed once per event, as the insert stores it (a column whose DEFAULT is the index:
+#: every view's block carries it), not once per view: 14 views read it (a tenth of an insert's
+#: server time on 18.16), for about a byte per event on disk. DEFAULT, not MATERIALIZED: a
+#: Distributed table computes the column and sends it on, which a shard refuses for a
+#: MATERIALIZED one on 18.16.
+SKETCH_INDEX = "sketch_idx"
+SKETCH_COLUMNS = {SKETCH_INDEX: f"Int32 DEFAULT {BUCKET_INDEX}"}
 
 _VIEW_DDL = """
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{table}_view TO {db}.{table} AS
@@ -112,29 +131,25 @@ SELECT
     sumState((duration_ns / 1e6) * (duration_ns / 1e6)) AS sumsq_ms2,
     minState(duration_ns) AS min_ns,
     maxState(duration_ns) AS max_ns,
-    maxState(start_ns) AS last_ns,
-    {last_state}
+    maxState(start_ns) AS last_ns{last_state}
 FROM {db}.lookout_events
 GROUP BY kind, name,{origin_keys} bucket_start
 """
 #: What the plain and the origin rollups put in the two templates above. The origin rollups
-#: keep the origin's first event instead of a sketch (their percentiles: the sketch rows).
-_PLAIN = {
-    "origin_columns": "",
-    "origin_keys": "",
-    "order": "bucket_start",
-    "last_state": "sketch AggregateFunction(sumMap, Array(Int32), Array(UInt64))",
-}
-_PLAIN_VIEW = {**_PLAIN, "last_state": "sumMapState([{bucket_index}], [toUInt64(1)]) AS sketch"}
+#: also keep the origin's first event (the list of origins). Percentiles are the sketch rows':
+#: schema 1's plain rollups also kept the sketch as a ``sumMap`` state, which no answer read
+#: (merging it was most of a query's time on 18.16) and which cost every insert; a store made
+#: then keeps that column and its view, unread.
+_PLAIN = {"origin_columns": "", "origin_keys": "", "order": "bucket_start", "last_state": ""}
 _ORIGIN_TABLE = {
     "origin_columns": "\n    app_version String,\n    host String,",
     "origin_keys": " app_version, host,",
     # version, then time: a version's range is one contiguous run of rows per name, and a
     # host filter still reads only the range asked (hosts are the last and fewest keys)
     "order": "app_version, bucket_start, host",
-    "last_state": "first_ns AggregateFunction(min, Int64)",
+    "last_state": ",\n    first_ns AggregateFunction(min, Int64)",
 }
-_ORIGIN_VIEW = {**_ORIGIN_TABLE, "last_state": "minState(start_ns) AS first_ns"}
+_ORIGIN_VIEW = {**_ORIGIN_TABLE, "last_state": ",\n    minState(start_ns) AS first_ns"}
 _VERSION_TABLE = {
     "origin_columns": "\n    app_version String,",
     "origin_keys": " app_version,",
@@ -178,10 +193,15 @@ SKETCHES = {
     3600: "lookout_sketch_hour",
     86400: "lookout_sketch_day",
 }
-#: The same per (app version, host), for filtered percentiles: ``sumMapMerge`` of the origin
-#: rollups' states took 660 ms for one version over 24 hours at 10 million events.
+#: The same per (app version, host), for percentiles with both filters (``sumMapMerge`` of
+#: the origin rollups' states took 660 ms for one version over 24 hours at 10 million events).
+#: No minute rows: per (name, version, host, minute, index) they were the largest and costliest
+#: sketch table (a tenth of every insert's server time), for the rarest question; a range's
+#: minutes with both filters are counted from the raw events instead (:data:`RAW_SKETCH`).
 ORIGIN_SKETCHES = {
-    seconds: table.replace("_sketch_", "_origin_sketch_") for seconds, table in SKETCHES.items()
+    seconds: table.replace("_sketch_", "_origin_sketch_")
+    for seconds, table in SKETCHES.items()
+    if seconds != 60
 }
 #: And per version only, per host only: a one-filter answer reads its own rows, not every
 #: (version, host) of the range (a host's 7-day series was 385-548 ms from the origin rows).
@@ -193,11 +213,16 @@ HOST_SKETCHES = {
 }
 #: Tables dropped by day with the raw events, and by month with the hour rollups (retention).
 _SKETCH_FAMILIES = (SKETCHES, ORIGIN_SKETCHES, VERSION_SKETCHES, HOST_SKETCHES)
-DAY_TABLES = (ORIGIN_ROLLUPS[60], *(t[s] for t in _SKETCH_FAMILIES for s in (60, 600)))
+DAY_TABLES = (
+    ORIGIN_ROLLUPS[60],
+    *(t[s] for t in _SKETCH_FAMILIES for s in (60, 600) if s in t),
+)
 MONTH_TABLES: tuple[str, ...] = (
     ORIGIN_ROLLUPS[3600],
     *(t[s] for t in _SKETCH_FAMILIES for s in (3600, 86400)),
 )
+#: Tables of schema 1 that no answer reads: dropped, with their views, when a store opens.
+OBSOLETE_TABLES = ("lookout_origin_sketch_minute",)
 
 _SKETCH_DDL = """
 CREATE TABLE IF NOT EXISTS {db}.{table} (
@@ -211,6 +236,14 @@ PARTITION BY {partition}
 ORDER BY (kind, name, {order}, idx)
 SETTINGS index_granularity = 1024
 """
+
+#: A range's sketch rows counted from the raw events, for a family without minute rows: the
+#: same columns as a sketch table's, the same bucket index as the views compute.
+RAW_SKETCH = (
+    "SELECT kind, name, app_version, host, "
+    "toUInt32(intDiv(start_ns, 60000000000) * 60) AS bucket_start, "
+    f"{SKETCH_INDEX} AS idx, toUInt64(1) AS n FROM {{events}} WHERE {{where}}"
+)
 
 _SKETCH_VIEW_DDL = """
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{table}_view TO {db}.{table} AS
@@ -235,9 +268,6 @@ def _rollup_statements(
     view_ddl: str = _VIEW_DDL,
 ) -> list[str]:
     """A rollup table of ``seconds`` buckets and the materialized view that fills it."""
-    view_parts = {
-        key: value.replace("{bucket_index}", BUCKET_INDEX) for key, value in view_parts.items()
-    }
     return [
         table_ddl.format(db=database, table=table, partition=_PARTITIONS[seconds], **table_parts),
         view_ddl.format(
@@ -245,7 +275,7 @@ def _rollup_statements(
             table=table,
             seconds=seconds,
             bucket_ns=seconds * 1_000_000_000,
-            bucket_index=BUCKET_INDEX,
+            bucket_index=SKETCH_INDEX,
             **view_parts,
         ),
     ]
@@ -263,6 +293,8 @@ def _dashboard_statements(database: str) -> list[str]:
             (VERSION_SKETCHES, _VERSION_TABLE),
             (HOST_SKETCHES, _HOST_TABLE),
         ):
+            if seconds not in tables:
+                continue
             found += _rollup_statements(
                 database, tables[seconds], seconds, parts, parts, _SKETCH_DDL, _SKETCH_VIEW_DDL
             )
@@ -271,31 +303,19 @@ def _dashboard_statements(database: str) -> list[str]:
 
 def statements(database: str) -> list[str]:
     """Every statement that makes the schema, in order; each may run again harmlessly."""
-    found = [f"CREATE DATABASE IF NOT EXISTS {database}", _EVENTS_DDL.format(db=database)]
+    found = [
+        f"CREATE DATABASE IF NOT EXISTS {database}",
+        _EVENTS_DDL.format(db=database, bucket_index=BUCKET_INDEX),
+    ]
     for seconds, table in ROLLUPS.items():
-        found.extend(_rollup_statements(database, table, seconds, _PLAIN, _PLAIN_VIEW))
+        found.extend(_rollup_statements(database, table, seconds, _PLAIN, _PLAIN))
     found.extend(_dashboard_statements(database))
     found += error_statements(database)
     found.append(_VERSION_DDL.format(db=database))
     return found
 
 
-# -- error groups (the Errors page; lookout.store.clickhouse.errors) ---------------------------
-# The writer fingerprints each error event (lookout.store.fingerprint, in the sink's thread)
-# and stores the group in the event's row: ``error_group`` (a 31-bit number of the
-# fingerprint, 0 for events that are no error), ``error_label`` and ``error_culprit`` (what the
-# group's row shows). Materialized views aggregate those rows per group and month (count,
-# first and last seen, versions, the first message, users) and per group, hour, name, version
-# and host (counts), merged by the server like the rollups: no group row is ever updated.
-# A group's status (resolved, ignored) is mutable and lives in the SQL settings store.
-ERROR_GROUPS = "lookout_error_groups"
-ERROR_BUCKETS = "lookout_error_buckets"
-#: The event columns of error groups, sent by the writer after :data:`EVENT_COLUMNS`.
-ERROR_COLUMNS = {
-    "error_group": "UInt32 DEFAULT 0",
-    "error_label": "String DEFAULT ''",
-    "error_culprit": "String DEFAULT ''",
-}
+# -- error groups: their tables in lookout.store.clickhouse.error_schema -----------------------
 #: Retention drops the groups' and buckets' month partitions with the hour rollups' (a group
 #: then counts the months still kept; one silent for longer is gone).
 MONTH_TABLES = (*MONTH_TABLES, ERROR_GROUPS, ERROR_BUCKETS)
@@ -303,93 +323,33 @@ MONTH_TABLES = (*MONTH_TABLES, ERROR_GROUPS, ERROR_BUCKETS)
 #: follows the store in (lookout.store.clickhouse.tail), sent after :data:`ERROR_COLUMNS`.
 WRITTEN_COLUMNS = {"written_ns": "Int64 DEFAULT 0"}
 
-_ERROR_GROUPS_DDL = """
-CREATE TABLE IF NOT EXISTS {db}.lookout_error_groups (
-    group_id UInt32,
-    month UInt32,
-    count AggregateFunction(count),
-    first_ns AggregateFunction(min, Int64),
-    last_ns AggregateFunction(max, Int64),
-    first_version AggregateFunction(argMin, String, Int64),
-    last_version AggregateFunction(argMax, String, Int64),
-    label AggregateFunction(any, String),
-    culprit AggregateFunction(any, String),
-    message AggregateFunction(argMin, String, Int64),
-    users AggregateFunction(uniqIf, String, UInt8)
-) ENGINE = AggregatingMergeTree
-PARTITION BY month
-ORDER BY group_id
-"""
-
-_ERROR_GROUPS_VIEW_DDL = """
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.lookout_error_groups_view
-TO {db}.lookout_error_groups AS
-SELECT
-    error_group AS group_id,
-    toYYYYMM(toDateTime(intDiv(start_ns, 1000000000), 'UTC')) AS month,
-    countState() AS count,
-    minState(start_ns) AS first_ns,
-    maxState(start_ns) AS last_ns,
-    argMinState(app_version, start_ns) AS first_version,
-    argMaxState(app_version, start_ns) AS last_version,
-    anyState(error_label) AS label,
-    anyState(error_culprit) AS culprit,
-    argMinState(substring(ifNull(error_message, ''), 1, 2000), start_ns) AS message,
-    uniqIfState(ifNull(group_key, ''), ifNull(group_key, '') != '') AS users
-FROM {db}.lookout_events
-WHERE error_group != 0
-GROUP BY group_id, month
-"""
-
-_ERROR_BUCKETS_DDL = """
-CREATE TABLE IF NOT EXISTS {db}.lookout_error_buckets (
-    group_id UInt32,
-    bucket_start UInt32,
-    kind String,
-    name String,
-    app_version String,
-    host String,
-    count UInt64
-) ENGINE = SummingMergeTree
-PARTITION BY toYYYYMM(toDateTime(bucket_start, 'UTC'))
-ORDER BY (group_id, bucket_start, kind, name, app_version, host)
-"""
-
-_ERROR_BUCKETS_VIEW_DDL = """
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.lookout_error_buckets_view
-TO {db}.lookout_error_buckets AS
-SELECT
-    error_group AS group_id,
-    toUInt32(intDiv(start_ns, 3600000000000) * 3600) AS bucket_start,
-    kind,
-    name,
-    app_version,
-    host,
-    count() AS count
-FROM {db}.lookout_events
-WHERE error_group != 0
-GROUP BY group_id, bucket_start, kind, name, app_version, host
-"""
-
-
-def error_statements(database: str) -> list[str]:
-    """The error groups' tables and the views that fill them (after the events table)."""
-    return [
-        ddl.format(db=database)
-        for ddl in (
-            _ERROR_GROUPS_DDL,
-            _ERROR_GROUPS_VIEW_DDL,
-            _ERROR_BUCKETS_DDL,
-            _ERROR_BUCKETS_VIEW_DDL,
-        )
-    ]
-
 
 def upgrade_statements(database: str, columns: set[str]) -> list[str]:
-    """What a store made before the error columns needs (``columns``: its events table's),
-    to run before :func:`statements`' views. 18.16 has no ``ADD COLUMN IF NOT EXISTS``."""
+    """The columns a store made before lacks (``columns``: its events table's; the error
+    columns, ``written_ns``, ``sketch_idx``), to run before :func:`statements`' views. 18.16
+    has no ``ADD COLUMN IF NOT EXISTS``."""
     return [
         f"ALTER TABLE {database}.{EVENTS} ADD COLUMN {column} {definition}"
-        for column, definition in {**ERROR_COLUMNS, **WRITTEN_COLUMNS}.items()
+        for column, definition in {**ERROR_COLUMNS, **WRITTEN_COLUMNS, **SKETCH_COLUMNS}.items()
         if columns and column not in columns
     ]
+
+
+def obsolete_statements(database: str, tables: set[str]) -> list[str]:
+    """What drops the :data:`OBSOLETE_TABLES` among ``tables`` (a store's) and their views,
+    views first (an insert meanwhile then feeds neither)."""
+    found = []
+    for table in OBSOLETE_TABLES:
+        if f"{table}_view" in tables:
+            found.append(f"DROP TABLE IF EXISTS {database}.{table}_view")
+        if table in tables:
+            found.append(f"DROP TABLE IF EXISTS {database}.{table}")
+    return found
+
+
+def record_version(execute: Callable[[str], Any], table: str) -> None:
+    """Note :data:`SCHEMA_VERSION` in ``table`` unless it is the latest noted there: one row per
+    version the store has had, with when (what an operator reads to know what ran)."""
+    latest, rows = execute(f"SELECT max(version), count() FROM {table}")[0]
+    if not rows or int(latest) < SCHEMA_VERSION:
+        execute(f"INSERT INTO {table} (version, applied) SELECT {SCHEMA_VERSION}, now()")

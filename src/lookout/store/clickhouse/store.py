@@ -102,13 +102,17 @@ class ClickHouseStore(SqlStore):
         }
         for statement in schema.upgrade_statements(self.database, existing):
             self.execute(statement)  # a store made before the error columns
+        tables = {
+            str(name)
+            for (name,) in self.execute(
+                "SELECT name FROM system.tables WHERE database = %(db)s", {"db": self.database}
+            )
+        }
+        for statement in schema.obsolete_statements(self.database, tables):
+            self.execute(statement)  # a store made by schema 1
         for statement in schema.statements(self.database):
             self.execute(statement)
-        table = f"{self.database}.lookout_schema_version"
-        if not self.execute(f"SELECT count() FROM {table}")[0][0]:
-            self.execute(
-                f"INSERT INTO {table} (version, applied) SELECT {schema.SCHEMA_VERSION}, now()"
-            )
+        schema.record_version(self.execute, f"{self.database}.lookout_schema_version")
 
     def table(self, name: str) -> str:
         """A table's name qualified with the store's database."""

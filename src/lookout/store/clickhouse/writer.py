@@ -16,7 +16,7 @@ from typing import Any
 
 from lookout.events import ERROR, HOSTNAME, Event
 from lookout.jsontext import to_json
-from lookout.store.clickhouse import schema
+from lookout.store.clickhouse import error_schema, schema
 from lookout.store.clickhouse.errors import Grouper
 from lookout.store.clickhouse.store import ClickHouseStore
 
@@ -39,7 +39,7 @@ class ClickHouseWriter:
         self._sql = _INSERT.format(
             table=store.table(schema.EVENTS),
             columns=", ".join(
-                (*schema.EVENT_COLUMNS, *schema.ERROR_COLUMNS, *schema.WRITTEN_COLUMNS)
+                (*schema.EVENT_COLUMNS, *error_schema.ERROR_COLUMNS, *schema.WRITTEN_COLUMNS)
             ),
         )
         #: error groups: the fingerprint of each error event, made here (the sink's thread)
