@@ -73,7 +73,7 @@ def _rollups(rows: list[tuple[str, str, int, Any]]) -> list[Any]:
 
 
 def dashboard_reads(store: Any, start_s: int) -> dict[str, Any]:
-    """The dashboard's reads (rollup_reads): per version (origin rollups, their sumMap states),
+    """The dashboard's reads (rollup_reads): per version (origin rollups, their merged states),
     per hour bucket of every name (sketch rows), the first bucket, the origins."""
     by_version = rollup_reads.Select(
         stored=3600, start_s=start_s, end_s=2**32 - 1, kinds=("request",), by=("app_version",)

@@ -350,7 +350,17 @@ def test_a_schema_1_cluster_loses_its_unread_tables_on_every_server(
             "schema1_local.lookout_origin_sketch_minute ENGINE = Distributed("
             f"'{CLUSTER}', 'schema1_local', 'lookout_origin_sketch_minute', rand())"
         )
-    sink = ClickHouseSink(url)  # opening the store drops them everywhere
+    # and no sketch index column: on each shard's first replica (the drop replicates), and on
+    # every server's Distributed table (its own)
+    for server in servers.servers[:: servers.replicas]:
+        server.query(f"ALTER TABLE schema1_local.lookout_events DROP COLUMN {schema.SKETCH_INDEX}")
+    for server in servers.servers:
+        server.query(f"ALTER TABLE schema1.lookout_events DROP COLUMN {schema.SKETCH_INDEX}")
+    deadline = time.monotonic() + 30
+    while _sketch_index_everywhere(servers) != {0}:
+        assert time.monotonic() < deadline, _sketch_index_everywhere(servers)
+        time.sleep(0.2)
+    sink = ClickHouseSink(url)  # opening the store drops them everywhere, adds the column
     sink.write(_two_hosts(_events(time.time_ns())))
     sink.close()
     for server in servers.servers:
@@ -359,6 +369,28 @@ def test_a_schema_1_cluster_loses_its_unread_tables_on_every_server(
             "AND name LIKE 'lookout_origin_sketch_minute%'"
         )
         assert int(left) == 0
+    while _sketch_index_everywhere(servers) != {2}:  # local and Distributed, every server
+        assert time.monotonic() < deadline + 30, _sketch_index_everywhere(servers)
+        time.sleep(0.2)
     store = ClickHouseStore(url)
     assert store.execute("SELECT count() FROM schema1.lookout_events")[0][0] == 3000
+    versions = store.execute("SELECT version FROM schema1.lookout_schema_version")
+    assert schema.SCHEMA_VERSION in {v for (v,) in versions}
+    # the shards computed the index of the events sent through the upgraded Distributed table
+    assert store.execute(
+        f"SELECT count() FROM schema1.lookout_events WHERE {schema.SKETCH_INDEX} = "
+        f"{schema.BUCKET_INDEX}"
+    ) == [(3000,)]
     store.close()
+
+
+def _sketch_index_everywhere(servers: ClickHouseCluster) -> set[int]:
+    return {
+        int(
+            server.query(
+                "SELECT count() FROM system.columns WHERE table = 'lookout_events' "
+                f"AND database IN ('schema1', 'schema1_local') AND name = '{schema.SKETCH_INDEX}'"
+            )
+        )
+        for server in servers.servers
+    }

@@ -18,6 +18,7 @@ from lookout import make_event
 from lookout.dashboard import create_app
 from lookout.events import Event
 from lookout.sinks.sql import SqlSink
+from lookout.store.clickhouse import schema
 from lookout.store.clickhouse.rollup_reads import sketch_parts
 from lookout.store.clickhouse.sink import ClickHouseSink
 from tests.store.test_clickhouse_reads import _get
@@ -166,3 +167,22 @@ def test_a_range_reads_the_coarsest_whole_sketch_rows() -> None:
         parts[1],  # hourly chart buckets: not from day rows
     )
     assert sketch_parts(((60, day + 60, day + 540),), 120) == ((60, day + 60, day + 540),)
+
+
+def test_both_filters_read_5_minute_rows_and_count_only_the_rest_from_raw_events() -> None:
+    """The per-(version, host) rows have no minutes but 5-minute buckets: a 20-hour chart
+    (5-minute buckets) and a 48-hour one (15-minute buckets) read whole rows; 2-minute buckets
+    (spans up to 8 hours) keep their minutes (counted from the raw events)."""
+    day = 86400 * 20000
+    family = tuple(schema.ORIGIN_SKETCHES)
+    assert 60 not in family
+    for bucket in (300, 900):
+        assert sketch_parts(((60, day - 20 * HOUR, day),), bucket, family) == (
+            (300, day - 20 * HOUR, day),
+        )
+    ragged = ((60, day - 1700, day),)
+    assert sketch_parts(ragged, None, family) == (
+        (60, day - 1700, day - 1500),
+        (300, day - 1500, day),
+    )
+    assert sketch_parts(ragged, 120, family) == ragged

@@ -1,5 +1,6 @@
 """A ClickHouse store made by an earlier schema, opened by this one (the real 18.16 server):
-schema 1's unread per-(version, host) minute sketch rows are dropped with their view, its plain
+schema 1's unread per-(version, host) minute and 10-minute sketch rows are dropped with their
+views, the 5-minute ones made, its plain
 rollups (with their unread sketch state) keep working as they are, the events get the sketch
 index column, the new version is noted, and every answer is still the SQL store's."""
 
@@ -92,16 +93,39 @@ def _tables(store: ClickHouseStore) -> set[str]:
     }
 
 
+def schema_1_views(database: str) -> list[tuple[str, str]]:
+    """(name, DDL) of the sketch views as schema 1 made them: today's, with the bucket index
+    computed in each view (schema 1 had no ``sketch_idx`` column)."""
+    found = []
+    for statement in schema.statements(database):
+        head = statement.strip().split("\n")[0]
+        if head.startswith("CREATE MATERIALIZED VIEW") and schema.SKETCH_INDEX in statement:
+            name = head.split()[6].split(".")[1]
+            found.append((name, statement.replace(schema.SKETCH_INDEX, schema.BUCKET_INDEX)))
+    return found
+
+
 def _make_schema_1(url: str) -> None:
-    """The store as schema 1 left it: no sketch index column, its plain minute rollups, its
-    origin minute sketch rows, version 1 noted."""
+    """The store as schema 1 left it: no sketch index column, every sketch view computing the
+    index itself, its plain minute rollups, its per-(version, host) minute and 10-minute sketch
+    rows and no 5-minute ones, version 1 noted."""
     store = ClickHouseStore(url)
     db = store.database
     for table in ("lookout_rollups_minute_view", "lookout_rollups_minute"):
         store.execute(f"DROP TABLE {db}.{table}")
+    for name, statement in schema_1_views(db):
+        store.execute(f"DROP TABLE {db}.{name}")
+        if "origin_sketch_5min" not in name:
+            store.execute(statement)
+    store.execute(f"DROP TABLE {db}.lookout_origin_sketch_5min")
     store.execute(f"ALTER TABLE {db}.{schema.EVENTS} DROP COLUMN {schema.SKETCH_INDEX}")
     for statement in SCHEMA_1:
         store.execute(statement.format(db=db))
+    for statement in SCHEMA_1[2:4]:  # and its 10-minute rows
+        ten = statement.replace("_minute", "_10min").replace(
+            "60000000000) * 60", "600000000000) * 600"
+        )
+        store.execute(ten.format(db=db))
     store.execute(f"DROP TABLE {db}.lookout_schema_version")
     store.execute(
         f"CREATE TABLE {db}.lookout_schema_version (version UInt32, applied DateTime) "
@@ -130,6 +154,7 @@ def test_a_schema_1_store_drops_its_unread_tables_and_answers_as_the_sql_store(
     tables = _tables(store)
     assert not {t for t in schema.OBSOLETE_TABLES for t in (t, f"{t}_view")} & tables
     assert {*schema.ORIGIN_SKETCHES.values(), *schema.SKETCHES.values()} <= tables
+    assert "lookout_origin_sketch_10min" in schema.OBSOLETE_TABLES
     columns = store.execute(
         "SELECT name FROM system.columns WHERE database = %(db)s AND table = %(table)s",
         {"db": store.database, "table": schema.EVENTS},

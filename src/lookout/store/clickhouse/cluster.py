@@ -209,15 +209,17 @@ def _upgrade(store: ClickHouseStore, topology: list[Node], replicate: bool) -> N
     """The columns a store made before lacks, added on each server through its own
     connection: a replicated local table on one replica of each shard (the ALTER replicates),
     every Distributed table (18.16 refuses ``ALTER ... ON CLUSTER`` of a table that is not
-    replicated over shards that are, and hung on that of the replicated ones here)."""
+    replicated over shards that are, and hung on that of the replicated ones here). Every
+    local table first: a Distributed table with a new column sends it to every shard."""
     first = {node.shard: node.replica for node in reversed(topology)}
     local = local_database(store.database)
-    for node in topology:
-        with node_store(store, node) as server:
-            mine = not replicate or first[node.shard] == node.replica
-            tables = _upgrades(server, local) if mine else []
-            for statement in tables + _upgrades(server, store.database):
-                server.execute(statement)
+    for database in (local, store.database):
+        for node in topology:
+            if database == local and replicate and first[node.shard] != node.replica:
+                continue  # the shard's first replica's ALTER reaches this one
+            with node_store(store, node) as server:
+                for statement in _upgrades(server, database):
+                    schema.add_column(server.execute, statement)
 
 
 def _obsolete(store: ClickHouseStore, server: ClickHouseStore) -> list[str]:

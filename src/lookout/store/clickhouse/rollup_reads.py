@@ -89,16 +89,22 @@ def _where(select: Select) -> tuple[str, dict[str, Any]]:
 
 
 def _source(
-    store: ClickHouseStore, select: Select, tables: dict[int, str], columns: str
+    store: ClickHouseStore,
+    select: Select,
+    tables: dict[int, str],
+    columns: str,
+    *,
+    raw_minutes: bool = False,
 ) -> tuple[str, dict[str, Any]]:
-    """What a read selects from: ``columns`` of every segment's table, as one UNION ALL."""
+    """What a read selects from: ``columns`` of every segment's table, as one UNION ALL
+    (``raw_minutes``: a sketch family without minute rows, whose minutes are counted from the
+    raw events)."""
     where, params = _where(select)
     parts = []
     for n, (stored, start, end) in enumerate(select.parts):
         params[f"start{n}"] = max(0, int(start))
         params[f"end{n}"] = min(max(0, int(end)), 2**32 - 1)
-        table = tables.get(stored)
-        if table is None:  # a sketch family without minute rows: the minutes' raw events
+        if raw_minutes and stored == 60:
             # the events whose minute is in [start, end): from the first whole minute at or
             # after start to the one at or after end (the raw events' key is kind, name, start)
             params[f"first_ns{n}"] = -(-params[f"start{n}"] // 60) * 60 * NS
@@ -107,7 +113,7 @@ def _source(
             parts.append(f"SELECT {columns} FROM ({_raw_sketch(store, f'{where} AND {starts}')})")
             continue
         parts.append(
-            f"SELECT {columns} FROM {store.table(table)} WHERE {where} "
+            f"SELECT {columns} FROM {store.table(tables[stored])} WHERE {where} "
             f"AND bucket_start >= %(start{n})s AND bucket_start < %(end{n})s"
         )
     return f"({' UNION ALL '.join(parts)})", params
@@ -159,8 +165,9 @@ def _add_sketches(
 ) -> None:
     """Each key's sketch from the sketch rows (``sum(n)`` per key and sketch index)."""
     tables, origin = _sketch_family(select)
-    coarse = replace(select, segments=sketch_parts(select.parts, select.bucket_s))
-    source, params = _source(store, coarse, tables, f"kind, name, {origin}bucket_start, idx, n")
+    coarse = replace(select, segments=sketch_parts(select.parts, select.bucket_s, tables))
+    columns = f"kind, name, {origin}bucket_start, idx, n"
+    source, params = _source(store, coarse, tables, columns, raw_minutes=60 not in tables)
     group = ", ".join([*keys, "idx"])
     rows = store.execute(f"SELECT {group}, sum(n) FROM {source} GROUP BY {group}", params)
     width = len(keys)
@@ -190,19 +197,19 @@ def _sketch_family(select: Select) -> tuple[dict[int, str], str]:
     return schema.ORIGIN_SKETCHES, "app_version, host, "
 
 
-#: The coarser sketch rows a range of minute or hour rows may read instead, where whole.
-COARSER = {60: 600, 3600: 86400}
-
-
 def sketch_parts(
-    parts: Iterable[tuple[int, int, int]], bucket_s: int | None
+    parts: Iterable[tuple[int, int, int]],
+    bucket_s: int | None,
+    tables: Collection[int] = tuple(schema.SKETCHES),
 ) -> tuple[tuple[int, int, int], ...]:
-    """``parts`` with the whole 10-minute (day) buckets of each minute (hour) part read from
-    the coarser sketch rows: the same events, fewer rows. Not where a chart's bucket is not a
-    multiple of the coarser one (its buckets would mix)."""
+    """``parts`` with the whole coarser buckets of each minute (hour) part read from the
+    family's coarser sketch rows (``tables``: its bucket sizes): 10 or 5 minutes (a day). The
+    same events, fewer rows. Not where a chart's bucket is not a multiple of the coarser one
+    (its buckets would mix)."""
+    coarser = {60: min(s for s in tables if 60 < s < 3600), 3600: 86400}
     found: list[tuple[int, int, int]] = []
     for stored, start, end in parts:
-        coarse = COARSER.get(stored)
+        coarse = coarser.get(stored)
         if coarse is None or (bucket_s is not None and bucket_s % coarse):
             found.append((stored, start, end))
             continue

@@ -112,7 +112,7 @@ BUCKET_INDEX = (
     f"toInt32(if(duration_ns <= 1, 0, ceil(log(toFloat64(duration_ns)) * {1 / math.log(GAMMA)!r})))"
 )
 #: ... computed once per event, as the insert stores it (a column whose DEFAULT is the index:
-#: every view's block carries it), not once per view: 14 views read it (a tenth of an insert's
+#: every view's block carries it), not once per view: 15 views read it (a tenth of an insert's
 #: server time on 18.16), for about a byte per event on disk. DEFAULT, not MATERIALIZED: a
 #: Distributed table computes the column and sends it on, which a shard refuses for a
 #: MATERIALIZED one on 18.16.
@@ -164,6 +164,7 @@ _HOST_TABLE = {
 #: Partitions: minute rollups by day (dropped with the raw events), hour rollups by month.
 _PARTITIONS = {
     60: "toDate(toDateTime(bucket_start, 'UTC'))",
+    300: "toDate(toDateTime(bucket_start, 'UTC'))",
     600: "toDate(toDateTime(bucket_start, 'UTC'))",
     3600: "toYYYYMM(toDateTime(bucket_start, 'UTC'))",
     86400: "toYYYYMM(toDateTime(bucket_start, 'UTC'))",
@@ -196,12 +197,15 @@ SKETCHES = {
 #: The same per (app version, host), for percentiles with both filters (``sumMapMerge`` of
 #: the origin rollups' states took 660 ms for one version over 24 hours at 10 million events).
 #: No minute rows: per (name, version, host, minute, index) they were the largest and costliest
-#: sketch table (a tenth of every insert's server time), for the rarest question; a range's
-#: minutes with both filters are counted from the raw events instead (:data:`RAW_SKETCH`).
+#: sketch table (a tenth of every insert's server time), for the rarest question. 5-minute rows
+#: instead of 10-minute ones, so that every chart bucket from 5 minutes up (300, 600, 900,
+#: 1,800 s: spans from 4 to 60 hours) reads whole rows; a range's ragged minutes, and charts
+#: of 1- and 2-minute buckets (spans up to 8 hours), are counted from the raw events
+#: (:data:`RAW_SKETCH`).
 ORIGIN_SKETCHES = {
-    seconds: table.replace("_sketch_", "_origin_sketch_")
-    for seconds, table in SKETCHES.items()
-    if seconds != 60
+    300: "lookout_origin_sketch_5min",
+    3600: "lookout_origin_sketch_hour",
+    86400: "lookout_origin_sketch_day",
 }
 #: And per version only, per host only: a one-filter answer reads its own rows, not every
 #: (version, host) of the range (a host's 7-day series was 385-548 ms from the origin rows).
@@ -215,14 +219,14 @@ HOST_SKETCHES = {
 _SKETCH_FAMILIES = (SKETCHES, ORIGIN_SKETCHES, VERSION_SKETCHES, HOST_SKETCHES)
 DAY_TABLES = (
     ORIGIN_ROLLUPS[60],
-    *(t[s] for t in _SKETCH_FAMILIES for s in (60, 600) if s in t),
+    *(t[s] for t in _SKETCH_FAMILIES for s in (60, 300, 600) if s in t),
 )
 MONTH_TABLES: tuple[str, ...] = (
     ORIGIN_ROLLUPS[3600],
     *(t[s] for t in _SKETCH_FAMILIES for s in (3600, 86400)),
 )
 #: Tables of schema 1 that no answer reads: dropped, with their views, when a store opens.
-OBSOLETE_TABLES = ("lookout_origin_sketch_minute",)
+OBSOLETE_TABLES = ("lookout_origin_sketch_minute", "lookout_origin_sketch_10min")
 
 _SKETCH_DDL = """
 CREATE TABLE IF NOT EXISTS {db}.{table} (
@@ -242,7 +246,8 @@ SETTINGS index_granularity = 1024
 RAW_SKETCH = (
     "SELECT kind, name, app_version, host, "
     "toUInt32(intDiv(start_ns, 60000000000) * 60) AS bucket_start, "
-    f"{SKETCH_INDEX} AS idx, toUInt64(1) AS n FROM {{events}} WHERE {{where}}"
+    f"{SKETCH_INDEX} AS idx, count() AS n FROM {{events}} WHERE {{where}} "
+    "GROUP BY kind, name, app_version, host, bucket_start, idx"
 )
 
 _SKETCH_VIEW_DDL = """
@@ -286,7 +291,7 @@ def _dashboard_statements(database: str) -> list[str]:
     found = []
     for seconds, table in ORIGIN_ROLLUPS.items():
         found += _rollup_statements(database, table, seconds, _ORIGIN_TABLE, _ORIGIN_VIEW)
-    for seconds in SKETCHES:
+    for seconds in (60, 300, 600, 3600, 86400):
         for tables, parts in (
             (SKETCHES, _PLAIN),
             (ORIGIN_SKETCHES, _ORIGIN_TABLE),
@@ -353,3 +358,15 @@ def record_version(execute: Callable[[str], Any], table: str) -> None:
     latest, rows = execute(f"SELECT max(version), count() FROM {table}")[0]
     if not rows or int(latest) < SCHEMA_VERSION:
         execute(f"INSERT INTO {table} (version, applied) SELECT {SCHEMA_VERSION}, now()")
+
+
+def add_column(execute: Callable[[str], Any], statement: str) -> None:
+    """Run one of :func:`upgrade_statements`' ALTERs; a column another process added first
+    (every worker of a fleet opens the store at once after an upgrade) is no error."""
+    from clickhouse_driver.errors import ServerException
+
+    try:
+        execute(statement)
+    except ServerException as error:
+        if "already exists" not in str(error):
+            raise

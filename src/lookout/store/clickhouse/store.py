@@ -101,7 +101,7 @@ class ClickHouseStore(SqlStore):
             )
         }
         for statement in schema.upgrade_statements(self.database, existing):
-            self.execute(statement)  # a store made before the error columns
+            schema.add_column(self.execute, statement)  # a store made by an earlier schema
         tables = {
             str(name)
             for (name,) in self.execute(
