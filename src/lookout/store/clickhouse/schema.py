@@ -24,6 +24,7 @@ Only features 18.16 has: no TTL clauses (retention is :mod:`.retention`), no Dat
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -370,3 +371,11 @@ def add_column(execute: Callable[[str], Any], statement: str) -> None:
     except ServerException as error:
         if "already exists" not in str(error):
             raise
+
+
+_MADE = re.compile(r"^\s*CREATE (?:TABLE|MATERIALIZED VIEW) IF NOT EXISTS \w+\.(\w+)\s")
+
+
+def names(database: str) -> set[str]:
+    """Every table and view :func:`statements` makes (a store that has them all is made)."""
+    return {match.group(1) for s in statements(database) if (match := _MADE.match(s))}

@@ -100,15 +100,19 @@ class ClickHouseStore(SqlStore):
                 {"db": self.database, "table": schema.EVENTS},
             )
         }
-        for statement in schema.upgrade_statements(self.database, existing):
-            schema.add_column(self.execute, statement)  # a store made by an earlier schema
         tables = {
             str(name)
             for (name,) in self.execute(
                 "SELECT name FROM system.tables WHERE database = %(db)s", {"db": self.database}
             )
         }
-        for statement in schema.obsolete_statements(self.database, tables):
+        upgrades = schema.upgrade_statements(self.database, existing)
+        obsolete = schema.obsolete_statements(self.database, tables)
+        if not upgrades and not obsolete and schema.names(self.database) <= tables:
+            return  # made already: no DDL while other processes insert (every worker opens it)
+        for statement in upgrades:
+            schema.add_column(self.execute, statement)  # a store made by an earlier schema
+        for statement in obsolete:
             self.execute(statement)  # a store made by schema 1
         for statement in schema.statements(self.database):
             self.execute(statement)
