@@ -254,9 +254,7 @@ def main() -> None:
     server.start()
     shards = None
     if args.cluster:
-        shards = ClickHouseCluster(Path(server.root, "cluster"), shards=2)
-        for shard in shards.servers:
-            shard.recommended = not args.lz4
+        shards = ClickHouseCluster(Path(server.root, "cluster"), shards=2, recommended=not args.lz4)
     if shards is not None:
         shards.start()
     report: dict[str, Any] = {

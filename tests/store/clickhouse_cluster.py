@@ -90,7 +90,15 @@ class ZooKeeperServer:
 class ClickHouseCluster:
     """``shards`` x ``replicas`` servers in one cluster, ZooKeeper beside them if asked."""
 
-    def __init__(self, root: Path, *, shards: int = 2, replicas: int = 1, zookeeper: bool = False):
+    def __init__(
+        self,
+        root: Path,
+        *,
+        shards: int = 2,
+        replicas: int = 1,
+        zookeeper: bool = False,
+        recommended: bool = True,
+    ):
         self.root = Path(root)
         self.shards, self.replicas = shards, replicas
         self.zookeeper = ZooKeeperServer(self.root / "zookeeper") if zookeeper else None
@@ -98,6 +106,7 @@ class ClickHouseCluster:
             ClickHouseServer(
                 self.root / f"s{shard}r{replica}",
                 extra_config=lambda shard=shard, replica=replica: self._config(shard, replica),
+                recommended=recommended,
             )
             for shard in range(1, shards + 1)
             for replica in range(1, replicas + 1)

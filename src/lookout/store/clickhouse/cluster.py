@@ -54,7 +54,6 @@ _CREATE_TABLE = re.compile(r"^\s*CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s")
 _CREATED = re.compile(
     r"^(\s*(?:CREATE (?:DATABASE|TABLE|MATERIALIZED VIEW) IF NOT EXISTS|ALTER TABLE) [\w.]+)"
 )
-_NAMED = re.compile(r"^\s*CREATE (?:TABLE|MATERIALIZED VIEW) IF NOT EXISTS (\w+)\.(\w+)\s")
 _MERGE_TREE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
 
 
@@ -261,7 +260,7 @@ def _upgrades(server: ClickHouseStore, database: str) -> list[str]:
 
 def _made(store: ClickHouseStore, statements: list[str]) -> bool:
     """Whether the server asked has every table and view the statements make."""
-    wanted = {match.groups() for s in statements if (match := _NAMED.match(s))}
+    wanted = schema.made_by(statements)
     found = store.execute(
         "SELECT database, name FROM system.tables WHERE database IN %(databases)s",
         {"databases": (store.database, local_database(store.database))},

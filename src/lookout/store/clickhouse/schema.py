@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from lookout.store.clickhouse.error_schema import (
@@ -373,9 +373,10 @@ def add_column(execute: Callable[[str], Any], statement: str) -> None:
             raise
 
 
-_MADE = re.compile(r"^\s*CREATE (?:TABLE|MATERIALIZED VIEW) IF NOT EXISTS \w+\.(\w+)\s")
+_MADE = re.compile(r"^\s*CREATE (?:TABLE|MATERIALIZED VIEW) IF NOT EXISTS (\w+)\.(\w+)\s")
 
 
-def names(database: str) -> set[str]:
-    """Every table and view :func:`statements` makes (a store that has them all is made)."""
-    return {match.group(1) for s in statements(database) if (match := _MADE.match(s))}
+def made_by(found: Iterable[str]) -> set[tuple[str, str]]:
+    """(database, name) of every table and view the statements ``found`` make (a store that
+    has them all is made: opening it runs no DDL)."""
+    return {(m.group(1), m.group(2)) for s in found if (m := _MADE.match(s))}

@@ -108,7 +108,8 @@ class ClickHouseStore(SqlStore):
         }
         upgrades = schema.upgrade_statements(self.database, existing)
         obsolete = schema.obsolete_statements(self.database, tables)
-        if not upgrades and not obsolete and schema.names(self.database) <= tables:
+        made = {name for _, name in schema.made_by(schema.statements(self.database))}
+        if not upgrades and not obsolete and made <= tables:
             return  # made already: no DDL while other processes insert (every worker opens it)
         for statement in upgrades:
             schema.add_column(self.execute, statement)  # a store made by an earlier schema
